@@ -1,0 +1,142 @@
+import os from "node:os";
+import path from "node:path";
+import {ConfigError, boolean, decimal, integer, list, oneOf, text, url, type Parser} from "./settings.js";
+
+export {ConfigError} from "./settings.js";
+
+export const GPU_MODES = ["auto", "cuda", "vulkan", "false"] as const;
+export type GpuMode = (typeof GPU_MODES)[number];
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const ENGINE_KINDS = ["embedded", "openai"] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];
+
+/** Where `npm start` puts (and on first start creates) the built-in synthetic test model. */
+export const BUILTIN_MODEL_PATH = path.join("models", "chat-worker-tiny.gguf");
+
+const cores = Math.max(1, os.availableParallelism());
+
+/**
+ * Every setting the worker reads, in one table: the variable, its default, its parser and the
+ * sentence the README shows. `loadConfig` walks this table once at boot.
+ */
+export const SETTINGS = {
+    PORT: {default: "7861", parse: integer({min: 0, max: 65535}), doc: "TCP port to listen on."},
+    HOST: {default: "0.0.0.0", parse: text, doc: "Interface to bind."},
+    ENGINE: {
+        default: "embedded", parse: oneOf(ENGINE_KINDS),
+        doc: "`embedded` runs the GGUF model in-process; `openai` forwards to an OpenAI-compatible upstream (see Scaling out)."
+    },
+    MODEL_PATH: {
+        default: "", parse: text,
+        doc: `GGUF model file. Default: the built-in synthetic test model \`${BUILTIN_MODEL_PATH}\`, generated on first start if missing.`
+    },
+    MODEL_NAME: {default: "", parse: text, doc: "Model name reported by the API. Default: the GGUF's `general.name`."},
+    CONTEXT_SIZE: {default: "4096", parse: integer({min: 64, max: 1_048_576}), doc: "Context window of each sequence, in tokens."},
+    PARALLEL: {default: "4", parse: integer({min: 1, max: 256}), doc: "Sequences evaluated together in one batched context (concurrent generations)."},
+    THREADS: {
+        default: String(cores), parse: integer({min: 1, max: 1024}),
+        doc: "llama.cpp compute threads. Default: `os.availableParallelism()`. More threads than cores makes llama.cpp's spin-waiting collapse."
+    },
+    UV_THREADPOOL_SIZE: {
+        default: "", parse: integer({min: 1, max: 1024}),
+        doc: "libuv pool size, set before the pool starts (by `bin/chat-worker.cjs`). Default: max(1, cores - THREADS). node-llama-cpp runs evaluation on the pool; idle pool threads beside the compute threads oversubscribe small machines."
+    },
+    BATCH_SIZE: {default: "512", parse: integer({min: 1, max: 65536}), doc: "Maximum tokens per evaluation batch (prompt chunks of all sequences together)."},
+    GPU: {default: "auto", parse: oneOf(GPU_MODES), doc: "`auto`, `cuda`, `vulkan` or `false` (CPU only)."},
+    GPU_LAYERS: {default: "", parse: integer({min: 0, max: 100000}), doc: "Layers to offload to the GPU. Default: as many as fit."},
+    MAX_QUEUE: {default: "64", parse: integer({min: 0, max: 100000}), doc: "Requests that may wait for a free sequence; past that, 429 with `Retry-After`."},
+    MAX_TOKENS_LIMIT: {default: "4096", parse: integer({min: 1, max: 1_048_576}), doc: "Largest `max_tokens` a request may ask for (400 above it)."},
+    DEFAULT_MAX_TOKENS: {default: "512", parse: integer({min: 1, max: 1_048_576}), doc: "`max_tokens` when a request gives none (capped by `MAX_TOKENS_LIMIT`)."},
+    BODY_LIMIT_BYTES: {default: "1048576", parse: integer({min: 1024, max: 1_073_741_824}), doc: "Largest request body; past that, 413."},
+    MAX_HISTORY_MESSAGES: {default: "1000", parse: integer({min: 0, max: 1_000_000}), doc: "Most `conversation_history` entries (or OpenAI `messages`) a request may carry; past that, 400."},
+    MAX_STOP_SEQUENCES: {default: "16", parse: integer({min: 0, max: 1024}), doc: "Most `stop` strings a request may give; each at most 256 characters."},
+    REQUEST_TIMEOUT_SECONDS: {default: "300", parse: decimal({min: 0}), doc: "Longest a generation may run; it then ends with the partial text and `finish_reason: \"timeout\"`. 0 disables."},
+    LOG_LEVEL: {default: "info", parse: oneOf(LOG_LEVELS), doc: "pino log level."},
+    LOG_PROMPTS: {default: "false", parse: boolean, doc: "Log prompt and response text (off by default: logs carry only lengths, ids and timings)."},
+} satisfies Record<string, {default: string; parse: Parser<unknown>; doc: string}>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+export interface Config {
+    port: number;
+    host: string;
+    engine: EngineKind;
+    /** Absolute or cwd-relative path of the GGUF file. */
+    modelPath: string;
+    /** True when `modelPath` is the built-in test model, which main.ts creates if missing. */
+    modelIsBuiltin: boolean;
+    /** Name override; null means "use the GGUF's general.name". */
+    modelName: string | null;
+    contextSize: number;
+    parallel: number;
+    threads: number;
+    uvThreadpoolSize: number;
+    batchSize: number;
+    gpu: GpuMode;
+    gpuLayers: number | null;
+    maxQueue: number;
+    maxTokensLimit: number;
+    defaultMaxTokens: number;
+    bodyLimitBytes: number;
+    maxHistoryMessages: number;
+    maxStopSequences: number;
+    requestTimeoutSeconds: number;
+    logLevel: LogLevel;
+    logPrompts: boolean;
+}
+
+function read<N extends SettingName>(env: NodeJS.ProcessEnv, name: N): ReturnType<(typeof SETTINGS)[N]["parse"]> | null {
+    const raw = env[name];
+    const setting = SETTINGS[name];
+    const source = raw == null ? setting.default : raw;
+    if (raw == null && setting.default === "")
+        return null;
+    try {
+        return setting.parse(source) as ReturnType<(typeof SETTINGS)[N]["parse"]>;
+    } catch (err) {
+        throw new ConfigError(name, (err as Error).message);
+    }
+}
+
+function required<T>(value: T | null): T {
+    if (value == null)
+        throw new Error("setting without a default read as required");
+    return value;
+}
+
+/** Parses and validates every setting once. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+    const modelPath = read(env, "MODEL_PATH");
+    const config: Config = {
+        port: required(read(env, "PORT")),
+        host: required(read(env, "HOST")),
+        engine: required(read(env, "ENGINE")),
+        modelPath: modelPath ?? BUILTIN_MODEL_PATH,
+        modelIsBuiltin: modelPath == null,
+        modelName: read(env, "MODEL_NAME"),
+        contextSize: required(read(env, "CONTEXT_SIZE")),
+        parallel: required(read(env, "PARALLEL")),
+        threads: required(read(env, "THREADS")),
+        uvThreadpoolSize: 0,
+        batchSize: required(read(env, "BATCH_SIZE")),
+        gpu: required(read(env, "GPU")),
+        gpuLayers: read(env, "GPU_LAYERS"),
+        maxQueue: required(read(env, "MAX_QUEUE")),
+        maxTokensLimit: required(read(env, "MAX_TOKENS_LIMIT")),
+        defaultMaxTokens: required(read(env, "DEFAULT_MAX_TOKENS")),
+        bodyLimitBytes: required(read(env, "BODY_LIMIT_BYTES")),
+        maxHistoryMessages: required(read(env, "MAX_HISTORY_MESSAGES")),
+        maxStopSequences: required(read(env, "MAX_STOP_SEQUENCES")),
+        requestTimeoutSeconds: required(read(env, "REQUEST_TIMEOUT_SECONDS")),
+        logLevel: required(read(env, "LOG_LEVEL")),
+        logPrompts: required(read(env, "LOG_PROMPTS")),
+    };
+    config.uvThreadpoolSize = read(env, "UV_THREADPOOL_SIZE") ?? Math.max(1, cores - config.threads);
+    if (config.defaultMaxTokens > config.maxTokensLimit)
+        throw new ConfigError("DEFAULT_MAX_TOKENS", `must be <= MAX_TOKENS_LIMIT (${config.maxTokensLimit}), got ${config.defaultMaxTokens}`);
+    return config;
+}
+
+// Re-exported for modules that add settings later without reaching into settings.ts.
+export {boolean, decimal, integer, list, oneOf, text, url};

@@ -1,0 +1,81 @@
+/**
+ * Parsers for environment settings. Each parser either returns a typed value or throws a
+ * message fragment; `loadConfig` prefixes it with the variable's name so a bad value refuses to
+ * boot with a message that says which variable to fix.
+ */
+
+export class ConfigError extends Error {
+    constructor(readonly variable: string, message: string) {
+        super(`Invalid setting ${variable}: ${message}`);
+        this.name = "ConfigError";
+    }
+}
+
+export type Parser<T> = (raw: string) => T;
+
+export function integer(options: {min?: number; max?: number} = {}): Parser<number> {
+    return (raw) => {
+        if (!/^-?\d+$/.test(raw.trim()))
+            throw new Error(`expected an integer, got ${JSON.stringify(raw)}`);
+        const value = Number(raw.trim());
+        if (!Number.isSafeInteger(value))
+            throw new Error(`integer out of range: ${raw}`);
+        if (options.min != null && value < options.min)
+            throw new Error(`must be >= ${options.min}, got ${value}`);
+        if (options.max != null && value > options.max)
+            throw new Error(`must be <= ${options.max}, got ${value}`);
+        return value;
+    };
+}
+
+export function decimal(options: {min?: number; max?: number} = {}): Parser<number> {
+    return (raw) => {
+        const trimmed = raw.trim();
+        const value = Number(trimmed);
+        if (trimmed === "" || !Number.isFinite(value))
+            throw new Error(`expected a number, got ${JSON.stringify(raw)}`);
+        if (options.min != null && value < options.min)
+            throw new Error(`must be >= ${options.min}, got ${value}`);
+        if (options.max != null && value > options.max)
+            throw new Error(`must be <= ${options.max}, got ${value}`);
+        return value;
+    };
+}
+
+export function oneOf<const T extends string>(values: readonly T[]): Parser<T> {
+    return (raw) => {
+        const value = raw.trim() as T;
+        if (!values.includes(value))
+            throw new Error(`expected one of ${values.join(", ")}, got ${JSON.stringify(raw)}`);
+        return value;
+    };
+}
+
+export const boolean: Parser<boolean> = (raw) => {
+    const value = raw.trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(value)) return true;
+    if (["0", "false", "no", "off"].includes(value)) return false;
+    throw new Error(`expected true or false, got ${JSON.stringify(raw)}`);
+};
+
+export const text: Parser<string> = (raw) => {
+    if (raw.trim() === "")
+        throw new Error("must not be empty");
+    return raw;
+};
+
+export function url(raw: string): string {
+    let parsed: URL;
+    try {
+        parsed = new URL(raw);
+    } catch {
+        throw new Error(`expected an absolute http(s) URL, got ${JSON.stringify(raw)}`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+        throw new Error(`expected an http(s) URL, got ${JSON.stringify(raw)}`);
+    return raw.replace(/\/+$/, "");
+}
+
+export function list(raw: string): string[] {
+    return raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
+}

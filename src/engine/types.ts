@@ -1,0 +1,120 @@
+/**
+ * The Engine interface: everything above this layer (scheduler, service, http) talks to a model
+ * only through these types, so the embedded llama.cpp engine and the OpenAI-compatible upstream
+ * engine are interchangeable.
+ */
+export type Role = "system" | "user" | "assistant";
+
+export interface ChatMessage {
+    role: Role;
+    content: string;
+}
+
+/** Why a generation ended. `timeout` is REQUEST_TIMEOUT_SECONDS; `abort` is a client disconnect or shutdown. */
+export type FinishReason = "stop" | "length" | "abort" | "timeout";
+
+export type GrammarSpec =
+    | {type: "gbnf"; grammar: string}
+    | {type: "json_schema"; schema: Record<string, unknown>};
+
+export interface SamplingParams {
+    maxTokens: number;
+    /** 0 means greedy. */
+    temperature: number;
+    topP: number;
+    topK: number;
+    minP: number;
+    /** 1 disables it. Applied to the last 64 tokens, as llama-server does. */
+    repetitionPenalty: number;
+    /** Fixed seed for reproducible sampling; null picks a random one. */
+    seed: number | null;
+    /** Generation ends before the first occurrence of any of these; the stop text is not returned. */
+    stop: string[];
+    /** Keep generating past end-of-generation tokens, so exactly maxTokens come out (benchmarks). */
+    ignoreEos: boolean;
+    grammar?: GrammarSpec;
+}
+
+export interface Usage {
+    promptTokens: number;
+    completionTokens: number;
+    /** Prompt tokens that were already evaluated in the sequence and not computed again. */
+    cachedTokens: number;
+}
+
+export type GenerationEvent =
+    | {type: "text"; text: string}
+    | {type: "end"; finishReason: FinishReason; usage: Usage};
+
+export interface RenderedPrompt {
+    /** The messages rendered; `generate` takes this object back so the work is not done twice. */
+    messages: ChatMessage[];
+    /** The exact text the model sees, special tokens written out. Null when the upstream renders it. */
+    text: string | null;
+    /** Null when it is not known before generation (an upstream without a tokenizer endpoint). */
+    tokenCount: number | null;
+}
+
+export type EngineState = "loading" | "ready" | "unloaded" | "failed";
+
+export interface EngineStatus {
+    state: EngineState;
+    /** Why the engine is not ready (missing file, out of memory, upstream unreachable...). */
+    reason: string | null;
+    /** Load progress 0..1 while loading, else null. */
+    loadProgress: number | null;
+}
+
+export interface ModelInfo {
+    engine: "embedded" | "openai";
+    modelName: string;
+    modelPath: string | null;
+    architecture: string | null;
+    parameterCount: number | null;
+    fileSizeBytes: number | null;
+    quantization: string | null;
+    trainedContextSize: number | null;
+    contextSize: number;
+    parallel: number;
+    threads: number | null;
+    gpu: string | null;
+    gpuLayers: number | null;
+    chatTemplate: string | null;
+    nodeLlamaCppVersion: string | null;
+    llamaCppRelease: string | null;
+    loadTimeSeconds: number | null;
+}
+
+export interface GenerateRequest {
+    /** The sequence slot the scheduler leased for this generation. */
+    slot: number;
+    /** A prompt from this engine's `render`. */
+    prompt: RenderedPrompt;
+    params: SamplingParams;
+    signal: AbortSignal;
+    /** Why the signal fired, read when it does: "abort" for a disconnect, "timeout" for the time limit. */
+    abortReason?: () => FinishReason;
+}
+
+export interface Engine {
+    /** Number of sequences that can generate at once. */
+    readonly slots: number;
+    /** Per-sequence context window in tokens. */
+    readonly contextSize: number;
+    status(): EngineStatus;
+    info(): ModelInfo;
+    /** Renders messages with the model's chat template, ending with an open assistant turn. */
+    render(messages: ChatMessage[]): Promise<RenderedPrompt>;
+    /** Streams a generation in the leased slot. Throws WorkerError before the first event on bad input. */
+    generate(request: GenerateRequest): AsyncIterable<GenerationEvent>;
+    /** Resolves once the engine is ready or has failed; never rejects. */
+    whenSettled(): Promise<void>;
+    close(): Promise<void>;
+}
+
+/** The slice of pino's API the engine logs through; it never receives prompt text. */
+export interface EngineLogger {
+    info(details: Record<string, unknown>, message: string): void;
+    warn(details: Record<string, unknown>, message: string): void;
+    error(details: Record<string, unknown>, message: string): void;
+}

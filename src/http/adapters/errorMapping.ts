@@ -1,0 +1,91 @@
+import type {FastifyError} from "fastify";
+import {WorkerError, type ErrorKind} from "../../engine/errors.js";
+
+/** A failure ready to be written: the one place where error kinds become HTTP statuses. */
+export interface Problem {
+    status: number;
+    code: string;
+    message: string;
+    param?: string;
+    retryAfterSeconds?: number;
+}
+
+const STATUS_BY_KIND: Record<ErrorKind, number> = {
+    invalid_request: 400,
+    not_found: 404,
+    conflict: 409,
+    overloaded: 429,
+    unavailable: 503,
+    bad_gateway: 502,
+    gateway_timeout: 504,
+    internal: 500
+};
+
+export function statusForKind(kind: ErrorKind): number {
+    return STATUS_BY_KIND[kind];
+}
+
+interface AjvIssue {
+    instancePath?: string;
+    message?: string;
+    keyword?: string;
+    params?: Record<string, unknown>;
+}
+
+/** "body/conversation_history/0/sender" -> "conversation_history[0].sender" */
+function fieldName(instancePath: string | undefined, issue: AjvIssue): string {
+    const parts = (instancePath ?? "").split("/").filter((part) => part !== "");
+    const missing = issue.params?.missingProperty;
+    if (typeof missing === "string") parts.push(missing);
+    return parts.reduce((name, part) => /^\d+$/.test(part) ? `${name}[${part}]` : name === "" ? part : `${name}.${part}`, "");
+}
+
+function describeValidation(issue: AjvIssue): {message: string; param: string} {
+    const param = fieldName(issue.instancePath, issue);
+    let detail = issue.message ?? "is invalid";
+    if (issue.keyword === "required") detail = "is required";
+    else if (issue.keyword === "enum" && Array.isArray(issue.params?.allowedValues))
+        detail = `must be one of ${(issue.params.allowedValues as unknown[]).map((value) => JSON.stringify(value)).join(", ")}`;
+    else if (issue.keyword === "anyOf") detail = "has an unsupported value";
+    return {message: `${param === "" ? "body" : param}: ${detail}`, param: param === "" ? "body" : param};
+}
+
+/** Turns anything thrown in a handler or by Fastify into a Problem; never leaks stacks or paths. */
+export function toProblem(err: unknown): Problem {
+    if (err instanceof WorkerError)
+        return {
+            status: statusForKind(err.kind), code: err.code, message: err.message,
+            param: err.details.param, retryAfterSeconds: err.details.retryAfterSeconds
+        };
+    const fastifyError = err as FastifyError & {validation?: AjvIssue[]};
+    if (Array.isArray(fastifyError.validation) && fastifyError.validation.length > 0) {
+        // Prefer the most specific issue: union mismatches list one entry per branch.
+        const issue = fastifyError.validation.find((item) => item.keyword !== "anyOf") ?? fastifyError.validation[0];
+        const {message, param} = describeValidation(issue);
+        return {status: 400, code: "invalid_request", message, param};
+    }
+    switch (fastifyError.code) {
+        case "FST_ERR_CTP_INVALID_JSON_BODY":
+        case "FST_ERR_CTP_EMPTY_JSON_BODY":
+            return {status: 400, code: "invalid_json", message: "body: is not valid JSON", param: "body"};
+        case "FST_ERR_CTP_BODY_TOO_LARGE":
+            return {status: 413, code: "body_too_large", message: "body: exceeds the size limit (BODY_LIMIT_BYTES)", param: "body"};
+        case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+            return {status: 415, code: "unsupported_media_type", message: "Content-Type: must be application/json", param: "Content-Type"};
+        case "FST_ERR_CTP_INVALID_CONTENT_LENGTH":
+            return {status: 400, code: "invalid_content_length", message: "Content-Length: does not match the body", param: "Content-Length"};
+        default:
+            break;
+    }
+    if (err instanceof SyntaxError)
+        return {status: 400, code: "invalid_json", message: "body: is not valid JSON", param: "body"};
+    const status = typeof fastifyError.statusCode === "number" ? fastifyError.statusCode : 500;
+    if (status >= 400 && status < 500)
+        return {status, code: "invalid_request", message: sanitize(fastifyError.message)};
+    return {status: 500, code: "internal_error", message: "internal error; see the worker log for the request id"};
+}
+
+/** Client-facing messages never carry file paths. */
+function sanitize(message: string): string {
+    return message.replace(/(?:\/[\w.-]+){2,}/g, "<path>");
+}

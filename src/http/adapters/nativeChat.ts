@@ -1,0 +1,79 @@
+import {randomUUID} from "node:crypto";
+import type {ChatInput, ChatMessage, ChatResult, SamplingParams} from "../../service/chatService.js";
+import type {ChatRequestBody, ChatResponseBody, HistoryEntry} from "../../protocol/native.js";
+
+/** The original worker's minimal fallback, used only when the request carries no system prompt. */
+export const FALLBACK_SYSTEM_PROMPT = "You are a helpful AI assistant.";
+
+export const SAMPLING_DEFAULTS = {
+    temperature: 0.7,
+    top_p: 0.9,
+    top_k: 40,
+    min_p: 0,
+    repetition_penalty: 1.1
+} as const;
+
+type SamplingBody = Pick<ChatRequestBody,
+    "max_tokens" | "temperature" | "top_p" | "top_k" | "min_p" | "repetition_penalty" | "seed" | "stop" | "ignore_eos">;
+
+export function samplingParams(body: SamplingBody, defaultMaxTokens: number): SamplingParams {
+    return {
+        maxTokens: body.max_tokens ?? defaultMaxTokens,
+        temperature: body.temperature ?? SAMPLING_DEFAULTS.temperature,
+        topP: body.top_p ?? SAMPLING_DEFAULTS.top_p,
+        topK: body.top_k ?? SAMPLING_DEFAULTS.top_k,
+        minP: body.min_p ?? SAMPLING_DEFAULTS.min_p,
+        repetitionPenalty: body.repetition_penalty ?? SAMPLING_DEFAULTS.repetition_penalty,
+        seed: body.seed ?? null,
+        stop: body.stop ?? [],
+        ignoreEos: body.ignore_eos ?? false
+    };
+}
+
+export function systemPromptUsed(body: Pick<ChatRequestBody, "system_prompt">): string {
+    return body.system_prompt ?? FALLBACK_SYSTEM_PROMPT;
+}
+
+/** Maps the native request onto the service's input: system pinned, history droppable, message pinned. */
+export function chatInput(body: ChatRequestBody): ChatInput {
+    return {
+        prefix: [{role: "system", content: systemPromptUsed(body)}],
+        history: (body.conversation_history ?? []).map((entry): ChatMessage => ({role: entry.sender, content: entry.content})),
+        tail: [{role: "user", content: body.message}]
+    };
+}
+
+export function chatResponse(
+    body: ChatRequestBody, result: ChatResult, model: {model_name: string; model_loaded: boolean}, processingSeconds: number
+): ChatResponseBody {
+    const now = new Date().toISOString();
+    const history: HistoryEntry[] = [
+        ...(body.conversation_history ?? []),
+        {sender: "user", content: body.message, created_at: now},
+        {sender: "assistant", content: result.text, created_at: now}
+    ];
+    return {
+        success: true,
+        response: result.text,
+        conversation_id: body.conversation_id ?? null,
+        context_type: body.context_type ?? "general",
+        message_id: randomUUID(),
+        conversation_history: history,
+        system_prompt_used: systemPromptUsed(body),
+        model_info: model,
+        processing_time: round(processingSeconds),
+        generation_time: round(result.generationSeconds),
+        finish_reason: result.finishReason,
+        usage: {
+            prompt_tokens: result.usage.promptTokens,
+            completion_tokens: result.usage.completionTokens,
+            total_tokens: result.usage.promptTokens + result.usage.completionTokens,
+            cached_tokens: result.usage.cachedTokens
+        },
+        history_truncated: result.historyDropped
+    };
+}
+
+export function round(seconds: number): number {
+    return Math.round(seconds * 1000) / 1000;
+}

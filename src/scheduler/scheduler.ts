@@ -1,0 +1,176 @@
+import {WorkerError} from "../engine/errors.js";
+
+/** A sequence slot lent to one generation. Release it exactly once, when the generation has stopped. */
+export interface Lease {
+    readonly slot: number;
+    /** How long the request waited in the queue, in seconds. */
+    readonly waitedSeconds: number;
+    release(): void;
+}
+
+/** What the slot picker may use to route a request back to the sequence that holds its prefix. */
+export interface LeaseHint {
+    conversationId: string | null;
+}
+
+/**
+ * Picks one of the free slots for a request. The default takes the slot idle the longest, which
+ * spreads work evenly; the conversation cache replaces it with one that prefers the slot already
+ * holding the request's prefix.
+ */
+export type SlotPicker = (freeSlots: readonly number[], hint: LeaseHint) => number;
+
+export class QueueFullError extends WorkerError {
+    constructor(queued: number, retryAfterSeconds: number) {
+        super("overloaded", "queue_full",
+            `All sequences are busy and ${queued} requests are already waiting; retry after ${retryAfterSeconds} s`,
+            {retryAfterSeconds});
+        this.name = "QueueFullError";
+    }
+}
+
+export class SchedulerClosedError extends WorkerError {
+    constructor() {
+        super("unavailable", "shutting_down", "The worker is shutting down and takes no new requests", {retryAfterSeconds: 5});
+        this.name = "SchedulerClosedError";
+    }
+}
+
+interface Waiter {
+    hint: LeaseHint;
+    enqueuedAt: number;
+    resolve(lease: Lease): void;
+    reject(error: unknown): void;
+    cleanup(): void;
+}
+
+/**
+ * Bounded FIFO admission in front of the engine's sequences. It never batches tokens itself:
+ * node-llama-cpp batches every sequence of the context; this only decides which request may use
+ * which sequence, and fails fast when the queue is full.
+ */
+export class Scheduler {
+    private readonly free: number[];
+    /** Last release time per slot, so the default picker can take the slot idle the longest. */
+    private readonly releasedAt: number[];
+    private readonly queue: Waiter[] = [];
+    private readonly idleWaiters: Array<() => void> = [];
+    private closed = false;
+    private averageLeaseSeconds = 1;
+    private picker: SlotPicker;
+
+    constructor(readonly slots: number, readonly maxQueue: number, picker?: SlotPicker) {
+        this.free = Array.from({length: slots}, (_, slot) => slot);
+        this.releasedAt = new Array<number>(slots).fill(0);
+        this.picker = picker ?? ((freeSlots) => freeSlots.reduce((best, slot) =>
+            this.releasedAt[slot] < this.releasedAt[best] ? slot : best));
+    }
+
+    setPicker(picker: SlotPicker): void {
+        this.picker = picker;
+    }
+
+    get running(): number {
+        return this.slots - this.free.length;
+    }
+
+    get queued(): number {
+        return this.queue.length;
+    }
+
+    /** Waits for a slot in FIFO order. Rejects at once when the queue is full, or when `signal` fires. */
+    acquire(hint: LeaseHint, signal?: AbortSignal): Promise<Lease> {
+        if (this.closed)
+            return Promise.reject(new SchedulerClosedError());
+        if (signal?.aborted)
+            return Promise.reject(abortError());
+        if (this.free.length > 0 && this.queue.length === 0)
+            return Promise.resolve(this.lend(this.take(hint), 0));
+        if (this.queue.length >= this.maxQueue)
+            return Promise.reject(new QueueFullError(this.queue.length, this.retryAfterSeconds()));
+        return new Promise<Lease>((resolve, reject) => {
+            const onAbort = () => {
+                const index = this.queue.indexOf(waiter);
+                if (index !== -1) this.queue.splice(index, 1);
+                this.notifyIdle();
+                reject(abortError());
+            };
+            const waiter: Waiter = {
+                hint, enqueuedAt: performance.now(), resolve, reject,
+                cleanup: () => signal?.removeEventListener("abort", onAbort)
+            };
+            signal?.addEventListener("abort", onAbort, {once: true});
+            this.queue.push(waiter);
+        });
+    }
+
+    /** Seconds a client should wait before retrying, from the recent lease durations. */
+    retryAfterSeconds(): number {
+        const ahead = this.queue.length + this.running;
+        return Math.max(1, Math.min(60, Math.ceil(this.averageLeaseSeconds * ahead / this.slots)));
+    }
+
+    /** Resolves when no slot is leased and nobody waits. */
+    whenIdle(): Promise<void> {
+        if (this.running === 0 && this.queue.length === 0)
+            return Promise.resolve();
+        return new Promise((resolve) => this.idleWaiters.push(resolve));
+    }
+
+    /** Stops admitting: new and queued requests get SchedulerClosedError; running ones go on. */
+    close(): void {
+        this.closed = true;
+        for (const waiter of this.queue.splice(0)) {
+            waiter.cleanup();
+            waiter.reject(new SchedulerClosedError());
+        }
+        this.notifyIdle();
+    }
+
+    private take(hint: LeaseHint): number {
+        const slot = this.picker(this.free, hint);
+        const index = this.free.indexOf(slot);
+        if (index === -1)
+            throw new Error(`slot picker returned slot ${slot}, which is not free`);
+        this.free.splice(index, 1);
+        return slot;
+    }
+
+    private lend(slot: number, waitedSeconds: number): Lease {
+        const started = performance.now();
+        let released = false;
+        return {
+            slot,
+            waitedSeconds,
+            release: () => {
+                if (released) return;
+                released = true;
+                const seconds = (performance.now() - started) / 1000;
+                this.averageLeaseSeconds = this.averageLeaseSeconds * 0.8 + seconds * 0.2;
+                this.releasedAt[slot] = performance.now();
+                this.free.push(slot);
+                this.dispatch();
+            }
+        };
+    }
+
+    private dispatch(): void {
+        while (this.free.length > 0 && this.queue.length > 0) {
+            const waiter = this.queue.shift()!;
+            waiter.cleanup();
+            waiter.resolve(this.lend(this.take(waiter.hint), (performance.now() - waiter.enqueuedAt) / 1000));
+        }
+        this.notifyIdle();
+    }
+
+    private notifyIdle(): void {
+        if (this.running === 0 && this.queue.length === 0)
+            for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+}
+
+function abortError(): Error {
+    const error = new Error("request aborted while waiting for a sequence");
+    error.name = "AbortError";
+    return error;
+}

@@ -1,0 +1,193 @@
+import {ContextOverflowError, WorkerError} from "../engine/errors.js";
+import type {
+    ChatMessage, Engine, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, Usage
+} from "../engine/types.js";
+
+export type {ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, Usage} from "../engine/types.js";
+export {WorkerError} from "../engine/errors.js";
+import type {Lease, LeaseHint, Scheduler} from "../scheduler/scheduler.js";
+
+/**
+ * A chat prompt in three parts. Only `history` may be shortened to fit the context, oldest
+ * entries first; `prefix` (the system prompt) and `tail` (the current message) are never dropped.
+ */
+export interface ChatInput {
+    prefix: ChatMessage[];
+    history: ChatMessage[];
+    tail: ChatMessage[];
+}
+
+export interface PreparedPrompt {
+    prompt: RenderedPrompt;
+    /** How many of the oldest history entries were left out to fit the context. */
+    historyDropped: number;
+}
+
+export interface ChatJob {
+    input: ChatInput;
+    params: SamplingParams;
+    conversationId: string | null;
+    /** Fires on client disconnect or shutdown. */
+    signal: AbortSignal;
+}
+
+export interface ChatStart {
+    prepared: PreparedPrompt;
+    queueSeconds: number;
+}
+
+export interface ChatHooks {
+    /** Called once a sequence is leased, just before generation starts: errors before it are pre-stream errors. */
+    onStart?(start: ChatStart): void;
+    onText?(text: string): void;
+}
+
+export interface ChatResult {
+    text: string;
+    finishReason: FinishReason;
+    usage: Usage;
+    historyDropped: number;
+    prompt: RenderedPrompt;
+    queueSeconds: number;
+    /** From the first model step to the end, in seconds. */
+    generationSeconds: number;
+    timeToFirstTokenSeconds: number | null;
+}
+
+export interface ChatServiceOptions {
+    /** 0 disables the limit. */
+    requestTimeoutSeconds: number;
+}
+
+/**
+ * The one chat pipeline behind every protocol (/chat, /enhance, /v1/chat/completions): fit the
+ * prompt to the context, wait for a sequence, stream the generation, release the sequence.
+ */
+export class ChatService {
+    constructor(
+        private readonly engine: Engine,
+        private readonly scheduler: Scheduler,
+        private readonly options: ChatServiceOptions
+    ) {}
+
+    /**
+     * Renders the prompt, leaving out the oldest history entries until prompt + max_tokens fit.
+     * Throws ContextOverflowError when even the system prompt and current message do not fit.
+     */
+    async prepare(input: ChatInput, maxTokens: number): Promise<PreparedPrompt> {
+        const budget = this.engine.contextSize;
+        const render = (dropped: number) =>
+            this.engine.render([...input.prefix, ...input.history.slice(dropped), ...input.tail]);
+        const fits = (prompt: RenderedPrompt) => prompt.tokenCount == null || prompt.tokenCount + maxTokens <= budget;
+
+        const full = await render(0);
+        if (fits(full))
+            return {prompt: full, historyDropped: 0};
+        const minimal = await render(input.history.length);
+        if (!fits(minimal))
+            throw new ContextOverflowError(minimal.tokenCount ?? 0, maxTokens, budget,
+                input.tail.length > 0 ? "message" : "messages");
+        // Fewer kept entries never need more tokens, so the smallest drop that fits is found by bisection.
+        let low = 1;
+        let high = input.history.length;
+        let best = minimal;
+        while (low < high) {
+            const middle = Math.floor((low + high) / 2);
+            const candidate = await render(middle);
+            if (fits(candidate)) {
+                high = middle;
+                best = candidate;
+            } else
+                low = middle + 1;
+        }
+        return {prompt: best, historyDropped: low};
+    }
+
+    engineStatus(): EngineStatus {
+        return this.engine.status();
+    }
+
+    engineInfo(): ModelInfo {
+        return this.engine.info();
+    }
+
+    /** See `systemPromptInSlot`. */
+    systemPromptInSlot(prompt: RenderedPrompt, system: string): Promise<boolean> {
+        return systemPromptInSlot(this.engine, prompt, system);
+    }
+
+    async chat(job: ChatJob, hooks: ChatHooks = {}): Promise<ChatResult> {
+        const received = performance.now();
+        const prepared = await this.prepare(job.input, job.params.maxTokens);
+        const hint: LeaseHint = {conversationId: job.conversationId};
+        const lease = await this.scheduler.acquire(hint, job.signal).catch((err: unknown) => {
+            if (err instanceof Error && err.name === "AbortError")
+                throw new WorkerError("invalid_request", "client_closed", "client closed the request while it was queued");
+            throw err;
+        });
+        return this.generate(job, prepared, lease, received, hooks);
+    }
+
+    private async generate(job: ChatJob, prepared: PreparedPrompt, lease: Lease, received: number, hooks: ChatHooks): Promise<ChatResult> {
+        const controller = new AbortController();
+        let reason: FinishReason = "abort";
+        const onClientAbort = () => controller.abort();
+        job.signal.addEventListener("abort", onClientAbort, {once: true});
+        if (job.signal.aborted) controller.abort();
+        const timer = this.options.requestTimeoutSeconds > 0
+            ? setTimeout(() => {
+                reason = "timeout";
+                controller.abort();
+            }, this.options.requestTimeoutSeconds * 1000)
+            : null;
+        timer?.unref();
+
+        const started = performance.now();
+        let firstText: number | null = null;
+        let text = "";
+        try {
+            hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
+            for await (const event of this.engine.generate({
+                slot: lease.slot, prompt: prepared.prompt, params: job.params,
+                signal: controller.signal, abortReason: () => reason
+            })) {
+                if (event.type === "text") {
+                    firstText ??= performance.now();
+                    text += event.text;
+                    hooks.onText?.(event.text);
+                } else
+                    return {
+                        text, finishReason: event.finishReason, usage: event.usage,
+                        historyDropped: prepared.historyDropped, prompt: prepared.prompt,
+                        queueSeconds: lease.waitedSeconds,
+                        generationSeconds: (performance.now() - started) / 1000,
+                        timeToFirstTokenSeconds: firstText != null ? (firstText - received) / 1000 : null
+                    };
+            }
+            throw new WorkerError("internal", "engine_no_end", "the engine stopped without an end event");
+        } finally {
+            if (timer != null) clearTimeout(timer);
+            job.signal.removeEventListener("abort", onClientAbort);
+            lease.release();
+        }
+    }
+}
+
+/**
+ * True when `system` sits verbatim in the system slot of `prompt`: the same messages rendered
+ * with a marker in place of the system text must give exactly the same prompt once the marker is
+ * swapped back. This holds for any chat template, and fails if the template (or anything else)
+ * changed, moved or dropped the system prompt.
+ */
+export async function systemPromptInSlot(engine: Pick<Engine, "render">, prompt: RenderedPrompt, system: string): Promise<boolean> {
+    if (prompt.text == null)
+        return false;
+    const index = prompt.messages.findIndex((message) => message.role === "system");
+    if (index === -1 || prompt.messages[index].content !== system)
+        return false;
+    const marker = `\u2063system-slot-${Math.random().toString(36).slice(2)}\u2063`;
+    const marked = await engine.render(prompt.messages.map((message, i) => i === index ? {...message, content: marker} : message));
+    if (marked.text == null || marked.text.split(marker).length !== 2)
+        return false;
+    return marked.text.split(marker).join(system) === prompt.text;
+}

@@ -1,0 +1,100 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pino, {type Logger} from "pino";
+import {loadConfig} from "../../src/config/config.js";
+import {createWorker, stopWorker, type Worker} from "../../src/worker.js";
+import {writeSyntheticModel, type ModelPreset} from "../../src/testmodel/syntheticModel.js";
+
+const modelDir = path.join(os.tmpdir(), "chat-worker-test-models");
+
+/** The synthetic model for a preset, generated once per machine and shared by test files. */
+export async function testModelPath(preset: ModelPreset = "tiny"): Promise<string> {
+    const file = path.join(modelDir, `${preset}.gguf`);
+    if (!fs.existsSync(file))
+        await writeSyntheticModel({preset, out: file});
+    return file;
+}
+
+export interface TestWorker {
+    url: string;
+    worker: Worker;
+    close(): Promise<void>;
+}
+
+/** Test defaults: CPU only, 2 threads, a small context; `env` overrides any setting. */
+export async function startTestWorker(env: Record<string, string> = {}, logger?: Logger): Promise<TestWorker> {
+    const config = loadConfig({
+        GPU: "false",
+        THREADS: "2",
+        PARALLEL: "4",
+        CONTEXT_SIZE: "1024",
+        MODEL_PATH: await testModelPath(),
+        LOG_LEVEL: "silent",
+        PORT: "0",
+        HOST: "127.0.0.1",
+        ...env
+    });
+    const worker = await createWorker(config, logger ?? pino({level: "silent"}));
+    await worker.engine.whenSettled();
+    await worker.app.listen({port: 0, host: "127.0.0.1"});
+    const address = worker.app.server.address();
+    if (address == null || typeof address === "string")
+        throw new Error("worker did not bind a TCP port");
+    let closed = false;
+    return {
+        url: `http://127.0.0.1:${address.port}`,
+        worker,
+        close: async () => {
+            if (closed) return;
+            closed = true;
+            await stopWorker(worker);
+        }
+    };
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{status: number; headers: Headers; json: any}> {
+    const response = await fetch(url, {
+        method: "POST",
+        headers: {"content-type": "application/json", ...headers},
+        body: typeof body === "string" ? body : JSON.stringify(body)
+    });
+    const text = await response.text();
+    let json: unknown = null;
+    try {
+        json = JSON.parse(text);
+    } catch {
+        json = {unparsed: text};
+    }
+    return {status: response.status, headers: response.headers, json};
+}
+
+export interface SseEvent {
+    event: string | null;
+    data: string;
+}
+
+/** Parses a complete SSE body into events (blank-line separated, `event:` and `data:` fields). */
+export function parseSse(text: string): SseEvent[] {
+    const events: SseEvent[] = [];
+    for (const block of text.split("\n\n")) {
+        if (block.trim() === "") continue;
+        let event: string | null = null;
+        const data: string[] = [];
+        for (const line of block.split("\n")) {
+            if (line.startsWith("event: ")) event = line.slice(7);
+            else if (line.startsWith("data: ")) data.push(line.slice(6));
+        }
+        events.push({event, data: data.join("\n")});
+    }
+    return events;
+}
+
+/** Resolves when `predicate` holds, checking on every event-loop turn; rejects after `ms`. */
+export async function until(predicate: () => boolean, ms: number, what: string): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!predicate()) {
+        if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+}
