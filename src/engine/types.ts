@@ -96,6 +96,21 @@ export interface GenerateRequest {
     abortReason?: () => FinishReason;
 }
 
+/** Memory as the engine's device sees it. Figures are null when unknown (e.g. an upstream's memory). */
+export interface MemoryReport {
+    /** "cuda", "vulkan", "metal", "cpu", or "upstream" when the memory belongs to another server. */
+    deviceType: string;
+    /** "cuda:0", "cpu", ... or null when unknown. */
+    device: string | null;
+    /** What the byte figures measure: GPU memory, system RAM, or nothing we can see. */
+    memoryKind: "vram" | "ram" | null;
+    totalBytes: number | null;
+    usedBytes: number | null;
+    freeBytes: number | null;
+    /** Bytes the loaded model and its context occupy, when known. */
+    modelBytes: number | null;
+}
+
 export interface Engine {
     /** Number of sequences that can generate at once. */
     readonly slots: number;
@@ -109,6 +124,11 @@ export interface Engine {
     generate(request: GenerateRequest): AsyncIterable<GenerationEvent>;
     /** Resolves once the engine is ready or has failed; never rejects. */
     whenSettled(): Promise<void>;
+    /** Starts loading (idempotent) and resolves when loading has settled (ready or failed); never rejects. */
+    load(): Promise<void>;
+    /** Frees the model; later `generate` calls throw ModelNotReadyError until `load()`. */
+    unload(): Promise<void>;
+    memory(): Promise<MemoryReport>;
     close(): Promise<void>;
 }
 

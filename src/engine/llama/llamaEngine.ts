@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import {createRequire} from "node:module";
 import {
     getLlama, LlamaLogLevel, resolveChatWrapper, ChatMLChatWrapper, TokenBias,
@@ -9,8 +10,8 @@ import {
 import type {Config} from "../../config/config.js";
 import {ModelNotReadyError, WorkerError} from "../errors.js";
 import type {
-    ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, ModelInfo,
-    RenderedPrompt
+    ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport,
+    ModelInfo, RenderedPrompt
 } from "../types.js";
 import {IncrementalDetokenizer, StopMatcher} from "./textStream.js";
 import {GrammarCache} from "./grammarCache.js";
@@ -137,6 +138,23 @@ export class LlamaEngine implements Engine {
 
     async close(): Promise<void> {
         await this.unload();
+    }
+
+    async memory(): Promise<MemoryReport> {
+        const loaded = this.loaded;
+        const modelBytes = loaded != null
+            ? loaded.model.size + loaded.context.stateSize
+            : null;
+        if (loaded != null && loaded.llama.gpu !== false) {
+            const vram = await loaded.llama.getVramState();
+            return {
+                deviceType: String(loaded.llama.gpu), device: `${loaded.llama.gpu}:0`, memoryKind: "vram",
+                totalBytes: vram.total, usedBytes: vram.used, freeBytes: vram.free, modelBytes
+            };
+        }
+        const total = os.totalmem();
+        const free = os.freemem();
+        return {deviceType: "cpu", device: "cpu", memoryKind: "ram", totalBytes: total, usedBytes: total - free, freeBytes: free, modelBytes};
     }
 
     info(): ModelInfo {
