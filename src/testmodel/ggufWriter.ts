@@ -69,7 +69,7 @@ export const Q8_0_BLOCK_BYTES = 2 + QK8_0;
 
 /**
  * Fills `out` (length `rowCount * shape[0]`, row-major) with the float values of rows
- * `[firstRow, firstRow + rowCount)`. Calls for one tensor are made in increasing row order, each
+ * `[firstRow, firstRow + rowCount)`; `out` is zero-filled before the call. Calls for one tensor are made in increasing row order, each
  * row exactly once, so a producer may keep sequential state (e.g. a PRNG).
  */
 export type TensorRowProducer = (out: Float32Array, firstRow: number, rowCount: number) => void;

@@ -340,10 +340,13 @@ function outputHeadProducer(seed: number, nEmbd: number, printable: readonly boo
     return (out, firstRow, rowCount) => {
         for (let r = 0; r < rowCount; r++) {
             const token = firstRow + r;
-            if (!printable[token]) continue; // all-zero row (the buffer is zero-filled)
+            const offset = r * nEmbd;
+            if (!printable[token]) {
+                out.fill(0, offset, offset + nEmbd); // logit exactly 0
+                continue;
+            }
             const bias = BIAS_LOGIT + BIAS_SPREAD * nextUnit(st);
             const rowScale = Math.exp(logScaleMin + logScaleRange * nextUnit(st));
-            const offset = r * nEmbd;
             st[0] = fillUniform(out, offset, offset + nEmbd, st[0], rowScale * contextAmplitude);
             out[offset] = bias / hNorm;
         }
