@@ -26,7 +26,8 @@ export async function createWorker(config: Config, logger: Logger): Promise<Work
         await writeSyntheticModel({preset: "tiny", out: config.modelPath});
     }
     const engine = new LlamaEngine(config, logger.child({component: "engine"}));
-    const scheduler = new Scheduler(engine.slots, config.maxQueue);
+    const scheduler = new Scheduler(engine.slots, config.maxQueue,
+        (free, hint) => engine.pickSlot(free, hint.prompt, hint.conversationId));
     const chat = new ChatService(engine, scheduler, {requestTimeoutSeconds: config.requestTimeoutSeconds});
     const app = await buildApp({config, chat, loggerInstance: logger});
     void engine.load();

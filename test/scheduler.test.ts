@@ -2,7 +2,7 @@ import {test} from "node:test";
 import assert from "node:assert/strict";
 import {Scheduler, QueueFullError, SchedulerClosedError} from "../src/scheduler/scheduler.js";
 
-const hint = {conversationId: null};
+const hint = {conversationId: null, prompt: null};
 
 test("leases are granted in FIFO order and every slot is used", async () => {
     const scheduler = new Scheduler(2, 10);

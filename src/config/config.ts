@@ -52,6 +52,18 @@ export const SETTINGS = {
     MAX_HISTORY_MESSAGES: {default: "1000", parse: integer({min: 0, max: 1_000_000}), doc: "Most `conversation_history` entries (or OpenAI `messages`) a request may carry; past that, 400."},
     MAX_STOP_SEQUENCES: {default: "16", parse: integer({min: 0, max: 1024}), doc: "Most `stop` strings a request may give; each at most 256 characters."},
     REQUEST_TIMEOUT_SECONDS: {default: "300", parse: decimal({min: 0}), doc: "Longest a generation may run; it then ends with the partial text and `finish_reason: \"timeout\"`. 0 disables."},
+    PREFIX_CACHE: {
+        default: "true", parse: boolean,
+        doc: "Reuse the prompt prefix a sequence already holds (conversation affinity). `false` evaluates every prompt from scratch: the cold baseline of the benchmark."
+    },
+    STATE_CACHE_DIR: {
+        default: ".state-cache", parse: text,
+        doc: "Folder for conversation states spilled from sequences (one subfolder per model identity); survives restarts."
+    },
+    STATE_CACHE_MAX_BYTES: {
+        default: "1073741824", parse: integer({min: 0}),
+        doc: "Byte budget of the state folder, least recently used states evicted first. 0 disables spilling (warm sequences are still reused)."
+    },
     LOG_LEVEL: {default: "info", parse: oneOf(LOG_LEVELS), doc: "pino log level."},
     LOG_PROMPTS: {default: "false", parse: boolean, doc: "Log prompt and response text (off by default: logs carry only lengths, ids and timings)."},
 } satisfies Record<string, {default: string; parse: Parser<unknown>; doc: string}>;
@@ -82,6 +94,9 @@ export interface Config {
     maxHistoryMessages: number;
     maxStopSequences: number;
     requestTimeoutSeconds: number;
+    prefixCache: boolean;
+    stateCacheDir: string;
+    stateCacheMaxBytes: number;
     logLevel: LogLevel;
     logPrompts: boolean;
 }
@@ -129,6 +144,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxHistoryMessages: required(read(env, "MAX_HISTORY_MESSAGES")),
         maxStopSequences: required(read(env, "MAX_STOP_SEQUENCES")),
         requestTimeoutSeconds: required(read(env, "REQUEST_TIMEOUT_SECONDS")),
+        prefixCache: required(read(env, "PREFIX_CACHE")),
+        stateCacheDir: required(read(env, "STATE_CACHE_DIR")),
+        stateCacheMaxBytes: required(read(env, "STATE_CACHE_MAX_BYTES")),
         logLevel: required(read(env, "LOG_LEVEL")),
         logPrompts: required(read(env, "LOG_PROMPTS")),
     };

@@ -92,6 +92,8 @@ export interface GenerateRequest {
     prompt: RenderedPrompt;
     params: SamplingParams;
     signal: AbortSignal;
+    /** The conversation this turn belongs to, if the client named one (routes it back to its state). */
+    conversationId?: string | null;
     /** Why the signal fired, read when it does: "abort" for a disconnect, "timeout" for the time limit. */
     abortReason?: () => FinishReason;
 }
@@ -130,6 +132,14 @@ export interface Engine {
     unload(): Promise<void>;
     memory(): Promise<MemoryReport>;
     close(): Promise<void>;
+}
+
+/** How much of a prompt was already evaluated: in the leased sequence, from a stored state, or nothing useful. */
+export interface CacheEvent {
+    source: "warm" | "restored" | "miss";
+    /** Prompt tokens not evaluated again. */
+    reusedTokens: number;
+    promptTokens: number;
 }
 
 /** The slice of pino's API the engine logs through; it never receives prompt text. */

@@ -1,4 +1,5 @@
 import {WorkerError} from "../engine/errors.js";
+import type {RenderedPrompt} from "../engine/types.js";
 
 /** A sequence slot lent to one generation. Release it exactly once, when the generation has stopped. */
 export interface Lease {
@@ -11,6 +12,8 @@ export interface Lease {
 /** What the slot picker may use to route a request back to the sequence that holds its prefix. */
 export interface LeaseHint {
     conversationId: string | null;
+    /** The rendered prompt, so the picker can find the sequence holding its longest prefix. */
+    prompt: RenderedPrompt | null;
 }
 
 /**

@@ -119,7 +119,7 @@ export class ChatService {
     async chat(job: ChatJob, hooks: ChatHooks = {}): Promise<ChatResult> {
         const received = performance.now();
         const prepared = await this.prepare(job.input, job.params.maxTokens);
-        const hint: LeaseHint = {conversationId: job.conversationId};
+        const hint: LeaseHint = {conversationId: job.conversationId, prompt: prepared.prompt};
         const lease = await this.scheduler.acquire(hint, job.signal).catch((err: unknown) => {
             if (err instanceof Error && err.name === "AbortError")
                 throw new WorkerError("invalid_request", "client_closed", "client closed the request while it was queued");
@@ -148,7 +148,7 @@ export class ChatService {
         try {
             hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
             for await (const event of this.engine.generate({
-                slot: lease.slot, prompt: prepared.prompt, params: job.params,
+                slot: lease.slot, prompt: prepared.prompt, params: job.params, conversationId: job.conversationId,
                 signal: controller.signal, abortReason: () => reason
             })) {
                 if (event.type === "text") {

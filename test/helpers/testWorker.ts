@@ -33,6 +33,7 @@ export async function startTestWorker(env: Record<string, string> = {}, logger?:
         LOG_LEVEL: "silent",
         PORT: "0",
         HOST: "127.0.0.1",
+        STATE_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-state-")),
         ...env
     });
     const worker = await createWorker(config, logger ?? pino({level: "silent"}));

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import {createRequire} from "node:module";
 import {
     getLlama, LlamaLogLevel, resolveChatWrapper, ChatMLChatWrapper, TokenBias,
@@ -10,11 +11,17 @@ import {
 import type {Config} from "../../config/config.js";
 import {ModelNotReadyError, WorkerError} from "../errors.js";
 import type {
-    ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport,
+    CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport,
     ModelInfo, RenderedPrompt
 } from "../types.js";
 import {IncrementalDetokenizer, StopMatcher} from "./textStream.js";
 import {GrammarCache} from "./grammarCache.js";
+import {StateStore} from "./stateStore.js";
+import {commonPrefixLength, pickSlot} from "./slotAffinity.js";
+import {modelIdentity} from "./modelIdentity.js";
+
+/** Below this many tokens a sequence's content is not worth a file, and a prefix is not worth routing for. */
+const MIN_STATE_TOKENS = 32;
 
 /** llama-server's repeat_last_n: the repetition penalty looks back this many tokens. */
 const REPEAT_PENALTY_WINDOW = 64;
@@ -36,10 +43,27 @@ interface Loaded {
     eogBias: TokenBias;
     grammars: GrammarCache;
     loadTimeSeconds: number;
+    /** Spilled sequence states of this exact model, or null when STATE_CACHE_MAX_BYTES is 0. */
+    store: StateStore | null;
+    slots: SlotRecord[];
+}
+
+/** What the engine remembers about a sequence between leases. */
+interface SlotRecord {
+    conversationId: string | null;
+    lastUsed: number;
+    /** The last exchange, to work out which held tokens the conversation's next turn will reuse. */
+    lastExchange: {messages: ChatMessage[]; reply: string} | null;
 }
 
 type EngineSettings = Pick<Config,
-    "modelPath" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "gpu" | "gpuLayers">;
+    "modelPath" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "gpu" | "gpuLayers" |
+    "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes">;
+
+export interface LlamaEngineHooks {
+    /** Called once per generation with how much of the prompt was reused (metrics). */
+    onCache?(event: CacheEvent): void;
+}
 
 /**
  * The embedded engine: one llama.cpp model and one context with `parallel` sequences. The
@@ -53,7 +77,11 @@ export class LlamaEngine implements Engine {
     private state: EngineStatus = {state: "unloaded", reason: null, loadProgress: null};
     private loading: Promise<void> | null = null;
 
-    constructor(private readonly settings: EngineSettings, private readonly logger: EngineLogger) {
+    constructor(
+        private readonly settings: EngineSettings,
+        private readonly logger: EngineLogger,
+        private readonly hooks: LlamaEngineHooks = {}
+    ) {
         this.slots = settings.parallel;
         this.contextSize = settings.contextSize;
     }
@@ -108,10 +136,22 @@ export class LlamaEngine implements Engine {
             const eogBias = new TokenBias(model.tokenizer);
             for (const token of [model.tokens.eos, model.tokens.eot].filter((token): token is Token => token != null))
                 eogBias.set(token, "never");
+            let store: StateStore | null = null;
+            if (this.settings.prefixCache && this.settings.stateCacheMaxBytes > 0) {
+                // States are only loadable into the model (and context layout) that wrote them.
+                const identity = await modelIdentity(this.settings.modelPath, {
+                    nodeLlamaCpp: nodeLlamaCppVersion, kvKey: context.kvCacheKeyType, kvValue: context.kvCacheValueType,
+                    flashAttention: context.flashAttention, gpu: llama.gpu
+                });
+                store = new StateStore(path.join(this.settings.stateCacheDir, identity), this.settings.stateCacheMaxBytes,
+                    this.logger);
+                await store.open();
+            }
             const loadTimeSeconds = (performance.now() - started) / 1000;
             this.loaded = {
                 llama, model, context, sequences, chatWrapper, eogBias,
-                grammars: new GrammarCache(llama), loadTimeSeconds
+                grammars: new GrammarCache(llama), loadTimeSeconds, store,
+                slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null}))
             };
             this.state = {state: "ready", reason: null, loadProgress: null};
             this.logger.info({
@@ -212,9 +252,72 @@ export class LlamaEngine implements Engine {
         return tokens.length === 1 ? tokens[0] : null;
     }
 
-    /** Tokens that the sequence in `slot` currently holds (used to route a conversation back to it). */
-    slotTokens(slot: number): readonly Token[] {
-        return this.loaded?.sequences[slot]?.contextTokens ?? [];
+    /**
+     * Chooses among free slots the one holding the longest prefix of `prompt` (conversation
+     * affinity); the scheduler calls it whenever it hands out a sequence.
+     */
+    pickSlot(free: readonly number[], prompt: RenderedPrompt | null, conversationId: string | null): number {
+        const loaded = this.loaded;
+        if (loaded == null)
+            return free[0];
+        const tokens = prompt != null ? this.tokensOf(loaded, prompt) : null;
+        return pickSlot(free.map((slot) => ({
+            slot,
+            tokens: loaded.sequences[slot].contextTokens,
+            conversationId: loaded.slots[slot].conversationId,
+            lastUsed: loaded.slots[slot].lastUsed
+        })), tokens, conversationId);
+    }
+
+    /**
+     * Makes `sequence` hold the longest usable prefix of `tokens`: what it holds already, or a
+     * stored state when that reuses more. Before the sequence's own content is overwritten it is
+     * spilled to the store, so its conversation can come back later. Returns the reused count.
+     */
+    private async reusePrefix(loaded: Loaded, slot: number, tokens: Token[], conversationId: string | null): Promise<number> {
+        const sequence = loaded.sequences[slot];
+        let reused = this.settings.prefixCache ? commonPrefixLength(sequence.contextTokens, tokens) : 0;
+        let source: CacheEvent["source"] = reused >= MIN_STATE_TOKENS ? "warm" : "miss";
+        const store = loaded.store;
+        if (store != null) {
+            const stored = store.find(tokens, conversationId);
+            const restoring = stored != null && stored.tokens.length >= reused + MIN_STATE_TOKENS;
+            if (restoring || sequence.nextTokenIndex - reused >= MIN_STATE_TOKENS)
+                await this.spill(loaded, slot);
+            if (restoring) {
+                if (await store.restore(sequence, stored)) {
+                    reused = commonPrefixLength(sequence.contextTokens, tokens);
+                    source = "restored";
+                } else
+                    reused = 0;
+            }
+            reused = Math.min(reused, sequence.nextTokenIndex);
+        }
+        // At least one prompt token is evaluated again, so that there are fresh logits to sample from.
+        reused = Math.min(reused, tokens.length - 1);
+        if (reused < sequence.nextTokenIndex)
+            await sequence.eraseContextTokenRanges([{start: reused, end: sequence.nextTokenIndex}]);
+        this.hooks.onCache?.({source: reused > 0 ? source : "miss", reusedTokens: reused, promptTokens: tokens.length});
+        return reused;
+    }
+
+    /** Saves the slot's conversation, trimmed to the tokens its next turn will share. */
+    private async spill(loaded: Loaded, slot: number): Promise<void> {
+        const sequence = loaded.sequences[slot];
+        const record = loaded.slots[slot];
+        if (loaded.store == null || sequence.nextTokenIndex < MIN_STATE_TOKENS)
+            return;
+        if (record.lastExchange != null) {
+            // Sampled tokens can differ from how the reply is tokenized when it comes back as history.
+            const next = renderPrompt(loaded, [...record.lastExchange.messages,
+                {role: "assistant", content: record.lastExchange.reply}], false).tokens;
+            const keep = commonPrefixLength(sequence.contextTokens, next);
+            if (keep < MIN_STATE_TOKENS)
+                return;
+            if (keep < sequence.nextTokenIndex)
+                await sequence.eraseContextTokenRanges([{start: keep, end: sequence.nextTokenIndex}]);
+        }
+        await loaded.store.save(sequence, record.conversationId);
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
@@ -229,11 +332,12 @@ export class LlamaEngine implements Engine {
                 `prompt (${tokens.length} tokens) plus max_tokens (${params.maxTokens}) exceeds the context size (${this.contextSize})`,
                 {param: "max_tokens"});
 
-        // Reuse the longest prefix the sequence already holds (checked token by token); at least
-        // one prompt token is evaluated again so that there are fresh logits to sample from.
-        const reused = Math.min(sequence.compareContextTokens(tokens).firstDifferentIndex, tokens.length - 1);
-        if (reused < sequence.nextTokenIndex)
-            await sequence.eraseContextTokenRanges([{start: reused, end: sequence.nextTokenIndex}]);
+        const conversationId = request.conversationId ?? null;
+        const reused = await this.reusePrefix(loaded, request.slot, tokens, conversationId);
+        const record = loaded.slots[request.slot];
+        record.conversationId = conversationId;
+        record.lastUsed = Date.now();
+        record.lastExchange = null;
 
         const history: Token[] = tokens.slice(-REPEAT_PENALTY_WINDOW);
         const options: SequenceEvaluateOptions = {
@@ -266,6 +370,7 @@ export class LlamaEngine implements Engine {
         }
         const iterator = sequence.evaluate(tokens.slice(reused), options);
         let stoppedByString = false;
+        let reply = "";
         try {
             let stopped = false;
             while (!stopped) {
@@ -279,8 +384,10 @@ export class LlamaEngine implements Engine {
                 if (history.length > REPEAT_PENALTY_WINDOW * 2)
                     history.splice(0, history.length - REPEAT_PENALTY_WINDOW);
                 const piece = stops.push(detokenizer.push(next.value));
-                if (piece.text !== "")
+                if (piece.text !== "") {
+                    reply += piece.text;
                     yield {type: "text", text: piece.text};
+                }
                 if (piece.stopped) {
                     finishReason = "stop";
                     stoppedByString = true;
@@ -296,9 +403,12 @@ export class LlamaEngine implements Engine {
             if (!stoppedByString) {
                 const rest = stops.push(detokenizer.flush());
                 const tail = rest.stopped ? rest.text : rest.text + stops.flush();
-                if (tail !== "")
+                if (tail !== "") {
+                    reply += tail;
                     yield {type: "text", text: tail};
+                }
             }
+            record.lastExchange = {messages: request.prompt.messages, reply};
         } finally {
             // Waits for the in-flight evaluation step, so the sequence is idle when the lease is released.
             await iterator.return(undefined);
@@ -322,7 +432,7 @@ export class LlamaEngine implements Engine {
     }
 }
 
-function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
+function toChatHistory(messages: ChatMessage[], openAssistantTurn: boolean): ChatHistoryItem[] {
     const history: ChatHistoryItem[] = messages.map((message): ChatHistoryItem => {
         switch (message.role) {
             case "system": return {type: "system", text: message.content};
@@ -331,7 +441,8 @@ function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
         }
     });
     // An empty model turn at the end makes the template open the assistant's reply.
-    history.push({type: "model", response: []});
+    if (openAssistantTurn)
+        history.push({type: "model", response: []});
     return history;
 }
 
@@ -339,8 +450,8 @@ function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
  * Renders with the model's chat wrapper. Client text stays text: the wrapper keeps special tokens
  * apart from message strings, so "<|im_end|>" typed by a client is tokenized as plain characters.
  */
-function renderPrompt(loaded: Loaded, messages: ChatMessage[]): {text: string; tokens: Token[]} {
-    const {contextText} = loaded.chatWrapper.generateContextState({chatHistory: toChatHistory(messages)});
+function renderPrompt(loaded: Loaded, messages: ChatMessage[], openAssistantTurn = true): {text: string; tokens: Token[]} {
+    const {contextText} = loaded.chatWrapper.generateContextState({chatHistory: toChatHistory(messages, openAssistantTurn)});
     return {text: contextText.toString(), tokens: contextText.tokenize(loaded.model.tokenizer)};
 }
 

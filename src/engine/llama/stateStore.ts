@@ -1,0 +1,176 @@
+import fs from "node:fs";
+import path from "node:path";
+import {randomUUID} from "node:crypto";
+import type {EngineLogger} from "../types.js";
+import {commonPrefixLength} from "./slotAffinity.js";
+
+/** The part of a llama.cpp sequence the store needs; LlamaContextSequence has it. */
+export interface StatefulSequence {
+    readonly contextTokens: readonly number[];
+    saveStateToFile(filePath: string): Promise<{fileSize: number}>;
+    loadStateFromFile(filePath: string, acceptRisk: {acceptRisk: true}): Promise<void>;
+    clearHistory(): Promise<void>;
+}
+
+export interface StoredState {
+    id: string;
+    conversationId: string | null;
+    /** The exact tokens the saved state holds; a state is used only when these are a prefix of the prompt. */
+    tokens: number[];
+    bytes: number;
+    lastUsed: number;
+}
+
+interface Sidecar {
+    version: 1;
+    conversationId: string | null;
+    tokens: string; // base64 of a Uint32Array
+    bytes: number;
+    lastUsed: number;
+}
+
+/**
+ * Sequence states spilled to disk when a conversation's sequence is given to another, kept under
+ * a byte budget with least-recently-used eviction. Files live in a folder named after the model's
+ * identity, so a state is only ever loaded into the model that wrote it, including after a restart.
+ * Every failure (folder unwritable, disk full, corrupt file) disables nothing but that one step:
+ * serving goes on without the cache.
+ */
+export class StateStore {
+    private readonly entries = new Map<string, StoredState>();
+    private totalBytes = 0;
+
+    constructor(
+        private readonly dir: string,
+        private readonly maxBytes: number,
+        private readonly logger: EngineLogger
+    ) {}
+
+    get bytes(): number {
+        return this.totalBytes;
+    }
+
+    get size(): number {
+        return this.entries.size;
+    }
+
+    /** Reads the index left by an earlier run of the same model. */
+    async open(): Promise<void> {
+        try {
+            await fs.promises.mkdir(this.dir, {recursive: true});
+            for (const name of await fs.promises.readdir(this.dir)) {
+                if (!name.endsWith(".json")) continue;
+                const id = name.slice(0, -5);
+                try {
+                    const sidecar = JSON.parse(await fs.promises.readFile(path.join(this.dir, name), "utf8")) as Sidecar;
+                    const stat = await fs.promises.stat(this.stateFile(id));
+                    if (sidecar.version !== 1 || stat.size !== sidecar.bytes)
+                        throw new Error("stale entry");
+                    const tokens = Array.from(new Uint32Array(Uint8Array.from(Buffer.from(sidecar.tokens, "base64")).buffer));
+                    this.entries.set(id, {id, conversationId: sidecar.conversationId, tokens, bytes: sidecar.bytes, lastUsed: sidecar.lastUsed});
+                    this.totalBytes += sidecar.bytes;
+                } catch {
+                    await this.removeFiles(id);
+                }
+            }
+            await this.evict(0);
+            this.logger.info({entries: this.entries.size, bytes: this.totalBytes}, "state cache opened");
+        } catch (err) {
+            // Each later save tries the folder again, so the cache comes back once it is writable.
+            this.logger.warn({error: (err as Error).message, dir: this.dir}, "state cache folder unusable; serving continues without it");
+        }
+    }
+
+    /**
+     * The stored state that reuses the most of `tokens`: its tokens must be a true prefix of them,
+     * checked token by token. A state of the same conversation wins ties.
+     */
+    find(tokens: readonly number[], conversationId: string | null): StoredState | null {
+        let best: StoredState | null = null;
+        for (const entry of this.entries.values()) {
+            if (entry.tokens.length > tokens.length || commonPrefixLength(entry.tokens, tokens) !== entry.tokens.length)
+                continue;
+            if (best == null || entry.tokens.length > best.tokens.length ||
+                (entry.tokens.length === best.tokens.length && conversationId != null && entry.conversationId === conversationId))
+                best = entry;
+        }
+        return best;
+    }
+
+    /** Saves what `sequence` holds now. Replaces older states of the same conversation or that it extends. */
+    async save(sequence: StatefulSequence, conversationId: string | null): Promise<void> {
+        if (this.maxBytes <= 0) return;
+        const tokens = [...sequence.contextTokens];
+        if (this.find(tokens, conversationId)?.tokens.length === tokens.length)
+            return; // an identical state is already stored
+        const id = randomUUID();
+        try {
+            await fs.promises.mkdir(this.dir, {recursive: true});
+            const {fileSize} = await sequence.saveStateToFile(this.stateFile(id));
+            const entry: StoredState = {id, conversationId, tokens, bytes: fileSize, lastUsed: Date.now()};
+            await this.writeSidecar(entry);
+            for (const old of [...this.entries.values()])
+                if ((conversationId != null && old.conversationId === conversationId) ||
+                    commonPrefixLength(old.tokens, tokens) === old.tokens.length)
+                    await this.delete(old);
+            this.entries.set(id, entry);
+            this.totalBytes += fileSize;
+            await this.evict(0);
+        } catch (err) {
+            await this.removeFiles(id);
+            this.logger.warn({error: (err as Error).message, dir: this.dir}, "could not save a sequence state; serving continues without it");
+        }
+    }
+
+    /**
+     * Loads a stored state into `sequence`. Returns false (and leaves the sequence empty) if the
+     * file is gone or does not hold exactly the recorded tokens.
+     */
+    async restore(sequence: StatefulSequence, entry: StoredState): Promise<boolean> {
+        try {
+            await sequence.loadStateFromFile(this.stateFile(entry.id), {acceptRisk: true});
+            const loaded = sequence.contextTokens;
+            if (loaded.length !== entry.tokens.length || commonPrefixLength(loaded, entry.tokens) !== loaded.length)
+                throw new Error("restored tokens differ from the recorded ones");
+            entry.lastUsed = Date.now();
+            void this.writeSidecar(entry).catch(() => undefined);
+            return true;
+        } catch (err) {
+            this.logger.warn({error: (err as Error).message}, "discarded a stored sequence state");
+            await sequence.clearHistory().catch(() => undefined);
+            await this.delete(entry);
+            return false;
+        }
+    }
+
+    private async evict(incoming: number): Promise<void> {
+        const byAge = [...this.entries.values()].sort((a, b) => a.lastUsed - b.lastUsed);
+        while (this.totalBytes + incoming > this.maxBytes && byAge.length > 0)
+            await this.delete(byAge.shift()!);
+    }
+
+    private async delete(entry: StoredState): Promise<void> {
+        if (this.entries.delete(entry.id))
+            this.totalBytes -= entry.bytes;
+        await this.removeFiles(entry.id);
+    }
+
+    private async writeSidecar(entry: StoredState): Promise<void> {
+        const sidecar: Sidecar = {
+            version: 1, conversationId: entry.conversationId, bytes: entry.bytes, lastUsed: entry.lastUsed,
+            tokens: Buffer.from(Uint32Array.from(entry.tokens).buffer).toString("base64")
+        };
+        const file = path.join(this.dir, `${entry.id}.json`);
+        await fs.promises.writeFile(`${file}.tmp`, JSON.stringify(sidecar));
+        await fs.promises.rename(`${file}.tmp`, file);
+    }
+
+    private async removeFiles(id: string): Promise<void> {
+        await fs.promises.rm(this.stateFile(id), {force: true}).catch(() => undefined);
+        await fs.promises.rm(path.join(this.dir, `${id}.json`), {force: true}).catch(() => undefined);
+    }
+
+    private stateFile(id: string): string {
+        return path.join(this.dir, `${id}.state`);
+    }
+}
