@@ -1,0 +1,69 @@
+import fs from "node:fs";
+
+export interface ServerResult {
+    singleStream: number;
+    scaling: Record<string, number>;
+    ttft: {warm: number; restored: number; cold: number};
+    samples: unknown;
+}
+
+export interface BenchResult {
+    date: string;
+    machine: {cpu: string; cores: number; memoryGiB: number; node: string; platform: string};
+    settings: {model: string; parallel: number; threads: number; contextSize: number; tokens: number; reps: number; sampling: unknown};
+    engineLimit: number;
+    bandwidthBytesPerSecond: number | null;
+    weightBytes: number;
+    servers: Record<string, ServerResult>;
+}
+
+const fixed = (value: number, digits = 0) => value.toFixed(digits);
+const ratio = (value: number) => `${value.toFixed(2)}x`;
+const ms = (seconds: number) => `${(seconds * 1000).toFixed(0)} ms`;
+
+export function renderMarkdown(result: BenchResult): string {
+    const ours = result.servers["chat-worker"];
+    const peer = result.servers["llama-server"];
+    const lines: string[] = [];
+    lines.push(`Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGiB} GiB, ${result.machine.platform}, Node ${result.machine.node}. ` +
+        `Run ${result.date.slice(0, 16).replace("T", " ")} UTC.`);
+    lines.push(`Model ${result.settings.model} (synthetic Qwen2, Q8_0), ${result.settings.parallel} sequences/slots, ${result.settings.threads} threads, ` +
+        `context ${result.settings.contextSize} per sequence, ${result.settings.tokens} tokens per stream, median of ${result.settings.reps}.`);
+    lines.push("");
+    lines.push("| Measure | chat-worker | ratio | llama-server | ours / peer |");
+    lines.push("| --- | ---: | ---: | ---: | ---: |");
+    lines.push(`| a. Engine limit, in-process decode | ${fixed(result.engineLimit)} tok/s | 1.00x | | |`);
+    lines.push(`| b. Single stream over HTTP | ${fixed(ours.singleStream)} tok/s | ${ratio(ours.singleStream / result.engineLimit)} of (a) | ` +
+        `${peer ? `${fixed(peer.singleStream)} tok/s` : "—"} | ${peer ? ratio(ours.singleStream / peer.singleStream) : "—"} |`);
+    for (const streams of ["1", "2", "4", "8"]) {
+        const value = ours.scaling[streams];
+        lines.push(`| c. ${streams} concurrent stream${streams === "1" ? "" : "s"}, aggregate | ${fixed(value)} tok/s | ${ratio(value / ours.scaling["1"])} of 1 | ` +
+            `${peer ? `${fixed(peer.scaling[streams])} tok/s (${ratio(peer.scaling[streams] / peer.scaling["1"])})` : "—"} | ${peer ? ratio(value / peer.scaling[streams]) : "—"} |`);
+    }
+    for (const state of ["warm", "restored", "cold"] as const) {
+        const value = ours.ttft[state];
+        lines.push(`| d. Turn-10 TTFT, ${state} | ${ms(value)} | ${ratio(value / ours.ttft.cold)} of cold | ` +
+            `${peer ? `${ms(peer.ttft[state])} (${ratio(peer.ttft[state] / peer.ttft.cold)})` : "—"} | ${peer ? ratio(peer.ttft[state] / value) + " faster" : "—"} |`);
+    }
+    if (result.bandwidthBytesPerSecond != null) {
+        const ceiling = result.bandwidthBytesPerSecond / result.weightBytes;
+        lines.push(`| f. Bandwidth ceiling (${(result.bandwidthBytesPerSecond / 1e9).toFixed(1)} GB/s ÷ ${(result.weightBytes / 1e6).toFixed(1)} MB of weights per token) | ` +
+            `${fixed(ceiling)} tok/s | (a) is ${(result.engineLimit / ceiling * 100).toFixed(0)}% of it | | |`);
+    }
+    lines.push("");
+    lines.push("\"ours / peer\" above 1 means chat-worker is faster. TTFT ratios in brackets are each server's own state vs its own cold.");
+    return `${lines.join("\n")}\n`;
+}
+
+const START = "<!-- bench:start -->";
+const END = "<!-- bench:end -->";
+
+/** Replaces the README's benchmark section (between the markers) with the latest table. */
+export function updateReadme(file: string, markdown: string): void {
+    if (!fs.existsSync(file)) return;
+    const readme = fs.readFileSync(file, "utf8");
+    const start = readme.indexOf(START);
+    const end = readme.indexOf(END);
+    if (start === -1 || end === -1) return;
+    fs.writeFileSync(file, `${readme.slice(0, start + START.length)}\n${markdown}${readme.slice(end)}`);
+}

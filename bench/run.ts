@@ -1,0 +1,147 @@
+/**
+ * `npm run bench`: every figure measured side by side in one run and reported as ratios.
+ * Usage: npm run bench [-- --skip-peer] [--reps N] [--tokens N]
+ * Writes bench/results/latest.json and latest.md, and the README's benchmark section.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import {writeSyntheticModel} from "../src/testmodel/syntheticModel.js";
+import {measureRawDecode} from "../src/engine/llama/rawDecode.js";
+import {measureReadBandwidth} from "./lib/bandwidth.js";
+import {ensureLlamaServer, startLlamaServer, startWorker, type RunningServer} from "./lib/servers.js";
+import {decodeRate, median, streamChat, type Message, type Protocol, type Sampling} from "./lib/streamClient.js";
+import {conversation, fillerConversation} from "./lib/conversations.js";
+import {renderMarkdown, updateReadme, type BenchResult} from "./lib/report.js";
+
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string, fallback: number) => {
+    const index = args.indexOf(`--${name}`);
+    return index === -1 ? fallback : Number(args[index + 1]);
+};
+
+const REPS = option("reps", 3);
+const TOKENS = option("tokens", 256);
+const PARALLEL = 8;
+const THREADS = os.availableParallelism();
+const CONTEXT = 4096;
+const SAMPLING: Sampling = {temperature: 0.7, topK: 40, topP: 0.9, minP: 0, repeatPenalty: 1.1, seed: 42};
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+async function main(): Promise<void> {
+    const modelPath = path.resolve("models/chat-worker-bench.gguf");
+    if (!fs.existsSync(modelPath)) {
+        log("writing the bench model");
+        await writeSyntheticModel({preset: "bench", out: modelPath});
+    }
+    const peerBinary = flag("skip-peer") ? null : ensureLlamaServer(log);
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-bench-state-"));
+
+    log("f: memory read bandwidth");
+    const bandwidth = measureReadBandwidth(THREADS);
+
+    log("a: engine limit (in-process node-llama-cpp)");
+    const raw = [];
+    for (let rep = 0; rep < REPS; rep++)
+        raw.push(await measureRawDecode({modelPath, threads: THREADS, tokens: TOKENS, prompt: "The benchmark begins:", sampling: SAMPLING}));
+    const engineLimit = median(raw.map((run) => run.tokensPerSecond));
+
+    const servers: Array<{protocol: Protocol; server: RunningServer}> = [
+        {protocol: "chat-worker", server: await startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, stateDir})}
+    ];
+    const cold = await startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, stateDir: path.join(stateDir, "cold"),
+        extraEnv: {PREFIX_CACHE: "false", STATE_CACHE_MAX_BYTES: "0"}});
+    if (peerBinary != null)
+        servers.push({protocol: "llama-server", server: await startLlamaServer(peerBinary, {modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT})});
+    try {
+        const single: Record<string, number[]> = {};
+        const scaling: Record<string, Record<number, number[]>> = {};
+        const ttft: Record<string, {warm: number[]; restored: number[]; cold: number[]}> = {};
+        for (const {protocol} of servers) {
+            single[protocol] = [];
+            scaling[protocol] = {1: [], 2: [], 4: [], 8: []};
+            ttft[protocol] = {warm: [], restored: [], cold: []};
+        }
+        const prompt: Message[] = [{role: "system", content: "You are a benchmark."}, {role: "user", content: "The benchmark begins:"}];
+
+        log("b: single-stream decode over HTTP (alternating servers)");
+        for (let rep = 0; rep < REPS; rep++)
+            for (const {protocol, server} of servers)
+                single[protocol].push(decodeRate(await streamChat(protocol, server.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
+
+        log("c: aggregate decode with 1, 2, 4, 8 streams");
+        for (const streams of [1, 2, 4, 8])
+            for (let rep = 0; rep < REPS; rep++)
+                for (const {protocol, server} of servers) {
+                    const runs = await Promise.all(Array.from({length: streams}, (_, i) => streamChat(protocol, server.baseUrl,
+                        [prompt[0], {role: "user", content: `Stream ${i} of ${streams}, rep ${rep}:`}], TOKENS, {...SAMPLING, seed: SAMPLING.seed + i})));
+                    const wall = (Math.max(...runs.map((run) => run.ended)) - Math.min(...runs.map((run) => run.started))) / 1000;
+                    scaling[protocol][streams].push(streams * TOKENS / wall);
+                }
+
+        log("d: turn-10 time to first token of a ~2,000-token conversation: warm, restored, cold");
+        for (let rep = 0; rep < REPS; rep++)
+            for (const {protocol, server} of servers) {
+                const tag = `${protocol}-${rep}`;
+                // warm: turn 9 primes the conversation's sequence, turn 10 extends it
+                const warmTurns = await primedTurn10(protocol, server.baseUrl, `warm-${tag}`);
+                ttft[protocol].warm.push((await streamChat(protocol, server.baseUrl, warmTurns, 16, SAMPLING, extraFor(protocol, `warm-${tag}`))).ttft);
+                // restored: after priming, PARALLEL longer conversations take every sequence first
+                const restoredTurns = await primedTurn10(protocol, server.baseUrl, `restored-${tag}`);
+                for (let filler = 0; filler < PARALLEL; filler++)
+                    await streamChat(protocol, server.baseUrl, fillerConversation(`${tag}-${filler}`), 1, SAMPLING, extraFor(protocol, `filler-${tag}-${filler}`));
+                ttft[protocol].restored.push((await streamChat(protocol, server.baseUrl, restoredTurns, 16, SAMPLING, extraFor(protocol, `restored-${tag}`))).ttft);
+                // cold: the same turn on a server that keeps no cache
+                const coldTurns = conversation(`cold-${tag}`, 10, null);
+                ttft[protocol].cold.push(protocol === "chat-worker"
+                    ? (await streamChat(protocol, cold.baseUrl, coldTurns, 16, SAMPLING)).ttft
+                    : (await streamChat(protocol, server.baseUrl, coldTurns, 16, SAMPLING, {cache_prompt: false})).ttft);
+            }
+
+        const result: BenchResult = {
+            date: new Date().toISOString(),
+            machine: {
+                cpu: os.cpus()[0]?.model ?? "unknown", cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+                node: process.version, platform: `${os.platform()} ${os.release()}`
+            },
+            settings: {model: path.basename(modelPath), parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, tokens: TOKENS, reps: REPS, sampling: SAMPLING},
+            engineLimit,
+            bandwidthBytesPerSecond: bandwidth,
+            weightBytes: raw[0].weightBytes,
+            servers: Object.fromEntries(servers.map(({protocol}) => [protocol, {
+                singleStream: median(single[protocol]),
+                scaling: Object.fromEntries(Object.entries(scaling[protocol]).map(([streams, values]) => [streams, median(values)])),
+                ttft: {warm: median(ttft[protocol].warm), restored: median(ttft[protocol].restored), cold: median(ttft[protocol].cold)},
+                samples: {single: single[protocol], scaling: scaling[protocol], ttft: ttft[protocol]}
+            }]))
+        };
+        fs.mkdirSync("bench/results", {recursive: true});
+        fs.writeFileSync("bench/results/latest.json", `${JSON.stringify(result, null, 2)}\n`);
+        const markdown = renderMarkdown(result);
+        fs.writeFileSync("bench/results/latest.md", markdown);
+        updateReadme("README.md", markdown);
+        process.stdout.write(markdown);
+    } finally {
+        for (const {server} of servers) await server.stop();
+        await cold.stop();
+        fs.rmSync(stateDir, {recursive: true, force: true});
+    }
+}
+
+/** Conversation ids route our worker; llama-server routes by prompt similarity and needs none. */
+function extraFor(protocol: Protocol, id: string): Record<string, unknown> {
+    return protocol === "chat-worker" ? {conversation_id: id} : {};
+}
+
+/** Sends turn 9 of a conversation and returns turn 10's messages, with turn 9's real reply in them. */
+async function primedTurn10(protocol: Protocol, baseUrl: string, id: string): Promise<Message[]> {
+    const turn9 = conversation(id, 9, null);
+    const reply = await streamChat(protocol, baseUrl, turn9, 48, SAMPLING, extraFor(protocol, id));
+    return conversation(id, 10, reply.text);
+}
+
+main().catch((err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+});
