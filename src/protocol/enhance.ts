@@ -71,6 +71,9 @@ export interface JobTypeInfo {
     quality: string;
     /** Most model tokens an enhanced prompt takes. */
     token_budget: number;
+    /** Grammar limits: the first phrase (clause) is bounded by the budget so that it always fits whole. */
+    first_phrase_max_words: number;
+    phrase_max_words: number;
     /** "built-in" or "operator" (from ENHANCE_TEMPLATES_DIR). */
     template_source: string;
     template_file: string;

@@ -36,9 +36,15 @@ export const PREAMBLE_OPENERS: readonly string[] = Object.freeze([
 
 const WORD_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-/** Words of the first phrase: the first phrase must fit in the budget (see MIN_TOKEN_BUDGET). */
-function firstUnitWords(style: OutputStyle, budget: number): number {
-    return Math.max(1, Math.min(MAX_WORDS[style], Math.floor(budget / (MAX_WORD_CHARS + 1))));
+/**
+ * Most words per phrase (image) or clause (video). The first one is bounded by the budget too, so
+ * that it always fits whole (see MIN_TOKEN_BUDGET): floor(budget / (MAX_WORD_CHARS + 1)) words.
+ */
+export function phraseLimits(style: OutputStyle, budget: number): {firstPhraseMaxWords: number; phraseMaxWords: number} {
+    return {
+        firstPhraseMaxWords: Math.max(1, Math.min(MAX_WORDS[style], Math.floor(budget / (MAX_WORD_CHARS + 1)))),
+        phraseMaxWords: MAX_WORDS[style]
+    };
 }
 
 /** The GBNF grammar for one style and token budget (budget >= MIN_TOKEN_BUDGET). */
@@ -51,9 +57,10 @@ export function outputGrammar(style: OutputStyle, budget: number): string {
         rules.push(`root ::= first (", " unit)*`);
     else
         rules.push(`root ::= first (usep unit)* "."`, `usep ::= ", " | ". "`);
+    const limits = phraseLimits(style, budget);
     rules.push(
-        `first ::= fw0${rest(firstUnitWords(style, budget))}`,
-        `unit ::= word${rest(MAX_WORDS[style])}`,
+        `first ::= fw0${rest(limits.firstPhraseMaxWords)}`,
+        `unit ::= word${rest(limits.phraseMaxWords)}`,
         `wsep ::= " " | "-"`,
         `word ::= ${charClass(WORD_CHARS)}${repeat(WORD_CHARS, 0, MAX_WORD_CHARS - 1)}`,
         ...firstWordRules()

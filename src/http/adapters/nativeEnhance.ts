@@ -1,6 +1,6 @@
 import type {EnhanceRequestBody, EnhanceResponseBody, EnhancementInfoBody, EnhanceFailureBody} from "../../protocol/enhance.js";
 import type {EnhanceResult, EnhanceSampling, EnhanceService} from "../../service/enhanceService.js";
-import {MAX_WORD_CHARS, MIN_TOKEN_BUDGET} from "../../service/enhanceOutputFormat.js";
+import {MAX_WORD_CHARS, MIN_TOKEN_BUDGET, phraseLimits} from "../../service/enhanceOutputFormat.js";
 import type {ModelInfo, EngineStatus} from "../../service/chatService.js";
 import type {Problem} from "./errorMapping.js";
 import {round, SAMPLING_DEFAULTS} from "./nativeChat.js";
@@ -73,14 +73,19 @@ export function enhancementInfo(enhance: EnhanceService, model: ModelInfo, statu
                 "output constrained by a GBNF grammar and cut at a phrase boundary within the token budget"
         },
         endpoints: {...ENHANCE_ENDPOINTS},
-        job_types: Object.fromEntries(templates.map((template) => [template.jobType, {
-            style: template.style,
-            quality: template.quality,
-            token_budget: template.tokenBudget,
-            template_source: template.source,
-            template_file: template.file,
-            description: template.description
-        }])),
+        job_types: Object.fromEntries(templates.map((template) => {
+            const limits = phraseLimits(template.style, template.tokenBudget);
+            return [template.jobType, {
+                style: template.style,
+                quality: template.quality,
+                token_budget: template.tokenBudget,
+                first_phrase_max_words: limits.firstPhraseMaxWords,
+                phrase_max_words: limits.phraseMaxWords,
+                template_source: template.source,
+                template_file: template.file,
+                description: template.description
+            }];
+        })),
         output_format: {
             grammar_constrained: true,
             max_word_chars: MAX_WORD_CHARS,
