@@ -52,14 +52,16 @@ export async function enhanceRoutes(app: FastifyInstance, {config, chat, enhance
             if (problem.status < 500 && problem.status !== 429)
                 throw err; // the client's input: the normal error envelope naming the field
             // The model could not do it: the original's body (prompt handed back unchanged), with a
-            // real status. A bug surfaces as 503 too, for the original's clients, but is logged as one.
-            if (problem.status >= 500 && problem.status !== 503) {
+            // real status: 429 when overloaded, else 503. An upstream's 502/504 keeps its code; a bug
+            // (500) is logged as one and its details stay in the log.
+            if (problem.status === 500) {
                 request.log.error({err, code: problem.code}, "enhance failed");
-                problem.status = 503;
                 problem.code = "enhancement_failed";
                 problem.message = "the model failed to enhance the prompt; see the worker log for the request id";
             } else
                 request.log.warn({code: problem.code, status: problem.status}, "enhance failed");
+            if (problem.status >= 500)
+                problem.status = 503;
             if (problem.retryAfterSeconds != null)
                 void reply.header("retry-after", String(problem.retryAfterSeconds));
             return reply.status(problem.status).send(enhanceFailure(body, job, problem, (performance.now() - received) / 1000));
