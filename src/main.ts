@@ -18,7 +18,16 @@ async function main(): Promise<void> {
     if (process.env.UV_THREADPOOL_SIZE !== String(config.uvThreadpoolSize))
         logger.warn({expected: config.uvThreadpoolSize, actual: process.env.UV_THREADPOOL_SIZE ?? null},
             "UV_THREADPOOL_SIZE was not applied before the pool started; start the worker with `npm start` or bin/chat-worker.cjs");
-    const worker = await createWorker(config, logger);
+    let worker;
+    try {
+        worker = await createWorker(config, logger);
+    } catch (err) {
+        if (err instanceof ConfigError) {
+            process.stderr.write(`chat-worker: ${err.message}\n`);
+            process.exit(2);
+        }
+        throw err;
+    }
     try {
         await worker.app.listen({port: config.port, host: config.host});
     } catch (err) {

@@ -66,6 +66,11 @@ export const SETTINGS = {
     },
     LOG_LEVEL: {default: "info", parse: oneOf(LOG_LEVELS), doc: "pino log level."},
     LOG_PROMPTS: {default: "false", parse: boolean, doc: "Log prompt and response text (off by default: logs carry only lengths, ids and timings)."},
+    ENHANCE_TEMPLATES_DIR: {
+        default: "", parse: text,
+        doc: "Folder of operator templates for `/enhance` (`<job_type>.json`), each replacing the built-in one of that job type. Checked at boot: a missing folder or a bad template refuses to start. Default: the built-in `templates/enhance/`."
+    },
+    ENHANCE_MAX_PROMPT_CHARS: {default: "2000", parse: integer({min: 1, max: 1_000_000}), doc: "Longest `prompt` that `/enhance` accepts, in characters; past that, 400."},
 } satisfies Record<string, {default: string; parse: Parser<unknown>; doc: string}>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -99,6 +104,9 @@ export interface Config {
     stateCacheMaxBytes: number;
     logLevel: LogLevel;
     logPrompts: boolean;
+    /** Operator template folder for /enhance; null means the built-in templates only. */
+    enhanceTemplatesDir: string | null;
+    enhanceMaxPromptChars: number;
 }
 
 function read<N extends SettingName>(env: NodeJS.ProcessEnv, name: N): ReturnType<(typeof SETTINGS)[N]["parse"]> | null {
@@ -149,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         stateCacheMaxBytes: required(read(env, "STATE_CACHE_MAX_BYTES")),
         logLevel: required(read(env, "LOG_LEVEL")),
         logPrompts: required(read(env, "LOG_PROMPTS")),
+        enhanceTemplatesDir: read(env, "ENHANCE_TEMPLATES_DIR"),
+        enhanceMaxPromptChars: required(read(env, "ENHANCE_MAX_PROMPT_CHARS")),
     };
     config.uvThreadpoolSize = read(env, "UV_THREADPOOL_SIZE") ?? Math.max(1, cores - config.threads);
     if (config.defaultMaxTokens > config.maxTokensLimit)

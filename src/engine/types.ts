@@ -122,6 +122,11 @@ export interface Engine {
     info(): ModelInfo;
     /** Renders messages with the model's chat template, ending with an open assistant turn. */
     render(messages: ChatMessage[]): Promise<RenderedPrompt>;
+    /**
+     * Tokens the model's tokenizer makes of plain text (special-token spellings count as text).
+     * Optional: an engine without access to the tokenizer leaves it out and callers treat counts as unknown.
+     */
+    countTokens?(text: string): Promise<number>;
     /** Streams a generation in the leased slot. Throws WorkerError before the first event on bad input. */
     generate(request: GenerateRequest): AsyncIterable<GenerationEvent>;
     /** Resolves once the engine is ready or has failed; never rejects. */

@@ -2,13 +2,17 @@ import {randomUUID} from "node:crypto";
 import Fastify, {type FastifyInstance, type FastifyServerOptions} from "fastify";
 import type {Config} from "../config/config.js";
 import type {ChatService} from "../service/chatService.js";
+import type {EnhanceService} from "../service/enhanceService.js";
 import {toProblem} from "./adapters/errorMapping.js";
 import {nativeErrorBody} from "./adapters/envelopes.js";
 import {chatRoutes} from "./routes/chat.js";
+import {enhanceRoutes} from "./routes/enhance.js";
 
 export interface AppDeps {
     config: Config;
     chat: ChatService;
+    /** Optional so that an app for the chat protocols alone (some tests) needs no templates; worker.ts always gives it. */
+    enhance?: EnhanceService;
     /** pino options or instance; tests pass a stream to capture logs. */
     logger?: FastifyServerOptions["logger"];
     loggerInstance?: FastifyServerOptions["loggerInstance"];
@@ -49,5 +53,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     })));
 
     await app.register(chatRoutes, {config, chat: deps.chat});
+    if (deps.enhance != null)
+        await app.register(enhanceRoutes, {config, chat: deps.chat, enhance: deps.enhance});
     return app;
 }

@@ -103,6 +103,11 @@ export class ChatService {
         return {prompt: best, historyDropped: low};
     }
 
+    /** Tokens of plain text by the model's tokenizer; null when the engine cannot tell. */
+    async countTokens(text: string): Promise<number | null> {
+        return this.engine.countTokens != null ? this.engine.countTokens(text) : null;
+    }
+
     engineStatus(): EngineStatus {
         return this.engine.status();
     }

@@ -231,6 +231,10 @@ export class LlamaEngine implements Engine {
         return prompt;
     }
 
+    async countTokens(text: string): Promise<number> {
+        return this.requireLoaded().model.tokenize(text, false).length;
+    }
+
     /** Tokens of prompts rendered by `render`, so `generate` does not tokenize them again. */
     private readonly renderedTokens = new WeakMap<RenderedPrompt, {loaded: Loaded; tokens: Token[]}>();
 

@@ -1,0 +1,75 @@
+import type {FastifyInstance, FastifyReply, FastifyRequest} from "fastify";
+import type {TypeBoxTypeProvider} from "@fastify/type-provider-typebox";
+import type {Config} from "../../config/config.js";
+import type {ChatService} from "../../service/chatService.js";
+import type {EnhanceService, ResolvedJob} from "../../service/enhanceService.js";
+import {enhanceRequestSchema, type EnhanceRequestBody, type EnhancementInfoBody} from "../../protocol/enhance.js";
+import {enhanceFailure, enhancementInfo, enhanceResponse, enhanceSampling} from "../adapters/nativeEnhance.js";
+import {disconnectSignal} from "../adapters/sse.js";
+import {toProblem} from "../adapters/errorMapping.js";
+
+export interface EnhanceRouteDeps {
+    config: Config;
+    chat: ChatService;
+    enhance: EnhanceService;
+}
+
+/** POST /enhance, POST /enhance/legacy (the same handler) and GET /enhancement/info. */
+export async function enhanceRoutes(app: FastifyInstance, {config, chat, enhance}: EnhanceRouteDeps): Promise<void> {
+    const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+    const schema = {
+        body: enhanceRequestSchema({
+            jobTypes: enhance.jobTypes().map((template) => template.jobType),
+            maxPromptChars: config.enhanceMaxPromptChars,
+            maxTokensLimit: config.maxTokensLimit
+        })
+    };
+
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+        const received = performance.now();
+        const body = request.body as EnhanceRequestBody;
+        // Input problems (unknown job type, contradicting quality...) throw here: plain 400s.
+        const job: ResolvedJob = enhance.resolve(body.job_type ?? null, body.quality ?? null);
+        try {
+            const result = await enhance.enhance({
+                prompt: body.prompt,
+                jobType: job.jobType,
+                quality: body.quality ?? null,
+                maxTokens: body.max_tokens ?? null,
+                sampling: enhanceSampling(body),
+                signal: disconnectSignal(reply)
+            }, job);
+            request.log.info({
+                jobType: result.jobType, promptChars: body.prompt.length, enhancedChars: result.enhancedPrompt.length,
+                enhancedTokens: result.enhancedTokens, tokenBudget: result.tokenBudget, finishReason: result.finishReason,
+                promptTokens: result.usage.promptTokens, cachedTokens: result.usage.cachedTokens,
+                completionTokens: result.usage.completionTokens, queueSeconds: result.queueSeconds,
+                generationSeconds: result.generationSeconds
+            }, "enhance completed");
+            return enhanceResponse(body, result);
+        } catch (err) {
+            const problem = toProblem(err);
+            if (problem.status < 500 && problem.status !== 429)
+                throw err; // the client's input: the normal error envelope naming the field
+            // The model could not do it: the original's body (prompt handed back unchanged), with a
+            // real status: 429 when overloaded, else 503. An upstream's 502/504 keeps its code; a bug
+            // (500) is logged as one and its details stay in the log.
+            if (problem.status === 500) {
+                request.log.error({err, code: problem.code}, "enhance failed");
+                problem.code = "enhancement_failed";
+                problem.message = "the model failed to enhance the prompt; see the worker log for the request id";
+            } else
+                request.log.warn({code: problem.code, status: problem.status}, "enhance failed");
+            if (problem.status >= 500)
+                problem.status = 503;
+            if (problem.retryAfterSeconds != null)
+                void reply.header("retry-after", String(problem.retryAfterSeconds));
+            return reply.status(problem.status).send(enhanceFailure(body, job, problem, (performance.now() - received) / 1000));
+        }
+    };
+    typed.post("/enhance", {schema}, handler);
+    typed.post("/enhance/legacy", {schema}, handler);
+
+    typed.get("/enhancement/info", async (): Promise<EnhancementInfoBody> =>
+        enhancementInfo(enhance, chat.engineInfo(), chat.engineStatus()));
+}

@@ -1,0 +1,95 @@
+import {Type, type Static} from "@sinclair/typebox";
+
+/**
+ * Wire types of /enhance, /enhance/legacy and /enhancement/info (the original worker's contract in
+ * shared/spec, plus `usage` and `finish_reason`). Unknown fields are accepted and ignored.
+ */
+
+export const QUALITY_VALUES = ["fast", "high"] as const;
+export const ENHANCEMENT_TYPES = ["manual", "auto"] as const;
+
+export interface EnhanceLimits {
+    /** The job types the worker has templates for. */
+    jobTypes: readonly string[];
+    maxPromptChars: number;
+    maxTokensLimit: number;
+}
+
+/** A string enum whose validation error lists the allowed values (a union of literals would not). */
+function stringEnum<const T extends string>(values: readonly T[]) {
+    return Type.Unsafe<T>({type: "string", enum: [...values]});
+}
+
+export function enhanceRequestSchema(limits: EnhanceLimits) {
+    return Type.Object({
+        prompt: Type.String({minLength: 1, maxLength: limits.maxPromptChars}),
+        job_type: Type.Optional(stringEnum(limits.jobTypes)),
+        quality: Type.Optional(stringEnum(QUALITY_VALUES)),
+        enhancement_type: Type.Optional(stringEnum(ENHANCEMENT_TYPES)),
+        seed: Type.Optional(Type.Integer({minimum: 0, maximum: 4294967295})),
+        temperature: Type.Optional(Type.Number({minimum: 0, maximum: 2})),
+        max_tokens: Type.Optional(Type.Integer({minimum: 1, maximum: limits.maxTokensLimit}))
+    });
+}
+
+export type EnhanceRequestBody = Static<ReturnType<typeof enhanceRequestSchema>>;
+
+export interface EnhanceUsage {
+    prompt_tokens: number;
+    completion_tokens: number;
+    total_tokens: number;
+    cached_tokens: number;
+}
+
+export interface EnhanceResponseBody {
+    success: true;
+    original_prompt: string;
+    enhanced_prompt: string;
+    generation_time: number;
+    enhancement_type: string;
+    job_type: string;
+    quality: string;
+    finish_reason: "stop" | "length" | "abort" | "timeout";
+    usage: EnhanceUsage;
+}
+
+/** The original's failure body (the prompt handed back unchanged), now with a status and a code. */
+export interface EnhanceFailureBody {
+    success: false;
+    original_prompt: string;
+    enhanced_prompt: string;
+    error: string;
+    code: string;
+    generation_time: number;
+    enhancement_type: string;
+    job_type: string;
+    quality: string;
+}
+
+export interface JobTypeInfo {
+    style: "image" | "video";
+    quality: string;
+    /** Most model tokens an enhanced prompt takes. */
+    token_budget: number;
+    /** Grammar limits: the first phrase (clause) is bounded by the budget so that it always fits whole. */
+    first_phrase_max_words: number;
+    phrase_max_words: number;
+    /** "built-in" or "operator" (from ENHANCE_TEMPLATES_DIR). */
+    template_source: string;
+    template_file: string;
+    description: string | null;
+}
+
+export interface EnhancementInfoBody {
+    enhancement_system: string;
+    supported_job_types: string[];
+    model_info: {model_name: string; model_loaded: boolean; enhancement_method: string};
+    endpoints: Record<string, string>;
+    job_types: Record<string, JobTypeInfo>;
+    output_format: {
+        grammar_constrained: true;
+        max_word_chars: number;
+        min_token_budget: number;
+        token_unit: string;
+    };
+}
