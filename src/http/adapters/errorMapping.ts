@@ -12,6 +12,7 @@ export interface Problem {
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
     invalid_request: 400,
+    unauthorized: 401,
     not_found: 404,
     conflict: 409,
     overloaded: 429,
