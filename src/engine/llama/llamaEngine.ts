@@ -1,9 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
-import {createRequire} from "node:module";
 import {
     getLlama, LlamaLogLevel, resolveChatWrapper, ChatMLChatWrapper, TokenBias,
-    LlamaGrammarEvaluationState, InsufficientMemoryError,
+    LlamaGrammarEvaluationState, InsufficientMemoryError, getModuleVersion,
     type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatHistoryItem, type ChatWrapper,
     type Token, type SequenceEvaluateOptions
 } from "node-llama-cpp";
@@ -21,13 +20,11 @@ import {checkMemory, freeRamBytes} from "./memoryCheck.js";
 /** llama-server's repeat_last_n: the repetition penalty looks back this many tokens. */
 const REPEAT_PENALTY_WINDOW = 64;
 
-const nodeLlamaCppVersion: string | null = (() => {
-    try {
-        return (createRequire(import.meta.url)("node-llama-cpp/package.json") as {version: string}).version;
-    } catch {
-        return null;
-    }
-})();
+/** node-llama-cpp's own version (its package.json is not importable through its exports map). */
+let nodeLlamaCppVersion: string | null = null;
+void getModuleVersion().then((version) => {
+    nodeLlamaCppVersion = version;
+}, () => undefined);
 
 interface Loaded {
     model: LlamaModel;
