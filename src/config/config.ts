@@ -190,27 +190,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  * worker's public URL, is a mistake that would otherwise only show as a silent missing worker.
  */
 function readRegistration(env: NodeJS.ProcessEnv, port: number): RegistrationConfig | null {
+    // Every value is checked, even when registration is off, so a typo never waits for the day it is used.
     const supabaseUrl = read(env, "SUPABASE_URL");
     const serviceKey = read(env, "SUPABASE_SERVICE_KEY");
+    const publicUrl = read(env, "WORKER_PUBLIC_URL");
+    const podId = read(env, "RUNPOD_POD_ID");
+    const maxAttempts = required(read(env, "REGISTRATION_MAX_ATTEMPTS"));
+    const backoffSeconds = required(read(env, "REGISTRATION_BACKOFF_SECONDS"));
+    if (podId != null && !/^[A-Za-z0-9-]+$/.test(podId))
+        throw new ConfigError("RUNPOD_POD_ID", `expected letters, digits and dashes, got ${JSON.stringify(podId)}`);
     if (supabaseUrl == null && serviceKey == null)
         return null;
     if (supabaseUrl == null)
         throw new ConfigError("SUPABASE_URL", "must be set when SUPABASE_SERVICE_KEY is (both enable auto-registration)");
     if (serviceKey == null)
         throw new ConfigError("SUPABASE_SERVICE_KEY", "must be set when SUPABASE_URL is (both enable auto-registration)");
-    const publicUrl = read(env, "WORKER_PUBLIC_URL");
-    const podId = read(env, "RUNPOD_POD_ID");
     if (publicUrl == null && podId == null)
         throw new ConfigError("WORKER_PUBLIC_URL", "must be set (or RUNPOD_POD_ID) when auto-registration is on, so the worker can say where it is reached");
-    if (podId != null && !/^[A-Za-z0-9-]+$/.test(podId))
-        throw new ConfigError("RUNPOD_POD_ID", `expected letters, digits and dashes, got ${JSON.stringify(podId)}`);
     return {
         endpoint: `${supabaseUrl}/functions/v1/register-chat-worker`,
         serviceKey,
         workerUrl: publicUrl ?? `https://${podId}-${port}.proxy.runpod.net`,
         detectionMethod: publicUrl != null ? "worker_public_url" : "runpod_pod_id",
-        maxAttempts: required(read(env, "REGISTRATION_MAX_ATTEMPTS")),
-        backoffSeconds: required(read(env, "REGISTRATION_BACKOFF_SECONDS"))
+        maxAttempts,
+        backoffSeconds
     };
 }
 
