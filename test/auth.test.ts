@@ -4,12 +4,13 @@ import {execFile} from "node:child_process";
 import {promisify} from "node:util";
 import {startTestWorker, type TestWorker} from "./helpers/testWorker.js";
 import {registeredRoutes} from "../src/http/app.js";
+import {ONE_THREAD} from "./helpers/opsHelpers.js";
 
 const KEY = "test-key-0123456789";
 let server: TestWorker;
 
 before(async () => {
-    server = await startTestWorker({WORKER_API_KEY: KEY, PARALLEL: "1"});
+    server = await startTestWorker({...ONE_THREAD, WORKER_API_KEY: KEY, PARALLEL: "1"});
 });
 after(() => server.close());
 

@@ -7,7 +7,7 @@ import {execFileSync} from "node:child_process";
 import {createRequire} from "node:module";
 import {readGgufFileInfo} from "node-llama-cpp";
 import {startTestWorker, postJson, until, type TestWorker} from "./helpers/testWorker.js";
-import {captureLogs, getJson, metricValue, openStream} from "./helpers/opsHelpers.js";
+import {captureLogs, getJson, metricValue, openStream, ONE_THREAD} from "./helpers/opsHelpers.js";
 import {registeredRoutes} from "../src/http/app.js";
 import {GpuUtilization} from "../src/service/gpuUtilization.js";
 
@@ -15,13 +15,13 @@ let server: TestWorker;
 const logs = captureLogs();
 
 before(async () => {
-    server = await startTestWorker({PARALLEL: "2", CONTEXT_SIZE: "2048", MAX_TOKENS_LIMIT: "1800", MAX_QUEUE: "4"}, logs.logger);
+    server = await startTestWorker({...ONE_THREAD, PARALLEL: "2", CONTEXT_SIZE: "4096", MAX_TOKENS_LIMIT: "4000", MAX_QUEUE: "4"}, logs.logger);
     assert.equal(server.worker.engine.status().state, "ready", server.worker.engine.status().reason ?? "");
 });
 after(() => server.close());
 
 const GIB = 1024 ** 3;
-const longStream = () => openStream(server.url, {message: "long", max_tokens: 1800, ignore_eos: true});
+const longStream = () => openStream(server.url, {message: "long", max_tokens: 4000, ignore_eos: true});
 
 function hasNvidiaSmi(): boolean {
     try {
@@ -122,10 +122,10 @@ test("/model/info matches the GGUF file and the settings", async () => {
     assert.equal(json.parameter_count, parameters);
     assert.equal(json.file_size_bytes, fs.statSync(modelPath).size);
     assert.equal(json.quantization, "F32"); // the tiny preset's file type is ALL_F32
-    assert.equal(json.context_size, 2048);
+    assert.equal(json.context_size, 4096);
     assert.equal(json.trained_context_size, 32768);
     assert.equal(json.parallel_sequences, 2);
-    assert.equal(json.threads, 2);
+    assert.equal(json.threads, 1);
     assert.equal(json.gpu_layers, 0);
     assert.equal(json.device, "cpu");
     assert.equal(json.device_type, "cpu");
@@ -168,7 +168,7 @@ test("/docs is an OpenAPI description of every route, with the request schemas",
         assert.ok(documented.has(`${route.method} ${route.url}`), `${route.method} ${route.url} is not documented`);
     const chatBody = json.paths["/chat"].post.requestBody.content["application/json"].schema;
     assert.ok(chatBody.required.includes("message"));
-    assert.equal(chatBody.properties.max_tokens.maximum, 1800, "the schema carries the configured limit");
+    assert.equal(chatBody.properties.max_tokens.maximum, 4000, "the schema carries the configured limit");
     assert.ok(json.paths["/health"].get.responses["200"].content["application/json"].schema.properties.active_jobs);
     assert.equal(json.paths["/health"].get.security, undefined, "no auth configured");
 });
@@ -191,7 +191,7 @@ test("responses carry the request id; logs carry ids and lengths, not prompt tex
 
 test("LOG_PROMPTS=true logs the prompt and response text", async () => {
     const withPrompts = captureLogs();
-    const worker = await startTestWorker({LOG_PROMPTS: "true", PARALLEL: "1"}, withPrompts.logger);
+    const worker = await startTestWorker({...ONE_THREAD, LOG_PROMPTS: "true", PARALLEL: "1"}, withPrompts.logger);
     try {
         const {json} = await postJson(`${worker.url}/chat`, {message: "zebras please", system_prompt: "SYS-TEXT", max_tokens: 3});
         await until(() => withPrompts.records().some((r) => r.msg === "chat completed"), 2000, "the log line");

@@ -1,6 +1,13 @@
 import http from "node:http";
 import pino, {type Logger} from "pino";
 
+/**
+ * One llama.cpp compute thread. On a small machine shared with other work, two spin-waiting
+ * threads collapse when one core is taken (a 60-token generation measured 72 ms with one thread,
+ * 11 s with two); these tests check behaviour, not speed.
+ */
+export const ONE_THREAD = {THREADS: "1"} as const;
+
 /** A pino logger whose JSON lines land in `lines`, to check what the worker logs. */
 export function captureLogs(level = "info"): {logger: Logger; lines: string[]; records(): Array<Record<string, any>>} {
     const lines: string[] = [];
