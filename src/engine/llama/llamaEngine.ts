@@ -1,8 +1,7 @@
-import fs from "node:fs";
 import os from "node:os";
 import {
     getLlama, LlamaLogLevel, resolveChatWrapper, ChatMLChatWrapper, TokenBias,
-    LlamaGrammarEvaluationState, InsufficientMemoryError, getModuleVersion,
+    LlamaGrammarEvaluationState, getModuleVersion,
     type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatHistoryItem, type ChatWrapper,
     type Token, type SequenceEvaluateOptions
 } from "node-llama-cpp";
@@ -14,7 +13,7 @@ import type {
 } from "../types.js";
 import {IncrementalDetokenizer, StopMatcher} from "./textStream.js";
 import {GrammarCache} from "./grammarCache.js";
-import {LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
+import {baseName, classifyLoadError, fileSizeOf, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {checkMemory, freeRamBytes} from "./memoryCheck.js";
 
 /** llama-server's repeat_last_n: the repetition penalty looks back this many tokens. */
@@ -386,28 +385,3 @@ function renderPrompt(loaded: Loaded, messages: ChatMessage[]): {text: string; t
     const {contextText} = loaded.chatWrapper.generateContextState({chatHistory: toChatHistory(messages)});
     return {text: contextText.toString(), tokens: contextText.tokenize(loaded.model.tokenizer)};
 }
-
-function classifyLoadError(err: unknown): LoadFailure {
-    if (err instanceof LoadFailure)
-        return err;
-    const message = err instanceof Error ? err.message : String(err);
-    if (err instanceof InsufficientMemoryError || /not enough (v)?ram|insufficient memory|out of memory/i.test(message))
-        return new LoadFailure("insufficient_memory", `not enough memory to load the model: ${message}`);
-    if (/magic|gguf|invalid|failed to load model/i.test(message))
-        return new LoadFailure("model_invalid", `model file could not be loaded (corrupt or unsupported GGUF): ${message}`);
-    return new LoadFailure("load_failed", message);
-}
-
-function fileSizeOf(filePath: string): number | null {
-    try {
-        return fs.statSync(filePath).size;
-    } catch {
-        return null;
-    }
-}
-
-function baseName(filePath: string): string {
-    return filePath.split(/[\\/]/).pop()?.replace(/\.gguf$/i, "") ?? filePath;
-}
-
-

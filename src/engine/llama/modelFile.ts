@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import {readGgufFileInfo, GgufInsights, GgufFileType, GgmlType, type Llama} from "node-llama-cpp";
+import {readGgufFileInfo, GgufInsights, GgufFileType, GgmlType, InsufficientMemoryError, type Llama} from "node-llama-cpp";
 
 /**
  * Why a load failed, with a stable code for /health and clients. The message is written for the
@@ -78,4 +78,29 @@ function quantizationName(fileType: number | undefined, dominant: GgmlType | und
     if (fromFileType != null)
         return fromFileType.replace(/^(MOSTLY|ALL)_/, "");
     return dominant != null ? GgmlType[dominant] ?? null : null;
+}
+
+/** Maps whatever a load threw to a LoadFailure with a code (llama.cpp reports most problems as plain Errors). */
+export function classifyLoadError(err: unknown): LoadFailure {
+    if (err instanceof LoadFailure)
+        return err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof InsufficientMemoryError || /not enough (v)?ram|insufficient memory|out of memory/i.test(message))
+        return new LoadFailure("insufficient_memory", `not enough memory to load the model: ${message}`);
+    if (/magic|gguf|invalid|failed to load model/i.test(message))
+        return new LoadFailure("model_invalid", `model file could not be loaded (corrupt or unsupported GGUF): ${message}`);
+    return new LoadFailure("load_failed", message);
+}
+
+export function fileSizeOf(filePath: string): number | null {
+    try {
+        return fs.statSync(filePath).size;
+    } catch {
+        return null;
+    }
+}
+
+/** "models/qwen2.5-7b-instruct-q4_k_m.gguf" -> "qwen2.5-7b-instruct-q4_k_m" */
+export function baseName(filePath: string): string {
+    return filePath.split(/[\\/]/).pop()?.replace(/\.gguf$/i, "") ?? filePath;
 }
