@@ -1,5 +1,6 @@
 import pino from "pino";
 import {ConfigError, loadConfig} from "./config/config.js";
+import {SchedulerClosedError} from "./scheduler/scheduler.js";
 import {createWorker, stopWorker} from "./worker.js";
 
 /** Entry point: validate settings once, wire the worker, listen, and shut down cleanly on signals. */
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
             "UV_THREADPOOL_SIZE was not applied before the pool started; start the worker with `npm start` or bin/chat-worker.cjs");
     let worker;
     try {
-        worker = await createWorker(config, logger);
+        worker = await createWorker(config, logger, {progressStream: process.stderr.isTTY ? process.stderr : null});
     } catch (err) {
         if (err instanceof ConfigError) {
             process.stderr.write(`chat-worker: ${err.message}\n`);
@@ -38,12 +39,24 @@ async function main(): Promise<void> {
         await worker.engine.close();
         process.exit(1);
     }
+    const address = worker.app.server.address();
+    // A machine-readable line with the bound port (PORT=0 picks a free one).
+    logger.info({host: config.host, port: typeof address === "object" && address != null ? address.port : config.port}, "listening");
+
     let stopping = false;
     const stop = (signal: string) => {
-        if (stopping) return;
+        if (stopping) {
+            // A second signal: stop waiting for running generations.
+            logger.warn({signal}, "second signal: aborting running generations now");
+            worker.lifecycle.abortAll(new SchedulerClosedError());
+            return;
+        }
         stopping = true;
-        logger.info({signal}, "shutting down");
-        stopWorker(worker).then(() => process.exit(0), (err: unknown) => {
+        logger.info({signal, graceSeconds: config.shutdownGraceSeconds, running: worker.scheduler.running}, "shutting down");
+        stopWorker(worker).then(({aborted}) => {
+            logger.info({aborted}, "shutdown complete");
+            process.exit(0);
+        }, (err: unknown) => {
             logger.error({err}, "shutdown failed");
             process.exit(1);
         });

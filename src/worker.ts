@@ -3,48 +3,124 @@ import type {FastifyInstance} from "fastify";
 import type {Logger} from "pino";
 import type {Config} from "./config/config.js";
 import {LlamaEngine} from "./engine/llama/llamaEngine.js";
-import {Scheduler} from "./scheduler/scheduler.js";
+import {Scheduler, SchedulerClosedError} from "./scheduler/scheduler.js";
 import {ChatService} from "./service/chatService.js";
 import {EnhanceService} from "./service/enhanceService.js";
 import {loadEnhanceTemplates} from "./service/enhanceTemplates.js";
+import {ModelLifecycle} from "./service/modelLifecycle.js";
+import {WorkerMetrics} from "./service/metrics.js";
+import {WorkerStatus} from "./service/workerStatus.js";
+import {GpuUtilization} from "./service/gpuUtilization.js";
+import {registerWorker, type RegistrationOutcome} from "./service/registration.js";
 import {buildApp} from "./http/app.js";
+import {showLoadProgress} from "./terminal/loadProgressBar.js";
 import {writeSyntheticModel} from "./testmodel/syntheticModel.js";
 
 export interface Worker {
     config: Config;
     engine: LlamaEngine;
     scheduler: Scheduler;
+    lifecycle: ModelLifecycle;
+    metrics: WorkerMetrics;
+    status: WorkerStatus;
     chat: ChatService;
     enhance: EnhanceService;
     app: FastifyInstance;
+    /** The registration run, once it started (after listening and the model being ready); null before or when off. */
+    registration(): Promise<RegistrationOutcome> | null;
+    /** Stops a registration still retrying (shutdown). */
+    stopRegistration(): void;
+}
+
+export interface WorkerOptions {
+    /** Where to draw the load progress bar (main.ts passes stderr when it is a terminal); none by default. */
+    progressStream?: NodeJS.WriteStream | null;
 }
 
 /**
  * Wires config -> engine -> scheduler -> service -> http. The model loads in the background, so
- * the HTTP server can answer (503 "loading") while it does; await `engine.whenSettled()` to wait.
+ * the HTTP server can answer (/health "loading", /ready 503) while it does; await
+ * `engine.whenSettled()` to wait.
  * Throws ConfigError when a setting that needs the file system (ENHANCE_TEMPLATES_DIR) is bad.
  */
-export async function createWorker(config: Config, logger: Logger): Promise<Worker> {
+export async function createWorker(config: Config, logger: Logger, options: WorkerOptions = {}): Promise<Worker> {
     // First, before any model work: a bad operator template refuses to boot (ConfigError).
     const templates = loadEnhanceTemplates(config.enhanceTemplatesDir);
     if (config.modelIsBuiltin && !fs.existsSync(config.modelPath)) {
         logger.info({modelPath: config.modelPath}, "creating the built-in synthetic test model");
         await writeSyntheticModel({preset: "tiny", out: config.modelPath});
     }
-    const engine = new LlamaEngine(config, logger.child({component: "engine"}));
+    // `metrics` is created below; the engine only reports once it generates.
+    const engine = new LlamaEngine(config, logger.child({component: "engine"}), {onCache: (event) => metrics.recordCache(event)});
     const scheduler = new Scheduler(engine.slots, config.maxQueue,
         (free, hint) => engine.pickSlot(free, hint.prompt, hint.conversationId));
-    const chat = new ChatService(engine, scheduler, {requestTimeoutSeconds: config.requestTimeoutSeconds});
+    const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds}, logger.child({component: "lifecycle"}));
+    const metrics = new WorkerMetrics({
+        queueDepth: () => scheduler.queued + lifecycle.waiting,
+        runningSequences: () => scheduler.running,
+        modelLoaded: () => engine.status().state === "ready"
+    });
+    const chat = new ChatService(engine, scheduler, {requestTimeoutSeconds: config.requestTimeoutSeconds, gate: lifecycle, metrics});
     const enhance = new EnhanceService(chat, templates);
-    const app = await buildApp({config, chat, enhance, loggerInstance: logger});
-    void engine.load();
-    return {config, engine, scheduler, chat, enhance, app};
+    const status = new WorkerStatus(engine, scheduler, lifecycle, new GpuUtilization());
+    const app = await buildApp({config, chat, enhance, ops: {status, lifecycle, metrics}, loggerInstance: logger});
+
+    lifecycle.onLoaded((settled) => {
+        metrics.modelLoads.inc({result: settled.state === "ready" ? "ready" : "failed"});
+        const seconds = engine.info().loadTimeSeconds;
+        if (settled.state === "ready" && seconds != null) metrics.modelLoadSeconds.set(seconds);
+    });
+    lifecycle.onUnload((cause) => metrics.modelUnloads.inc({cause}));
+    const progressStream = options.progressStream;
+    if (progressStream != null)
+        lifecycle.onLoadStart(() => showLoadProgress(() => engine.status(), progressStream, `loading ${config.modelPath}`));
+
+    // Register once the server listens and the model is ready (whichever comes last), in the background.
+    const registrationStop = new AbortController();
+    let registration: Promise<RegistrationOutcome> | null = null;
+    const registrationConfig = config.registration;
+    if (registrationConfig != null) {
+        let listening = false;
+        const maybeRegister = () => {
+            if (registration != null || !listening || engine.status().state !== "ready" || registrationStop.signal.aborted) return;
+            registration = registerWorker(registrationConfig, logger.child({component: "registration"}), registrationStop.signal);
+        };
+        app.addHook("onListen", async () => {
+            listening = true;
+            maybeRegister();
+        });
+        lifecycle.onLoaded(maybeRegister);
+    }
+
+    void lifecycle.load();
+    return {
+        config, engine, scheduler, lifecycle, metrics, status, chat, enhance, app,
+        registration: () => registration,
+        stopRegistration: () => registrationStop.abort()
+    };
 }
 
-/** Stops taking requests, lets running generations finish, then frees the model. */
-export async function stopWorker(worker: Worker): Promise<void> {
+export interface StopResult {
+    /** Generations aborted because they outlasted the grace period. */
+    aborted: number;
+}
+
+/**
+ * Graceful stop: new requests get 503 at once (the server keeps listening so they get an answer,
+ * not a refused connection), queued ones too; running generations may finish within
+ * `graceSeconds`, then are aborted; then the server closes and the model is freed.
+ */
+export async function stopWorker(worker: Worker, graceSeconds = worker.config.shutdownGraceSeconds): Promise<StopResult> {
+    worker.lifecycle.beginShutdown();
+    worker.stopRegistration();
     worker.scheduler.close();
+    let aborted = 0;
+    if (!await worker.lifecycle.waitForNoHolds(graceSeconds)) {
+        aborted = worker.lifecycle.abortAll(new SchedulerClosedError());
+        await worker.lifecycle.waitForNoHolds(30);
+    }
     await worker.app.close();
     await worker.scheduler.whenIdle();
     await worker.engine.close();
+    return {aborted};
 }

@@ -71,6 +71,28 @@ export const SETTINGS = {
         doc: "Folder of operator templates for `/enhance` (`<job_type>.json`), each replacing the built-in one of that job type. Checked at boot: a missing folder or a bad template refuses to start. Default: the built-in `templates/enhance/`."
     },
     ENHANCE_MAX_PROMPT_CHARS: {default: "2000", parse: integer({min: 1, max: 1_000_000}), doc: "Longest `prompt` that `/enhance` accepts, in characters; past that, 400."},
+    MEMORY_CHECK: {
+        default: "true", parse: boolean,
+        doc: "Before loading, compare node-llama-cpp's estimate of the model's and context's memory with the free RAM/VRAM; when it does not fit, stay up as `degraded` instead of loading. `false` skips the check."
+    },
+    IDLE_UNLOAD_SECONDS: {default: "0", parse: decimal({min: 0}), doc: "Unload the model after this many seconds without a request; the next request loads it again. 0 means never."},
+    SHUTDOWN_GRACE_SECONDS: {
+        default: "25", parse: decimal({min: 0}),
+        doc: "On SIGTERM/SIGINT, how long running generations may go on before they are aborted (new requests get 503 meanwhile)."
+    },
+    WORKER_API_KEY: {
+        default: "", parse: text,
+        doc: "When set, every endpoint except `/health` and `/ready` requires `Authorization: Bearer <key>` (401 otherwise)."
+    },
+    SUPABASE_URL: {default: "", parse: url, doc: "With `SUPABASE_SERVICE_KEY`, the worker registers itself at `{SUPABASE_URL}/functions/v1/register-chat-worker` once the model is ready."},
+    SUPABASE_SERVICE_KEY: {default: "", parse: text, doc: "Bearer key for the registration call. Never logged."},
+    WORKER_PUBLIC_URL: {default: "", parse: url, doc: "The URL this worker is reached at, sent when registering. Default: `https://{RUNPOD_POD_ID}-{PORT}.proxy.runpod.net`."},
+    RUNPOD_POD_ID: {default: "", parse: text, doc: "Set by RunPod; used to build the public URL when `WORKER_PUBLIC_URL` is not set."},
+    REGISTRATION_MAX_ATTEMPTS: {default: "8", parse: integer({min: 1, max: 1000}), doc: "Registration attempts before giving up (network errors, 5xx and 429 are retried; other 4xx are not)."},
+    REGISTRATION_BACKOFF_SECONDS: {
+        default: "2", parse: decimal({min: 0, max: 3600}),
+        doc: "Wait before the first registration retry; it doubles after each failure, up to 60 s."
+    },
 } satisfies Record<string, {default: string; parse: Parser<unknown>; doc: string}>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -107,6 +129,25 @@ export interface Config {
     /** Operator template folder for /enhance; null means the built-in templates only. */
     enhanceTemplatesDir: string | null;
     enhanceMaxPromptChars: number;
+    memoryCheck: boolean;
+    /** 0 means never. */
+    idleUnloadSeconds: number;
+    shutdownGraceSeconds: number;
+    /** null: no auth. */
+    workerApiKey: string | null;
+    /** null when auto-registration is off (SUPABASE_URL and SUPABASE_SERVICE_KEY not both set). */
+    registration: RegistrationConfig | null;
+}
+
+export interface RegistrationConfig {
+    /** `{SUPABASE_URL}/functions/v1/register-chat-worker` */
+    endpoint: string;
+    serviceKey: string;
+    workerUrl: string;
+    /** Where `workerUrl` came from: "worker_public_url" or "runpod_pod_id". */
+    detectionMethod: "worker_public_url" | "runpod_pod_id";
+    maxAttempts: number;
+    backoffSeconds: number;
 }
 
 function read<N extends SettingName>(env: NodeJS.ProcessEnv, name: N): ReturnType<(typeof SETTINGS)[N]["parse"]> | null {
@@ -159,11 +200,49 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         logPrompts: required(read(env, "LOG_PROMPTS")),
         enhanceTemplatesDir: read(env, "ENHANCE_TEMPLATES_DIR"),
         enhanceMaxPromptChars: required(read(env, "ENHANCE_MAX_PROMPT_CHARS")),
+        memoryCheck: required(read(env, "MEMORY_CHECK")),
+        idleUnloadSeconds: required(read(env, "IDLE_UNLOAD_SECONDS")),
+        shutdownGraceSeconds: required(read(env, "SHUTDOWN_GRACE_SECONDS")),
+        workerApiKey: read(env, "WORKER_API_KEY"),
+        registration: null,
     };
+    config.registration = readRegistration(env, config.port);
     config.uvThreadpoolSize = read(env, "UV_THREADPOOL_SIZE") ?? Math.max(1, cores - config.threads);
     if (config.defaultMaxTokens > config.maxTokensLimit)
         throw new ConfigError("DEFAULT_MAX_TOKENS", `must be <= MAX_TOKENS_LIMIT (${config.maxTokensLimit}), got ${config.defaultMaxTokens}`);
     return config;
+}
+
+/**
+ * Registration is on when both Supabase settings are given. Half of them, or no way to tell the
+ * worker's public URL, is a mistake that would otherwise only show as a silent missing worker.
+ */
+function readRegistration(env: NodeJS.ProcessEnv, port: number): RegistrationConfig | null {
+    // Every value is checked, even when registration is off, so a typo never waits for the day it is used.
+    const supabaseUrl = read(env, "SUPABASE_URL");
+    const serviceKey = read(env, "SUPABASE_SERVICE_KEY");
+    const publicUrl = read(env, "WORKER_PUBLIC_URL");
+    const podId = read(env, "RUNPOD_POD_ID");
+    const maxAttempts = required(read(env, "REGISTRATION_MAX_ATTEMPTS"));
+    const backoffSeconds = required(read(env, "REGISTRATION_BACKOFF_SECONDS"));
+    if (podId != null && !/^[A-Za-z0-9-]+$/.test(podId))
+        throw new ConfigError("RUNPOD_POD_ID", `expected letters, digits and dashes, got ${JSON.stringify(podId)}`);
+    if (supabaseUrl == null && serviceKey == null)
+        return null;
+    if (supabaseUrl == null)
+        throw new ConfigError("SUPABASE_URL", "must be set when SUPABASE_SERVICE_KEY is (both enable auto-registration)");
+    if (serviceKey == null)
+        throw new ConfigError("SUPABASE_SERVICE_KEY", "must be set when SUPABASE_URL is (both enable auto-registration)");
+    if (publicUrl == null && podId == null)
+        throw new ConfigError("WORKER_PUBLIC_URL", "must be set (or RUNPOD_POD_ID) when auto-registration is on, so the worker can say where it is reached");
+    return {
+        endpoint: `${supabaseUrl}/functions/v1/register-chat-worker`,
+        serviceKey,
+        workerUrl: publicUrl ?? `https://${podId}-${port}.proxy.runpod.net`,
+        detectionMethod: publicUrl != null ? "worker_public_url" : "runpod_pod_id",
+        maxAttempts,
+        backoffSeconds
+    };
 }
 
 // Re-exported for modules that add settings later without reaching into settings.ts.

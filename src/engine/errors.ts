@@ -4,6 +4,7 @@
  */
 export type ErrorKind =
     | "invalid_request" // 400: the client sent something we will not run
+    | "unauthorized" // 401: missing or wrong API key
     | "not_found" // 404
     | "conflict" // 409
     | "overloaded" // 429: try again later

@@ -63,6 +63,12 @@ export interface EngineStatus {
     reason: string | null;
     /** Load progress 0..1 while loading, else null. */
     loadProgress: number | null;
+    /**
+     * Stable code for `reason` when failed ("model_not_found", "model_invalid",
+     * "insufficient_memory", "backend_unavailable", "load_failed", or an engine's own); null or
+     * absent otherwise. /health reports `insufficient_memory` as degraded, other failures as unhealthy.
+     */
+    code?: string | null;
 }
 
 export interface ModelInfo {
@@ -77,6 +83,7 @@ export interface ModelInfo {
     contextSize: number;
     parallel: number;
     threads: number | null;
+    /** Backend in use: "cuda", "vulkan", "metal", or "cpu" without a GPU; null when not known (not started). */
     gpu: string | null;
     gpuLayers: number | null;
     chatTemplate: string | null;
@@ -109,7 +116,7 @@ export interface MemoryReport {
     totalBytes: number | null;
     usedBytes: number | null;
     freeBytes: number | null;
-    /** Bytes the loaded model and its context occupy, when known. */
+    /** Bytes the loaded model and its context occupy on this device (VRAM or RAM); 0 when unloaded, null when unknown. */
     modelBytes: number | null;
 }
 

@@ -3,24 +3,47 @@ import Fastify, {type FastifyInstance, type FastifyServerOptions} from "fastify"
 import type {Config} from "../config/config.js";
 import type {ChatService} from "../service/chatService.js";
 import type {EnhanceService} from "../service/enhanceService.js";
+import type {ModelLifecycle} from "../service/modelLifecycle.js";
+import type {WorkerMetrics} from "../service/metrics.js";
+import type {WorkerStatus} from "../service/workerStatus.js";
+import {SchedulerClosedError} from "../scheduler/scheduler.js";
 import {toProblem} from "./adapters/errorMapping.js";
 import {nativeErrorBody} from "./adapters/envelopes.js";
+import {bearerAuth, OPEN_ROUTES} from "./auth.js";
+import {collectRoutes, type RouteRecord} from "./openapi.js";
 import {chatRoutes} from "./routes/chat.js";
 import {enhanceRoutes} from "./routes/enhance.js";
+import {statusRoutes} from "./routes/status.js";
+import {modelControlRoutes} from "./routes/modelControl.js";
+import {observabilityRoutes} from "./routes/observability.js";
+
+export interface OpsDeps {
+    status: WorkerStatus;
+    lifecycle: ModelLifecycle;
+    metrics: WorkerMetrics;
+}
 
 export interface AppDeps {
     config: Config;
     chat: ChatService;
     /** Optional so that an app for the chat protocols alone (some tests) needs no templates; worker.ts always gives it. */
     enhance?: EnhanceService;
+    ops: OpsDeps;
     /** pino options or instance; tests pass a stream to capture logs. */
     logger?: FastifyServerOptions["logger"];
     loggerInstance?: FastifyServerOptions["loggerInstance"];
 }
 
+const appRoutes = new WeakMap<FastifyInstance, readonly RouteRecord[]>();
+
+/** Every route of an app built by `buildApp` (method and URL pattern), HEAD routes included. */
+export function registeredRoutes(app: FastifyInstance): readonly RouteRecord[] {
+    return appRoutes.get(app) ?? [];
+}
+
 /** Builds the HTTP app without listening, so tests can inject or listen on port 0. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-    const {config} = deps;
+    const {config, ops} = deps;
     const app = Fastify({
         ...(deps.loggerInstance != null
             ? {loggerInstance: deps.loggerInstance}
@@ -38,6 +61,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // JSON only: a text/plain body would otherwise be parsed as a string and fail validation confusingly.
     app.removeContentTypeParser("text/plain");
 
+    const routes = collectRoutes(app);
+    appRoutes.set(app, routes);
+
+    app.addHook("onRequest", async (request, reply) => {
+        void reply.header("x-request-id", request.id);
+        // While draining for shutdown, new work gets 503; the probes still answer and say why.
+        if (ops.lifecycle.isShuttingDown && !OPEN_ROUTES.has(request.routeOptions.url ?? "")) {
+            void reply.header("connection", "close");
+            throw new SchedulerClosedError();
+        }
+    });
+    if (config.workerApiKey != null)
+        app.addHook("onRequest", bearerAuth(config.workerApiKey));
+    app.addHook("onResponse", async (request, reply) => {
+        const labels = {method: request.method, route: request.routeOptions.url ?? "unmatched"};
+        ops.metrics.httpRequests.inc({...labels, status: String(reply.statusCode)});
+        ops.metrics.httpRequestSeconds.observe(labels, reply.elapsedTime / 1000);
+    });
+
     app.setErrorHandler((err, request, reply) => {
         const problem = toProblem(err);
         if (problem.status >= 500)
@@ -53,6 +95,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     })));
 
     await app.register(chatRoutes, {config, chat: deps.chat});
+    await app.register(statusRoutes, {status: ops.status});
+    await app.register(modelControlRoutes, {lifecycle: ops.lifecycle, status: ops.status});
+    await app.register(observabilityRoutes, {
+        metrics: ops.metrics, routes, openRoutes: config.workerApiKey != null ? OPEN_ROUTES : null
+    });
     if (deps.enhance != null)
         await app.register(enhanceRoutes, {config, chat: deps.chat, enhance: deps.enhance});
     return app;

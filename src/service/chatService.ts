@@ -6,6 +6,8 @@ import type {
 export type {ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, Usage} from "../engine/types.js";
 export {WorkerError} from "../engine/errors.js";
 import type {Lease, LeaseHint, Scheduler} from "../scheduler/scheduler.js";
+import {OPEN_GATE, type ModelGate} from "./modelLifecycle.js";
+import type {WorkerMetrics} from "./metrics.js";
 
 /**
  * A chat prompt in three parts. Only `history` may be shortened to fit the context, oldest
@@ -57,6 +59,9 @@ export interface ChatResult {
 export interface ChatServiceOptions {
     /** 0 disables the limit. */
     requestTimeoutSeconds: number;
+    /** Makes sure the model is loaded (lazily after an unload) and stays loaded while a request uses it. */
+    gate?: ModelGate;
+    metrics?: WorkerMetrics;
 }
 
 /**
@@ -74,7 +79,20 @@ export class ChatService {
      * Renders the prompt, leaving out the oldest history entries until prompt + max_tokens fit.
      * Throws ContextOverflowError when even the system prompt and current message do not fit.
      */
-    async prepare(input: ChatInput, maxTokens: number): Promise<PreparedPrompt> {
+    async prepare(input: ChatInput, maxTokens: number, signal?: AbortSignal): Promise<PreparedPrompt> {
+        const hold = await this.gate.enter(signal);
+        try {
+            return await this.fit(input, maxTokens);
+        } finally {
+            hold.release();
+        }
+    }
+
+    private get gate(): ModelGate {
+        return this.options.gate ?? OPEN_GATE;
+    }
+
+    private async fit(input: ChatInput, maxTokens: number): Promise<PreparedPrompt> {
         const budget = this.engine.contextSize;
         const render = (dropped: number) =>
             this.engine.render([...input.prefix, ...input.history.slice(dropped), ...input.tail]);
@@ -117,28 +135,45 @@ export class ChatService {
     }
 
     /** See `systemPromptInSlot`. */
-    systemPromptInSlot(prompt: RenderedPrompt, system: string): Promise<boolean> {
-        return systemPromptInSlot(this.engine, prompt, system);
+    async systemPromptInSlot(prompt: RenderedPrompt, system: string): Promise<boolean> {
+        const hold = await this.gate.enter();
+        try {
+            return await systemPromptInSlot(this.engine, prompt, system);
+        } finally {
+            hold.release();
+        }
     }
 
     async chat(job: ChatJob, hooks: ChatHooks = {}): Promise<ChatResult> {
         const received = performance.now();
-        const prepared = await this.prepare(job.input, job.params.maxTokens);
-        const hint: LeaseHint = {conversationId: job.conversationId, prompt: prepared.prompt};
-        const lease = await this.scheduler.acquire(hint, job.signal).catch((err: unknown) => {
-            if (err instanceof Error && err.name === "AbortError")
-                throw new WorkerError("invalid_request", "client_closed", "client closed the request while it was queued");
-            throw err;
-        });
-        return this.generate(job, prepared, lease, received, hooks);
+        const hold = await this.gate.enter(job.signal);
+        try {
+            const prepared = await this.fit(job.input, job.params.maxTokens);
+            const hint: LeaseHint = {conversationId: job.conversationId, prompt: prepared.prompt};
+            const waiting = AbortSignal.any([job.signal, hold.signal]);
+            const lease = await this.scheduler.acquire(hint, waiting).catch((err: unknown) => {
+                if (err instanceof Error && err.name === "AbortError")
+                    throw hold.signal.aborted && hold.signal.reason instanceof WorkerError
+                        ? hold.signal.reason
+                        : new WorkerError("invalid_request", "client_closed", "client closed the request while it was queued");
+                throw err;
+            });
+            return await this.generate(job, prepared, lease, received, hooks, hold.signal);
+        } finally {
+            hold.release();
+        }
     }
 
-    private async generate(job: ChatJob, prepared: PreparedPrompt, lease: Lease, received: number, hooks: ChatHooks): Promise<ChatResult> {
+    private async generate(
+        job: ChatJob, prepared: PreparedPrompt, lease: Lease, received: number, hooks: ChatHooks, revoked: AbortSignal
+    ): Promise<ChatResult> {
         const controller = new AbortController();
         let reason: FinishReason = "abort";
+        // A client disconnect, a forced unload or the end of the shutdown grace all stop the generation.
         const onClientAbort = () => controller.abort();
         job.signal.addEventListener("abort", onClientAbort, {once: true});
-        if (job.signal.aborted) controller.abort();
+        revoked.addEventListener("abort", onClientAbort, {once: true});
+        if (job.signal.aborted || revoked.aborted) controller.abort();
         const timer = this.options.requestTimeoutSeconds > 0
             ? setTimeout(() => {
                 reason = "timeout";
@@ -149,7 +184,9 @@ export class ChatService {
 
         const started = performance.now();
         let firstText: number | null = null;
+        let lastText: number | null = null;
         let text = "";
+        const metrics = this.options.metrics;
         try {
             hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
             for await (const event of this.engine.generate({
@@ -157,10 +194,19 @@ export class ChatService {
                 signal: controller.signal, abortReason: () => reason
             })) {
                 if (event.type === "text") {
-                    firstText ??= performance.now();
+                    const now = performance.now();
+                    if (firstText == null) {
+                        firstText = now;
+                        metrics?.timeToFirstToken.observe((now - received) / 1000);
+                    } else if (lastText != null)
+                        metrics?.interTokenLatency.observe((now - lastText) / 1000);
+                    lastText = now;
                     text += event.text;
                     hooks.onText?.(event.text);
-                } else
+                } else {
+                    metrics?.promptTokens.inc(event.usage.promptTokens);
+                    metrics?.generatedTokens.inc(event.usage.completionTokens);
+                    metrics?.generations.inc({finish_reason: event.finishReason});
                     return {
                         text, finishReason: event.finishReason, usage: event.usage,
                         historyDropped: prepared.historyDropped, prompt: prepared.prompt,
@@ -168,11 +214,13 @@ export class ChatService {
                         generationSeconds: (performance.now() - started) / 1000,
                         timeToFirstTokenSeconds: firstText != null ? (firstText - received) / 1000 : null
                     };
+                }
             }
             throw new WorkerError("internal", "engine_no_end", "the engine stopped without an end event");
         } finally {
             if (timer != null) clearTimeout(timer);
             job.signal.removeEventListener("abort", onClientAbort);
+            revoked.removeEventListener("abort", onClientAbort);
             lease.release();
         }
     }

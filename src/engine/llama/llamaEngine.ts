@@ -1,10 +1,8 @@
-import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import {createRequire} from "node:module";
 import {
     getLlama, LlamaLogLevel, resolveChatWrapper, ChatMLChatWrapper, TokenBias,
-    LlamaGrammarEvaluationState,
+    LlamaGrammarEvaluationState, getModuleVersion,
     type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatHistoryItem, type ChatWrapper,
     type Token, type SequenceEvaluateOptions
 } from "node-llama-cpp";
@@ -22,20 +20,19 @@ import {modelIdentity} from "./modelIdentity.js";
 
 /** Below this many tokens a sequence's content is not worth a file, and a prefix is not worth routing for. */
 const MIN_STATE_TOKENS = 32;
+import {baseName, classifyLoadError, fileSizeOf, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
+import {checkMemory, freeRamBytes} from "./memoryCheck.js";
 
 /** llama-server's repeat_last_n: the repetition penalty looks back this many tokens. */
 const REPEAT_PENALTY_WINDOW = 64;
 
-const nodeLlamaCppVersion: string | null = (() => {
-    try {
-        return (createRequire(import.meta.url)("node-llama-cpp/package.json") as {version: string}).version;
-    } catch {
-        return null;
-    }
-})();
+/** node-llama-cpp's own version (its package.json is not importable through its exports map). */
+let nodeLlamaCppVersion: string | null = null;
+void getModuleVersion().then((version) => {
+    nodeLlamaCppVersion = version;
+}, () => undefined);
 
 interface Loaded {
-    llama: Llama;
     model: LlamaModel;
     context: LlamaContext;
     sequences: LlamaContextSequence[];
@@ -58,7 +55,7 @@ interface SlotRecord {
 
 type EngineSettings = Pick<Config,
     "modelPath" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "gpu" | "gpuLayers" |
-    "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes">;
+    "memoryCheck" | "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes">;
 
 export interface LlamaEngineHooks {
     /** Called once per generation with how much of the prompt was reused (metrics). */
@@ -73,9 +70,18 @@ export interface LlamaEngineHooks {
 export class LlamaEngine implements Engine {
     readonly slots: number;
     readonly contextSize: number;
+    /**
+     * The llama.cpp backend outlives unloads: a reload skips the backend start (about a second),
+     * and the GPU's memory stays observable while no model is loaded. `close()` frees it.
+     */
+    private llama: Llama | null = null;
     private loaded: Loaded | null = null;
-    private state: EngineStatus = {state: "unloaded", reason: null, loadProgress: null};
+    /** The GGUF header's facts, kept after an unload or a failed load so /model/info still has them. */
+    private facts: ModelFacts | null = null;
+    private state: EngineStatus = {state: "unloaded", reason: null, loadProgress: null, code: null};
     private loading: Promise<void> | null = null;
+    private unloading: Promise<void> | null = null;
+    private closed = false;
 
     constructor(
         private readonly settings: EngineSettings,
@@ -90,11 +96,14 @@ export class LlamaEngine implements Engine {
         return {...this.state};
     }
 
-    /** Starts loading in the background (idempotent); `whenSettled()` tells when it is done. */
+    /** Starts loading (idempotent) and resolves when it has settled; `whenSettled()` tells the same. */
     load(): Promise<void> {
-        if (this.loaded != null)
+        if (this.loaded != null || this.closed)
             return Promise.resolve();
-        this.loading ??= this.doLoad().finally(() => {
+        this.loading ??= (async () => {
+            await this.unloading;
+            await this.doLoad();
+        })().finally(() => {
             this.loading = null;
         });
         return this.loading;
@@ -106,23 +115,27 @@ export class LlamaEngine implements Engine {
 
     private async doLoad(): Promise<void> {
         const started = performance.now();
-        this.state = {state: "loading", reason: null, loadProgress: 0};
-        let llama: Llama | null = null;
+        this.state = {state: "loading", reason: null, loadProgress: 0, code: null};
+        let model: LlamaModel | null = null;
         try {
-            if (!fs.existsSync(this.settings.modelPath))
-                throw new Error(`model file not found: ${this.settings.modelPath} (set MODEL_PATH to a GGUF file)`);
-            llama = await getLlama({
-                gpu: this.settings.gpu === "false" ? false : this.settings.gpu,
-                maxThreads: this.settings.threads,
-                build: "never",
-                logLevel: LlamaLogLevel.warn,
-                logger: (level, message) => this.logLlama(level, message)
-            });
-            const model = await llama.loadModel({
+            const llama = await this.backend();
+            const facts = await readModelFacts(llama, this.settings.modelPath);
+            this.facts = facts;
+            if (this.settings.memoryCheck) {
+                const verdict = await checkMemory(llama, facts.insights, this.settings);
+                if (!verdict.fits)
+                    throw new LoadFailure("insufficient_memory", verdict.reason);
+                this.logger.info({
+                    ramBytes: verdict.need.ramBytes, freeRamBytes: verdict.need.freeRamBytes,
+                    vramBytes: verdict.need.vramBytes, freeVramBytes: verdict.need.freeVramBytes
+                }, "memory check passed");
+            }
+            model = await llama.loadModel({
                 modelPath: this.settings.modelPath,
                 gpuLayers: this.settings.gpuLayers ?? "auto",
                 onLoadProgress: (progress) => {
-                    this.state = {state: "loading", reason: null, loadProgress: Math.min(0.99, progress)};
+                    if (this.state.state === "loading")
+                        this.state = {...this.state, loadProgress: Math.min(0.99, progress)};
                 }
             });
             const context = await model.createContext({
@@ -149,76 +162,108 @@ export class LlamaEngine implements Engine {
             }
             const loadTimeSeconds = (performance.now() - started) / 1000;
             this.loaded = {
-                llama, model, context, sequences, chatWrapper, eogBias,
+                model, context, sequences, chatWrapper, eogBias,
                 grammars: new GrammarCache(llama), loadTimeSeconds, store,
                 slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null}))
             };
-            this.state = {state: "ready", reason: null, loadProgress: null};
+            this.state = {state: "ready", reason: null, loadProgress: null, code: null};
             this.logger.info({
                 modelPath: this.settings.modelPath, chatWrapper: chatWrapper.wrapperName,
-                gpu: llama.gpu, loadTimeSeconds: Number(loadTimeSeconds.toFixed(3))
+                gpu: llama.gpu, gpuLayers: model.gpuLayers, loadTimeSeconds: Number(loadTimeSeconds.toFixed(3))
             }, "model loaded");
         } catch (err) {
-            const reason = describeLoadError(err);
-            this.state = {state: "failed", reason, loadProgress: null};
-            this.logger.error({modelPath: this.settings.modelPath, reason}, "model failed to load");
-            await llama?.dispose().catch(() => undefined);
+            const failure = classifyLoadError(err);
+            this.state = {state: "failed", reason: failure.message, loadProgress: null, code: failure.code};
+            this.logger.error({modelPath: this.settings.modelPath, code: failure.code, reason: failure.message}, "model failed to load");
+            await model?.dispose().catch(() => undefined);
         }
     }
 
-    /** Frees the model; generations still running fail with ModelNotReadyError on their next step. */
-    async unload(): Promise<void> {
-        await this.loading;
-        const loaded = this.loaded;
-        this.loaded = null;
-        this.state = {state: "unloaded", reason: null, loadProgress: null};
-        if (loaded != null)
-            await loaded.llama.dispose();
+    private async backend(): Promise<Llama> {
+        if (this.llama != null)
+            return this.llama;
+        try {
+            this.llama = await getLlama({
+                gpu: this.settings.gpu === "false" ? false : this.settings.gpu,
+                maxThreads: this.settings.threads,
+                build: "never",
+                logLevel: LlamaLogLevel.warn,
+                logger: (level, message) => this.logLlama(level, message)
+            });
+        } catch (err) {
+            throw new LoadFailure("backend_unavailable",
+                `cannot start the llama.cpp backend for GPU=${this.settings.gpu}: ${(err as Error).message}`);
+        }
+        return this.llama;
+    }
+
+    /** Frees the model and its context; generations still running fail on their next step. */
+    unload(): Promise<void> {
+        this.unloading ??= (async () => {
+            await this.loading;
+            const loaded = this.loaded;
+            this.loaded = null;
+            this.state = {state: "unloaded", reason: null, loadProgress: null, code: null};
+            if (loaded != null) {
+                await loaded.model.dispose();
+                this.logger.info({modelPath: this.settings.modelPath}, "model unloaded");
+            }
+        })().finally(() => {
+            this.unloading = null;
+        });
+        return this.unloading;
     }
 
     async close(): Promise<void> {
+        this.closed = true;
         await this.unload();
+        const llama = this.llama;
+        this.llama = null;
+        await llama?.dispose();
     }
 
     async memory(): Promise<MemoryReport> {
-        const loaded = this.loaded;
-        const modelBytes = loaded != null
-            ? loaded.model.size + loaded.context.stateSize
-            : null;
-        if (loaded != null && loaded.llama.gpu !== false) {
-            const vram = await loaded.llama.getVramState();
+        const llama = this.llama;
+        const usage = llama != null && this.loaded != null ? await llama.getLlamaMemoryUsage() : null;
+        if (llama == null && this.settings.gpu !== "false")
+            // The backend has not started, so which device it would use is not known yet.
+            return {deviceType: "unknown", device: null, memoryKind: null, totalBytes: null, usedBytes: null, freeBytes: null, modelBytes: null};
+        if (llama != null && llama.gpu !== false) {
+            const vram = await llama.getVramState();
             return {
-                deviceType: String(loaded.llama.gpu), device: `${loaded.llama.gpu}:0`, memoryKind: "vram",
-                totalBytes: vram.total, usedBytes: vram.used, freeBytes: vram.free, modelBytes
+                deviceType: llama.gpu, device: `${llama.gpu}:0`, memoryKind: "vram",
+                totalBytes: vram.total, usedBytes: vram.used, freeBytes: vram.free, modelBytes: usage?.gpuVram ?? 0
             };
         }
         const total = os.totalmem();
-        const free = os.freemem();
-        return {deviceType: "cpu", device: "cpu", memoryKind: "ram", totalBytes: total, usedBytes: total - free, freeBytes: free, modelBytes};
+        const free = Math.min(total, freeRamBytes(llama != null ? (await llama.getRamState()).free : undefined));
+        return {
+            deviceType: "cpu", device: "cpu", memoryKind: "ram",
+            totalBytes: total, usedBytes: total - free, freeBytes: free, modelBytes: usage?.cpuRam ?? 0
+        };
     }
 
     info(): ModelInfo {
         const loaded = this.loaded;
-        const metadata = loaded?.model.fileInfo.metadata;
-        const general = metadata?.general as {name?: string; file_type?: number} | undefined;
-        const fileSize = fileSizeOf(this.settings.modelPath);
+        const llama = this.llama;
+        const facts = this.facts;
         return {
             engine: "embedded",
-            modelName: this.settings.modelName ?? general?.name ?? baseName(this.settings.modelPath),
+            modelName: this.settings.modelName ?? facts?.name ?? baseName(this.settings.modelPath),
             modelPath: this.settings.modelPath,
-            architecture: loaded?.model.fileInfo.metadata.general.architecture ?? null,
-            parameterCount: loaded != null ? countParameters(loaded.model) : null,
-            fileSizeBytes: fileSize,
-            quantization: loaded?.model.fileInsights != null ? quantizationName(loaded.model) : null,
-            trainedContextSize: loaded?.model.trainContextSize ?? null,
+            architecture: facts?.architecture ?? null,
+            parameterCount: facts?.parameterCount ?? null,
+            fileSizeBytes: fileSizeOf(this.settings.modelPath),
+            quantization: facts?.quantization ?? null,
+            trainedContextSize: facts?.trainContextSize ?? null,
             contextSize: this.contextSize,
             parallel: this.slots,
-            threads: loaded != null ? loaded.llama.maxThreads : null,
-            gpu: loaded != null ? String(loaded.llama.gpu) : null,
+            threads: llama != null ? llama.maxThreads : null,
+            gpu: llama == null ? null : llama.gpu === false ? "cpu" : llama.gpu,
             gpuLayers: loaded?.model.gpuLayers ?? null,
             chatTemplate: loaded?.chatWrapper.wrapperName ?? null,
             nodeLlamaCppVersion,
-            llamaCppRelease: loaded?.llama.llamaCppRelease.release ?? null,
+            llamaCppRelease: llama?.llamaCppRelease.release ?? null,
             loadTimeSeconds: loaded?.loadTimeSeconds ?? null
         };
     }
@@ -457,35 +502,4 @@ function toChatHistory(messages: ChatMessage[], openAssistantTurn: boolean): Cha
 function renderPrompt(loaded: Loaded, messages: ChatMessage[], openAssistantTurn = true): {text: string; tokens: Token[]} {
     const {contextText} = loaded.chatWrapper.generateContextState({chatHistory: toChatHistory(messages, openAssistantTurn)});
     return {text: contextText.toString(), tokens: contextText.tokenize(loaded.model.tokenizer)};
-}
-
-function describeLoadError(err: unknown): string {
-    const message = err instanceof Error ? err.message : String(err);
-    if (/magic|gguf|invalid|failed to load model/i.test(message))
-        return `model file is not a valid GGUF model: ${message}`;
-    return message;
-}
-
-function fileSizeOf(filePath: string): number | null {
-    try {
-        return fs.statSync(filePath).size;
-    } catch {
-        return null;
-    }
-}
-
-function baseName(filePath: string): string {
-    return filePath.split(/[\\/]/).pop()?.replace(/\.gguf$/i, "") ?? filePath;
-}
-
-function countParameters(model: LlamaModel): number {
-    let total = 0;
-    for (const tensor of model.fileInfo.fullTensorInfo ?? [])
-        total += tensor.dimensions.reduce((product: number, dim) => product * Number(dim), 1);
-    return total;
-}
-
-function quantizationName(model: LlamaModel): string | null {
-    const fileType = (model.fileInfo.metadata.general as {file_type?: number}).file_type;
-    return model.typeDescription.split(" ").pop() ?? (fileType != null ? `file_type ${fileType}` : null);
 }

@@ -12,6 +12,7 @@ export interface Problem {
 
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
     invalid_request: 400,
+    unauthorized: 401,
     not_found: 404,
     conflict: 409,
     overloaded: 429,
@@ -35,7 +36,7 @@ interface AjvIssue {
 /** "body/conversation_history/0/sender" -> "conversation_history[0].sender" */
 function fieldName(instancePath: string | undefined, issue: AjvIssue): string {
     const parts = (instancePath ?? "").split("/").filter((part) => part !== "");
-    const missing = issue.params?.missingProperty;
+    const missing = issue.params?.missingProperty ?? issue.params?.additionalProperty;
     if (typeof missing === "string") parts.push(missing);
     return parts.reduce((name, part) => /^\d+$/.test(part) ? `${name}[${part}]` : name === "" ? part : `${name}.${part}`, "");
 }
@@ -44,6 +45,7 @@ function describeValidation(issue: AjvIssue): {message: string; param: string} {
     const param = fieldName(issue.instancePath, issue);
     let detail = issue.message ?? "is invalid";
     if (issue.keyword === "required") detail = "is required";
+    else if (issue.keyword === "additionalProperties") detail = "is not a known field";
     else if (issue.keyword === "enum" && Array.isArray(issue.params?.allowedValues))
         detail = `must be one of ${(issue.params.allowedValues as unknown[]).map((value) => JSON.stringify(value)).join(", ")}`;
     else if (issue.keyword === "anyOf") detail = "has an unsupported value";

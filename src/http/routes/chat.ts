@@ -38,7 +38,11 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
                 conversationId: body.conversation_id, finishReason: result.finishReason,
                 promptTokens: result.usage.promptTokens, cachedTokens: result.usage.cachedTokens,
                 completionTokens: result.usage.completionTokens, historyDropped: result.historyDropped,
-                queueSeconds: result.queueSeconds, generationSeconds: result.generationSeconds, stream: sse != null
+                queueSeconds: result.queueSeconds, generationSeconds: result.generationSeconds, stream: sse != null,
+                messageChars: body.message.length, responseChars: result.text.length,
+                // Prompt and response text only when the operator opted in (LOG_PROMPTS=true).
+                ...(config.logPrompts ? {systemPrompt: result.prompt.messages.find((m) => m.role === "system")?.content,
+                    message: body.message, response: result.text} : {})
             }, "chat completed");
             if (sse == null)
                 return response;

@@ -1,0 +1,32 @@
+import {createHash, timingSafeEqual} from "node:crypto";
+import type {FastifyReply, FastifyRequest} from "fastify";
+import {WorkerError} from "../service/chatService.js";
+
+/** Routes that answer without the key: probes must work for load balancers that hold no secrets. */
+export const OPEN_ROUTES: ReadonlySet<string> = new Set(["/health", "/ready"]);
+
+function digest(value: string): Buffer {
+    return createHash("sha256").update(value, "utf8").digest();
+}
+
+/**
+ * An onRequest hook that requires `Authorization: Bearer <key>` on every route except OPEN_ROUTES
+ * (unknown paths included, so they cannot be probed without the key). The comparison is in
+ * constant time over SHA-256 digests, so neither the key's content nor its length leaks.
+ */
+export function bearerAuth(key: string) {
+    const expected = digest(key);
+    return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+        const route = request.routeOptions.url;
+        if (route != null && OPEN_ROUTES.has(route))
+            return;
+        const header = request.headers.authorization;
+        const match = typeof header === "string" ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
+        if (match == null || !timingSafeEqual(digest(match[1]), expected)) {
+            void reply.header("www-authenticate", 'Bearer realm="chat-worker"');
+            throw new WorkerError("unauthorized", "unauthorized",
+                header == null ? "Authorization: a bearer token is required (Authorization: Bearer <WORKER_API_KEY>)"
+                    : "Authorization: the bearer token is not valid", {param: "Authorization"});
+        }
+    };
+}

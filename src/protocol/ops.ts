@@ -1,0 +1,135 @@
+import {Type, type Static, type TSchema} from "@sinclair/typebox";
+
+/**
+ * Wire types of the operations endpoints: /health, /ready, /chat/health, /memory/*, /model/info.
+ * Field names follow the original worker's contract (shared/spec); memory figures are GiB (2^30
+ * bytes). A value that is not known is null, never a made-up number.
+ */
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const HEALTH_STATES = ["healthy", "loading", "degraded", "unhealthy"] as const;
+
+export const systemPromptFeaturesSchema = Type.Object({
+    pure_inference_engine: Type.Boolean(),
+    no_prompt_overrides: Type.Boolean(),
+    respects_provided_prompts: Type.Boolean()
+});
+
+export const healthResponseSchema = Type.Object({
+    status: Type.Union(HEALTH_STATES.map((value) => Type.Literal(value))),
+    reason: Nullable(Type.String()),
+    reason_code: Nullable(Type.String()),
+    ready: Type.Boolean(),
+    architecture: Type.Literal("pure_inference_engine"),
+    worker_type: Type.Literal("chat"),
+    gpu_utilization: Nullable(Type.Number({description: "percent, from nvidia-smi"})),
+    memory_usage: Nullable(Type.Number({description: "GiB the model and its context occupy on their device"})),
+    memory_kind: Nullable(Type.Union([Type.Literal("vram"), Type.Literal("ram")])),
+    active_jobs: Type.Integer({description: "running_jobs + queued_jobs"}),
+    running_jobs: Type.Integer(),
+    queued_jobs: Type.Integer(),
+    uptime: Type.Number({description: "seconds"}),
+    model_loaded: Type.Boolean(),
+    model_state: Type.String(),
+    model_name: Type.String(),
+    load_progress: Nullable(Type.Number({description: "percent while loading"})),
+    system_prompt_features: systemPromptFeaturesSchema
+});
+export type HealthResponseBody = Static<typeof healthResponseSchema>;
+
+export const readyResponseSchema = Type.Object({
+    ready: Type.Boolean(),
+    model_state: Type.String(),
+    reason: Nullable(Type.String()),
+    code: Nullable(Type.String())
+});
+export type ReadyResponseBody = Static<typeof readyResponseSchema>;
+
+export const chatHealthResponseSchema = Type.Object({
+    status: Type.Union(HEALTH_STATES.map((value) => Type.Literal(value))),
+    reason: Nullable(Type.String()),
+    endpoint: Type.Literal("/chat"),
+    model_loaded: Type.Boolean(),
+    model_name: Type.String(),
+    active_jobs: Type.Integer(),
+    pure_inference_engine: Type.Boolean(),
+    timestamp: Type.String()
+});
+export type ChatHealthResponseBody = Static<typeof chatHealthResponseSchema>;
+
+export const memoryStatusResponseSchema = Type.Object({
+    total_vram: Nullable(Type.Number()),
+    allocated_vram: Nullable(Type.Number({description: "GiB this worker's model and context occupy"})),
+    available_vram: Nullable(Type.Number()),
+    used_vram: Nullable(Type.Number({description: "GiB in use on the device by every process"})),
+    total_ram: Nullable(Type.Number()),
+    allocated_ram: Nullable(Type.Number()),
+    available_ram: Nullable(Type.Number()),
+    used_ram: Nullable(Type.Number()),
+    memory_kind: Nullable(Type.Union([Type.Literal("vram"), Type.Literal("ram")])),
+    unit: Type.Literal("GiB"),
+    model_memory_bytes: Nullable(Type.Integer()),
+    model_loaded: Type.Boolean(),
+    model_device: Nullable(Type.String()),
+    device_type: Type.String()
+});
+export type MemoryStatusResponseBody = Static<typeof memoryStatusResponseSchema>;
+
+export const modelInfoResponseSchema = Type.Object({
+    model_name: Type.String(),
+    model_path: Nullable(Type.String()),
+    model_loaded: Type.Boolean(),
+    model_state: Type.String(),
+    engine: Type.String(),
+    architecture: Nullable(Type.String()),
+    parameter_count: Nullable(Type.Integer()),
+    file_size_bytes: Nullable(Type.Integer()),
+    quantization: Nullable(Type.String()),
+    context_size: Type.Integer({description: "per sequence, tokens"}),
+    trained_context_size: Nullable(Type.Integer()),
+    parallel_sequences: Type.Integer(),
+    threads: Nullable(Type.Integer()),
+    gpu_layers: Nullable(Type.Integer()),
+    device: Nullable(Type.String()),
+    device_type: Type.String(),
+    chat_template: Nullable(Type.String()),
+    node_llama_cpp_version: Nullable(Type.String()),
+    llama_cpp_release: Nullable(Type.String()),
+    load_time_seconds: Nullable(Type.Number())
+});
+export type ModelInfoResponseBody = Static<typeof modelInfoResponseSchema>;
+
+export const loadRequestSchema = Type.Object({}, {additionalProperties: false});
+
+export const loadResponseSchema = Type.Object({
+    success: Type.Literal(true),
+    model_loaded: Type.Boolean(),
+    model_state: Type.String(),
+    load_time_seconds: Nullable(Type.Number())
+});
+export type LoadResponseBody = Static<typeof loadResponseSchema>;
+
+export const unloadRequestSchema = Type.Object({
+    force: Type.Optional(Type.Boolean({description: "abort running generations instead of waiting for them"})),
+    timeout_seconds: Type.Optional(Type.Number({
+        minimum: 0, maximum: 3600, description: "how long to wait for running generations before answering 409 (default 30)"
+    }))
+}, {additionalProperties: false});
+export type UnloadRequestBody = Static<typeof unloadRequestSchema>;
+
+export const unloadResponseSchema = Type.Object({
+    success: Type.Literal(true),
+    model_loaded: Type.Boolean(),
+    was_loaded: Type.Boolean(),
+    aborted_requests: Type.Integer(),
+    waited_seconds: Type.Number()
+});
+export type UnloadResponseBody = Static<typeof unloadResponseSchema>;
+
+export const errorResponseSchema = Type.Object({
+    success: Type.Literal(false),
+    error: Type.String(),
+    code: Type.String(),
+    param: Type.Optional(Type.String())
+});

@@ -1,0 +1,107 @@
+import {Counter, Gauge, Histogram, Registry, collectDefaultMetrics} from "prom-client";
+
+/** Live figures the gauges read at scrape time, so they are never stale copies. */
+export interface MetricsSources {
+    /** Requests waiting for a sequence or for the model. */
+    queueDepth(): number;
+    /** Sequences generating now. */
+    runningSequences(): number;
+    modelLoaded(): boolean;
+}
+
+const PREFIX = "chat_worker_";
+
+/**
+ * The worker's Prometheus metrics, in a registry of its own (not prom-client's global one), so
+ * several workers in one process (tests) keep separate counts.
+ */
+export class WorkerMetrics {
+    readonly registry = new Registry();
+    readonly httpRequests: Counter<"method" | "route" | "status">;
+    readonly httpRequestSeconds: Histogram<"method" | "route">;
+    readonly promptTokens: Counter;
+    readonly generatedTokens: Counter;
+    readonly timeToFirstToken: Histogram;
+    readonly interTokenLatency: Histogram;
+    readonly generations: Counter<"finish_reason">;
+    readonly modelLoadSeconds: Gauge;
+    readonly modelLoads: Counter<"result">;
+    readonly modelUnloads: Counter<"cause">;
+    /** Conversation cache: a request whose prefix was reused, from a warm sequence or a restored state. */
+    readonly cacheHits: Counter<"source">;
+    /** Conversation cache: a request that had to evaluate its prompt from scratch. Incremented by the cache. */
+    readonly cacheMisses: Counter;
+    /** Conversation cache: prompt tokens reused instead of evaluated. Incremented by the cache. */
+    readonly cachedTokens: Counter;
+
+    /** Counts one generation's prompt reuse (called by the engine through worker.ts). */
+    recordCache(event: {source: "warm" | "restored" | "miss"; reusedTokens: number}): void {
+        if (event.source === "miss")
+            this.cacheMisses.inc();
+        else {
+            this.cacheHits.inc({source: event.source});
+            this.cachedTokens.inc(event.reusedTokens);
+        }
+    }
+
+    constructor(sources: MetricsSources) {
+        const registers = [this.registry];
+        this.httpRequests = new Counter({
+            name: `${PREFIX}http_requests_total`, help: "HTTP requests by method, route pattern and status code.",
+            labelNames: ["method", "route", "status"], registers
+        });
+        this.httpRequestSeconds = new Histogram({
+            name: `${PREFIX}http_request_duration_seconds`, help: "HTTP request duration by route pattern (streams: until the last event).",
+            labelNames: ["method", "route"], buckets: [0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers
+        });
+        new Gauge({
+            name: `${PREFIX}queue_depth`, help: "Requests waiting for a free sequence or for the model to load.", registers,
+            collect() {
+                this.set(sources.queueDepth());
+            }
+        });
+        new Gauge({
+            name: `${PREFIX}running_sequences`, help: "Sequences generating now.", registers,
+            collect() {
+                this.set(sources.runningSequences());
+            }
+        });
+        new Gauge({
+            name: `${PREFIX}model_loaded`, help: "1 when the model is loaded and ready, else 0.", registers,
+            collect() {
+                this.set(sources.modelLoaded() ? 1 : 0);
+            }
+        });
+        this.promptTokens = new Counter({name: `${PREFIX}prompt_tokens_total`, help: "Prompt tokens of completed generations.", registers});
+        this.generatedTokens = new Counter({name: `${PREFIX}generation_tokens_total`, help: "Tokens generated.", registers});
+        this.timeToFirstToken = new Histogram({
+            name: `${PREFIX}time_to_first_token_seconds`, help: "From request arrival (queue included) to the first generated text.",
+            buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers
+        });
+        this.interTokenLatency = new Histogram({
+            name: `${PREFIX}inter_token_latency_seconds`, help: "Time between consecutive pieces of generated text (about one token each).",
+            buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers
+        });
+        this.generations = new Counter({
+            name: `${PREFIX}generations_total`, help: "Finished generations by finish reason.", labelNames: ["finish_reason"], registers
+        });
+        this.modelLoadSeconds = new Gauge({name: `${PREFIX}model_load_seconds`, help: "Duration of the last successful model load.", registers});
+        this.modelLoads = new Counter({name: `${PREFIX}model_loads_total`, help: "Model loads by result (ready, failed).", labelNames: ["result"], registers});
+        this.modelUnloads = new Counter({name: `${PREFIX}model_unloads_total`, help: "Model unloads by cause (request, idle).", labelNames: ["cause"], registers});
+        this.cacheHits = new Counter({
+            name: `${PREFIX}conversation_cache_hits_total`, labelNames: ["source"] as const, registers,
+            help: "Requests whose prompt prefix was reused: source=warm (still in the sequence) or restored (loaded from the state folder)."
+        });
+        this.cacheMisses = new Counter({name: `${PREFIX}conversation_cache_misses_total`, help: "Requests that evaluated their prompt from scratch.", registers});
+        this.cachedTokens = new Counter({name: `${PREFIX}conversation_cache_tokens_total`, help: "Prompt tokens reused from a sequence instead of evaluated.", registers});
+        collectDefaultMetrics({register: this.registry, prefix: PREFIX});
+    }
+
+    get contentType(): string {
+        return this.registry.contentType;
+    }
+
+    text(): Promise<string> {
+        return this.registry.metrics();
+    }
+}

@@ -1,0 +1,308 @@
+import {ModelNotReadyError, WorkerError} from "../engine/errors.js";
+import type {Engine, EngineStatus} from "../engine/types.js";
+import {SchedulerClosedError} from "../scheduler/scheduler.js";
+
+/**
+ * Permission to use the loaded model until `release()`: while any hold is out, the model is not
+ * unloaded. `signal` fires when the hold is revoked (forced unload, shutdown past its grace),
+ * with a WorkerError as its reason.
+ */
+export interface ModelHold {
+    readonly signal: AbortSignal;
+    release(): void;
+}
+
+/** What the chat pipeline asks before it touches the model. */
+export interface ModelGate {
+    /** Waits until the model is ready (loading it first if it was unloaded) and returns a hold. */
+    enter(signal?: AbortSignal): Promise<ModelHold>;
+}
+
+/** A gate that never waits and never revokes: for a ChatService without lifecycle management. */
+export const OPEN_GATE: ModelGate = {
+    enter: async () => ({signal: new AbortController().signal, release: () => undefined})
+};
+
+export interface LifecycleLogger {
+    info(details: Record<string, unknown>, message: string): void;
+    warn(details: Record<string, unknown>, message: string): void;
+}
+
+export interface UnloadOptions {
+    /** Abort running generations instead of waiting for them. */
+    force: boolean;
+    /** How long to wait for running requests; past it, 409. */
+    timeoutSeconds: number;
+    /** Why, for the log and the metrics: "request" (POST /memory/unload) or "idle". */
+    cause: "request" | "idle";
+}
+
+export interface UnloadResult {
+    /** False when the model was not loaded to begin with. */
+    wasLoaded: boolean;
+    /** Requests aborted by `force`. */
+    aborted: number;
+    waitedSeconds: number;
+}
+
+export class GenerationsRunningError extends WorkerError {
+    constructor(running: number, timeoutSeconds: number) {
+        super("conflict", "generations_running",
+            `${running} request(s) still use the model after waiting ${timeoutSeconds} s; retry later, ` +
+            "raise timeout_seconds, or unload with force: true to abort them", {param: "force"});
+        this.name = "GenerationsRunningError";
+    }
+}
+
+export interface LifecycleOptions {
+    /** 0 disables idle unloading. */
+    idleUnloadSeconds: number;
+}
+
+type Listener = () => void;
+
+/**
+ * Owns when the model is loaded: explicit load/unload, lazy reload on the next request after an
+ * unload, unload after idleness, and the holds that keep the model in place while requests use
+ * it. Unloading closes the gate at once: requests arriving meanwhile wait, then load the model
+ * again, so no request ever finds the model gone halfway.
+ */
+export class ModelLifecycle implements ModelGate {
+    private readonly holds = new Set<AbortController>();
+    private waitingForModel = 0;
+    private pendingUnload: Promise<unknown> | null = null;
+    private loadJob: Promise<EngineStatus> | null = null;
+    private shuttingDown = false;
+    private idleTimer: NodeJS.Timeout | null = null;
+    private lastActivity = performance.now();
+    private readonly holdWaiters = new Set<Listener>();
+    private readonly loadStartListeners: Listener[] = [];
+    private readonly loadedListeners: Array<(status: EngineStatus) => void> = [];
+    private readonly unloadListeners: Array<(cause: UnloadOptions["cause"]) => void> = [];
+
+    constructor(
+        private readonly engine: Engine,
+        private readonly options: LifecycleOptions,
+        private readonly logger: LifecycleLogger
+    ) {}
+
+    /** Requests holding the model (preparing, queued for a sequence, or generating). */
+    get active(): number {
+        return this.holds.size;
+    }
+
+    /** Requests waiting for the model to load or for an unload to finish. */
+    get waiting(): number {
+        return this.waitingForModel;
+    }
+
+    get isShuttingDown(): boolean {
+        return this.shuttingDown;
+    }
+
+    get isUnloading(): boolean {
+        return this.pendingUnload != null;
+    }
+
+    onLoadStart(listener: Listener): void {
+        this.loadStartListeners.push(listener);
+    }
+
+    /** Called each time a load through this lifecycle settles (ready or failed), with the engine's status. */
+    onLoaded(listener: (status: EngineStatus) => void): void {
+        this.loadedListeners.push(listener);
+    }
+
+    onUnload(listener: (cause: UnloadOptions["cause"]) => void): void {
+        this.unloadListeners.push(listener);
+    }
+
+    async enter(signal?: AbortSignal): Promise<ModelHold> {
+        // A few rounds at most: wait for an unload, then load, then settle.
+        for (let round = 0; ; round++) {
+            if (this.shuttingDown)
+                throw new SchedulerClosedError();
+            if (signal?.aborted)
+                throw clientClosed();
+            if (this.pendingUnload != null) {
+                await this.waitFor(this.pendingUnload, signal);
+                continue;
+            }
+            const status = this.engine.status();
+            if (status.state === "ready")
+                break;
+            if (status.state === "failed" || round >= 4)
+                throw new ModelNotReadyError(status.state, status.reason);
+            await this.waitFor(status.state === "unloaded" ? this.load() : this.engine.whenSettled(), signal);
+        }
+        // No await between the readiness check and taking the hold, so an unload cannot slip in.
+        const controller = new AbortController();
+        this.holds.add(controller);
+        this.touch();
+        let released = false;
+        return {
+            signal: controller.signal,
+            release: () => {
+                if (released) return;
+                released = true;
+                this.holds.delete(controller);
+                this.touch();
+                if (this.holds.size === 0) {
+                    for (const waiter of [...this.holdWaiters]) waiter();
+                    this.scheduleIdleUnload();
+                }
+            }
+        };
+    }
+
+    /** Loads the model unless it is loaded; resolves with the engine's status once settled. */
+    load(): Promise<EngineStatus> {
+        if (this.shuttingDown)
+            return Promise.reject(new SchedulerClosedError());
+        // Concurrent callers (several requests after an unload) share one load.
+        this.loadJob ??= this.runLoad().finally(() => {
+            this.loadJob = null;
+        });
+        return this.loadJob;
+    }
+
+    private async runLoad(): Promise<EngineStatus> {
+        if (this.pendingUnload != null)
+            await this.pendingUnload;
+        const before = this.engine.status().state;
+        if (before !== "ready") {
+            if (before !== "loading")
+                for (const listener of this.loadStartListeners) listener();
+            await this.engine.load();
+        }
+        const after = this.engine.status();
+        if (before !== "ready") {
+            for (const listener of this.loadedListeners) listener(after);
+            this.touch();
+            this.scheduleIdleUnload();
+        }
+        return after;
+    }
+
+    /**
+     * Unloads the model once no request holds it. New requests wait meanwhile. Without `force`,
+     * fails with 409 when requests still hold it after `timeoutSeconds`; with `force`, aborts them.
+     */
+    unload(options: UnloadOptions): Promise<UnloadResult> {
+        if (this.shuttingDown)
+            return Promise.reject(new SchedulerClosedError());
+        if (this.pendingUnload != null) {
+            // Join the unload already under way.
+            const joined = this.pendingUnload;
+            return joined.then(() => ({wasLoaded: false, aborted: 0, waitedSeconds: 0}));
+        }
+        const started = performance.now();
+        const job = (async (): Promise<UnloadResult> => {
+            await this.engine.whenSettled();
+            const aborted = options.force
+                ? this.abortAll(new WorkerError("unavailable", "model_unloaded",
+                    "The model was unloaded (force) while this request used it", {retryAfterSeconds: 1}))
+                : 0;
+            if (!await this.waitForNoHolds(options.timeoutSeconds))
+                throw new GenerationsRunningError(this.holds.size, options.timeoutSeconds);
+            const wasLoaded = this.engine.status().state === "ready";
+            this.clearIdleTimer();
+            await this.engine.unload();
+            const waitedSeconds = (performance.now() - started) / 1000;
+            this.logger.info({cause: options.cause, force: options.force, aborted, waitedSeconds: round3(waitedSeconds)}, "model unloaded");
+            if (wasLoaded)
+                for (const listener of this.unloadListeners) listener(options.cause);
+            return {wasLoaded, aborted, waitedSeconds};
+        })();
+        const pending = job.then(() => undefined, () => undefined).finally(() => {
+            if (this.pendingUnload === pending) this.pendingUnload = null;
+        });
+        this.pendingUnload = pending;
+        return job;
+    }
+
+    /** Revokes every hold: running generations end with `finish_reason: "abort"`, queued ones fail with `reason`. */
+    abortAll(reason: WorkerError): number {
+        const count = this.holds.size;
+        for (const controller of this.holds) controller.abort(reason);
+        return count;
+    }
+
+    /** Closes the gate for good: new requests get 503. Running ones go on. */
+    beginShutdown(): void {
+        this.shuttingDown = true;
+        this.clearIdleTimer();
+    }
+
+    /** Resolves true once no request holds the model, false if `seconds` pass first. */
+    waitForNoHolds(seconds: number): Promise<boolean> {
+        if (this.holds.size === 0)
+            return Promise.resolve(true);
+        return new Promise((resolve) => {
+            const done = (result: boolean) => {
+                clearTimeout(timer);
+                this.holdWaiters.delete(onEmpty);
+                resolve(result);
+            };
+            const onEmpty = () => done(true);
+            const timer = setTimeout(() => done(this.holds.size === 0), Math.max(0, seconds) * 1000);
+            this.holdWaiters.add(onEmpty);
+        });
+    }
+
+    private async waitFor(work: Promise<unknown>, signal?: AbortSignal): Promise<void> {
+        this.waitingForModel++;
+        try {
+            if (signal == null) {
+                // The caller looks at the engine's state next; a failed wait needs no error of its own.
+                await work.catch(() => undefined);
+                return;
+            }
+            await new Promise<void>((resolve, reject) => {
+                const onAbort = () => reject(clientClosed());
+                signal.addEventListener("abort", onAbort, {once: true});
+                work.then(() => resolve(), () => resolve()).finally(() => signal.removeEventListener("abort", onAbort));
+            });
+        } finally {
+            this.waitingForModel--;
+        }
+    }
+
+    private touch(): void {
+        this.lastActivity = performance.now();
+    }
+
+    private scheduleIdleUnload(): void {
+        this.clearIdleTimer();
+        const idleMs = this.options.idleUnloadSeconds * 1000;
+        if (idleMs <= 0 || this.shuttingDown || this.holds.size > 0 || this.engine.status().state !== "ready")
+            return;
+        const due = this.lastActivity + idleMs;
+        this.idleTimer = setTimeout(() => {
+            this.idleTimer = null;
+            if (this.holds.size > 0 || this.pendingUnload != null || this.engine.status().state !== "ready")
+                return;
+            if (performance.now() < this.lastActivity + idleMs) {
+                this.scheduleIdleUnload();
+                return;
+            }
+            this.unload({force: false, timeoutSeconds: 0, cause: "idle"}).catch((err: unknown) =>
+                this.logger.warn({err: (err as Error).message}, "idle unload skipped"));
+        }, Math.max(0, due - performance.now()));
+        // An idle timer alone must not keep the process alive.
+        this.idleTimer.unref();
+    }
+
+    private clearIdleTimer(): void {
+        if (this.idleTimer != null) clearTimeout(this.idleTimer);
+        this.idleTimer = null;
+    }
+}
+
+function clientClosed(): WorkerError {
+    return new WorkerError("invalid_request", "client_closed", "client closed the request while it waited for the model");
+}
+
+function round3(value: number): number {
+    return Math.round(value * 1000) / 1000;
+}
