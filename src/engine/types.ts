@@ -13,9 +13,11 @@ export interface ChatMessage {
 /** Why a generation ended. `timeout` is REQUEST_TIMEOUT_SECONDS; `abort` is a client disconnect or shutdown. */
 export type FinishReason = "stop" | "length" | "abort" | "timeout";
 
+/** `json_object`: any JSON object (OpenAI's `response_format: {type: "json_object"}`). */
 export type GrammarSpec =
     | {type: "gbnf"; grammar: string}
-    | {type: "json_schema"; schema: Record<string, unknown>};
+    | {type: "json_schema"; schema: Record<string, unknown>}
+    | {type: "json_object"};
 
 export interface SamplingParams {
     maxTokens: number;

@@ -14,7 +14,7 @@ import type {
     ModelInfo, RenderedPrompt
 } from "../types.js";
 import {IncrementalDetokenizer, StopMatcher} from "./textStream.js";
-import {GrammarCache} from "./grammarCache.js";
+import {GrammarCache, grammarStopTexts} from "./grammarCache.js";
 
 /** llama-server's repeat_last_n: the repetition penalty looks back this many tokens. */
 const REPEAT_PENALTY_WINDOW = 64;
@@ -235,6 +235,7 @@ export class LlamaEngine implements Engine {
         if (reused < sequence.nextTokenIndex)
             await sequence.eraseContextTokenRanges([{start: reused, end: sequence.nextTokenIndex}]);
 
+        const grammar = params.grammar != null ? await loaded.grammars.get(params.grammar) : null;
         const history: Token[] = tokens.slice(-REPEAT_PENALTY_WINDOW);
         const options: SequenceEvaluateOptions = {
             temperature: params.temperature,
@@ -248,14 +249,14 @@ export class LlamaEngine implements Engine {
                 penalty: params.repetitionPenalty
             },
             tokenBias: params.ignoreEos ? loaded.eogBias : undefined,
-            grammarEvaluationState: params.grammar != null
-                ? new LlamaGrammarEvaluationState({model: loaded.model, grammar: await loaded.grammars.get(params.grammar)})
+            grammarEvaluationState: grammar != null
+                ? new LlamaGrammarEvaluationState({model: loaded.model, grammar})
                 : undefined
         };
 
         const detokenizer = new IncrementalDetokenizer(
             (pending, last) => loaded.model.detokenize(pending as Token[], false, last as Token[]));
-        const stops = new StopMatcher(params.stop);
+        const stops = new StopMatcher([...params.stop, ...grammarStopTexts(grammar)]);
         let completionTokens = 0;
         let finishReason: FinishReason = "stop";
         const usage = () => ({promptTokens: tokens.length, completionTokens, cachedTokens: reused});
