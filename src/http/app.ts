@@ -3,8 +3,9 @@ import Fastify, {type FastifyInstance, type FastifyServerOptions} from "fastify"
 import type {Config} from "../config/config.js";
 import type {ChatService} from "../service/chatService.js";
 import {toProblem} from "./adapters/errorMapping.js";
-import {nativeErrorBody} from "./adapters/envelopes.js";
+import {errorBodyFor} from "./adapters/envelopes.js";
 import {chatRoutes} from "./routes/chat.js";
+import {openAiRoutes} from "./routes/openai.js";
 
 export interface AppDeps {
     config: Config;
@@ -42,12 +43,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             request.log.info({code: problem.code, status: problem.status}, "request rejected");
         if (problem.retryAfterSeconds != null)
             void reply.header("retry-after", String(problem.retryAfterSeconds));
-        return reply.status(problem.status).send(nativeErrorBody(problem));
+        return reply.status(problem.status).send(errorBodyFor(request.url, problem));
     });
-    app.setNotFoundHandler((request, reply) => reply.status(404).send(nativeErrorBody({
+    app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBodyFor(request.url, {
         status: 404, code: "not_found", message: `route ${request.method} ${request.url.split("?")[0]} does not exist`
     })));
 
     await app.register(chatRoutes, {config, chat: deps.chat});
+    await app.register(openAiRoutes, {config, chat: deps.chat});
     return app;
 }

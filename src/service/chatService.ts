@@ -4,7 +4,7 @@ import type {
 } from "../engine/types.js";
 
 export type {ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, Usage} from "../engine/types.js";
-export {WorkerError} from "../engine/errors.js";
+export {ContextOverflowError, WorkerError} from "../engine/errors.js";
 import type {Lease, LeaseHint, Scheduler} from "../scheduler/scheduler.js";
 
 /**
@@ -101,6 +101,11 @@ export class ChatService {
                 low = middle + 1;
         }
         return {prompt: best, historyDropped: low};
+    }
+
+    /** The prompt exactly as the model would see it, without fitting (llama-server's /apply-template). */
+    render(messages: ChatMessage[]): Promise<RenderedPrompt> {
+        return this.engine.render(messages);
     }
 
     engineStatus(): EngineStatus {
