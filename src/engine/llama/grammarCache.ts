@@ -1,7 +1,7 @@
 import {isLlamaText, type Llama, type LlamaGrammar} from "node-llama-cpp";
 import type {GrammarSpec} from "../types.js";
 import {WorkerError} from "../errors.js";
-import {prepareJsonSchema} from "./jsonSchemaSupport.js";
+import {prepareJsonSchema, tightenNumberRules} from "./jsonSchemaSupport.js";
 
 /** Compiling a grammar costs far more than a token; requests that share one reuse it. */
 const MAX_CACHED_GRAMMARS = 64;
@@ -33,7 +33,12 @@ export class GrammarCache {
             if (spec.type === "gbnf")
                 return await this.llama.createGrammar({grammar: spec.grammar});
             // eslint-disable-next-line @typescript-eslint/no-explicit-any
-            return await this.llama.createGrammarForJsonSchema(schema as any);
+            const generated = await this.llama.createGrammarForJsonSchema(schema as any);
+            return await this.llama.createGrammar({
+                grammar: tightenNumberRules(generated.grammar),
+                stopGenerationTriggers: generated.stopGenerationTriggers,
+                trimWhitespaceSuffix: generated.trimWhitespaceSuffix
+            });
         } catch (err) {
             throw new WorkerError("invalid_request", "invalid_grammar",
                 `${spec.type === "gbnf" ? "grammar" : "JSON schema"} could not be compiled: ${(err as Error).message}`,

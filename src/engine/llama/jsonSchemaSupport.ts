@@ -119,3 +119,16 @@ function normalize(schema: unknown, path: string, depth: number): unknown {
         throw unsupported(path, "oneOf and anyOf together are not supported");
     return out;
 }
+
+/**
+ * node-llama-cpp 3.21.1's number rules let an "integer" carry an exponent (`1e-5` is not an integer)
+ * and give exponents up to 16 digits (`1e4739974759974717` parses to Infinity). Integers lose the
+ * exponent and other numbers get at most two exponent digits, so every value is what the schema
+ * says and stays finite. Rules that do not look as expected are left alone.
+ */
+export function tightenNumberRules(grammar: string): string {
+    return grammar
+        .replace(/^integer-number-rule ::= .*$/m, 'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15})')
+        .replace(/^fractional-number-rule ::= .*$/m,
+            'fractional-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?');
+}
