@@ -313,8 +313,11 @@ export class UpstreamEngine implements Engine {
                     }
                     const chunk: ParsedChunk = parseChunk(data, streamed);
                     if (chunk.error != null) {
+                        // Before any text, the error is what the upstream answered (it had already
+                        // sent its headers); after, the answer broke.
                         throw textChunks === 0 && chunk.error.status != null
-                            ? this.client.errorFromStatus(chunk.error.status, {error: {message: chunk.error.message}}, "", null, url)
+                            ? this.client.errorFromStatus(chunk.error.status,
+                                {error: {message: chunk.error.message, code: chunk.error.code}}, "", null, url)
                             : new WorkerError("bad_gateway", "upstream_stream_error",
                                 `The upstream at ${this.client.displayUrl} failed mid-stream: ${chunk.error.message.slice(0, 300)}`);
                     }

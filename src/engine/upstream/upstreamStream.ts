@@ -58,10 +58,19 @@ export interface ParsedChunk {
     finishReason: FinishReason | null;
     usage: UpstreamUsage | null;
     /** An `error` object in the stream: the upstream failed after it had started answering. */
-    error: {message: string; status: number | null} | null;
+    error: {message: string; status: number | null; code: string | null} | null;
 }
 
 export class MalformedChunkError extends Error {}
+
+/** OpenAI's error types and the statuses they stand for (an error sent in a stream has no status of its own). */
+const STATUS_BY_ERROR_TYPE: Record<string, number> = {
+    invalid_request_error: 400,
+    authentication_error: 401,
+    permission_error: 403,
+    not_found_error: 404,
+    rate_limit_error: 429
+};
 
 /** Interprets one chunk; throws MalformedChunkError when it is not a chat completion chunk. */
 export function parseChunk(data: string, streamed = true): ParsedChunk {
@@ -75,10 +84,13 @@ export function parseChunk(data: string, streamed = true): ParsedChunk {
         throw new MalformedChunkError("an event that is not a JSON object");
     const record = json as Record<string, unknown>;
     if (record.error != null) {
-        const error = record.error as {message?: unknown; code?: unknown} | string;
+        const error = record.error as {message?: unknown; code?: unknown; type?: unknown} | string;
         const message = typeof error === "string" ? error : typeof error.message === "string" ? error.message : JSON.stringify(error);
-        const status = typeof error === "object" && typeof error.code === "number" ? error.code : null;
-        return {text: "", finishReason: null, usage: null, error: {message, status}};
+        // llama-server puts the HTTP status in `code`; OpenAI-style envelopes say it with `type`.
+        const status = typeof error === "object" && typeof error.code === "number" ? error.code
+            : typeof error === "object" && typeof error.type === "string" ? STATUS_BY_ERROR_TYPE[error.type] ?? null : null;
+        const code = typeof error === "object" && typeof error.code === "string" ? error.code : null;
+        return {text: "", finishReason: null, usage: null, error: {message, status, code}};
     }
     const choices = record.choices;
     if (!Array.isArray(choices))
