@@ -4,6 +4,7 @@ import {Writable} from "node:stream";
 import pino from "pino";
 import OpenAI, {APIError} from "openai";
 import {startTestWorker, postJson, parseSse, until, type TestWorker} from "./helpers/testWorker.js";
+import {toChatInput} from "../src/http/adapters/openaiChat.js";
 
 // The OpenAI-compatible API, driven by the official `openai` npm client against the real engine.
 
@@ -267,4 +268,23 @@ test("a client that drops a stream stops its generation and frees the sequence",
     const line = logLines.find((entry) => entry.msg === "chat completion completed" && entry.finishReason === "abort");
     assert.ok(line, "the generation ended as aborted");
     assert.ok((line.completionTokens as number) < 800, `stopped after ${String(line.completionTokens)} tokens`);
+});
+
+test("messages split like /chat's input: leading system pinned, last message pinned, the rest droppable history", async () => {
+    const m = (role: "system" | "user" | "assistant", content: string) => ({role, content});
+    assert.deepEqual(toChatInput([m("system", "a"), m("system", "b"), m("user", "1"), m("assistant", "2"), m("user", "3")]), {
+        prefix: [m("system", "a"), m("system", "b")], history: [m("user", "1"), m("assistant", "2")], tail: [m("user", "3")]
+    });
+    assert.deepEqual(toChatInput([m("user", "only")]), {prefix: [], history: [], tail: [m("user", "only")]});
+    assert.deepEqual(toChatInput([m("system", "s")]), {prefix: [], history: [], tail: [m("system", "s")]});
+
+    // A conversation longer than the context loses its oldest turns instead of failing.
+    const turns = Array.from({length: 12}, (_, i) => m(i % 2 === 0 ? "user" : "assistant", `turn ${i} ` + "x".repeat(90)));
+    const completion = await client.chat.completions.create({
+        model: "any", messages: [m("system", "SYSTEM"), ...turns, m("user", "latest")], max_tokens: 500,
+        grammar: 'root ::= "ok"'
+    } as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    assert.equal(completion.choices[0].message.content, "ok");
+    const promptTokens = completion.usage?.prompt_tokens ?? 0;
+    assert.ok(promptTokens > 100 && promptTokens + 500 <= 1024, `prompt_tokens ${promptTokens}`);
 });
