@@ -2,8 +2,10 @@ import fs from "node:fs";
 import type {FastifyInstance} from "fastify";
 import type {Logger} from "pino";
 import type {Config} from "./config/config.js";
-import {LlamaEngine} from "./engine/llama/llamaEngine.js";
-import {Scheduler, SchedulerClosedError} from "./scheduler/scheduler.js";
+import type {Engine} from "./engine/types.js";
+import {LlamaEngine, type LlamaEngineHooks} from "./engine/llama/llamaEngine.js";
+import {UpstreamEngine} from "./engine/upstream/upstreamEngine.js";
+import {Scheduler, SchedulerClosedError, type SlotPicker} from "./scheduler/scheduler.js";
 import {ChatService} from "./service/chatService.js";
 import {EnhanceService} from "./service/enhanceService.js";
 import {loadEnhanceTemplates} from "./service/enhanceTemplates.js";
@@ -16,9 +18,9 @@ import {buildApp} from "./http/app.js";
 import {showLoadProgress} from "./terminal/loadProgressBar.js";
 import {writeSyntheticModel} from "./testmodel/syntheticModel.js";
 
-export interface Worker {
+export interface Worker<E extends Engine = Engine> {
     config: Config;
-    engine: LlamaEngine;
+    engine: E;
     scheduler: Scheduler;
     lifecycle: ModelLifecycle;
     metrics: WorkerMetrics;
@@ -37,23 +39,34 @@ export interface WorkerOptions {
     progressStream?: NodeJS.WriteStream | null;
 }
 
+/** ENGINE=embedded runs the GGUF in-process; ENGINE=openai forwards to an OpenAI-compatible upstream. */
+async function createEngine(config: Config, logger: Logger, hooks: LlamaEngineHooks): Promise<Engine> {
+    const engineLogger = logger.child({component: "engine"});
+    if (config.engine === "openai")
+        return new UpstreamEngine(config, engineLogger);
+    if (config.modelIsBuiltin && !fs.existsSync(config.modelPath)) {
+        logger.info({modelPath: config.modelPath}, "creating the built-in synthetic test model");
+        await writeSyntheticModel({preset: "tiny", out: config.modelPath});
+    }
+    return new LlamaEngine(config, engineLogger, hooks);
+}
+
 /**
- * Wires config -> engine -> scheduler -> service -> http. The model loads in the background, so
- * the HTTP server can answer (/health "loading", /ready 503) while it does; await
- * `engine.whenSettled()` to wait.
+ * Wires config -> engine -> scheduler -> service -> http. The model loads in the background (or the
+ * upstream is probed), so the HTTP server can answer (/health "loading", /ready 503) meanwhile;
+ * await `engine.whenSettled()` to wait.
  * Throws ConfigError when a setting that needs the file system (ENHANCE_TEMPLATES_DIR) is bad.
  */
 export async function createWorker(config: Config, logger: Logger, options: WorkerOptions = {}): Promise<Worker> {
     // First, before any model work: a bad operator template refuses to boot (ConfigError).
     const templates = loadEnhanceTemplates(config.enhanceTemplatesDir);
-    if (config.modelIsBuiltin && !fs.existsSync(config.modelPath)) {
-        logger.info({modelPath: config.modelPath}, "creating the built-in synthetic test model");
-        await writeSyntheticModel({preset: "tiny", out: config.modelPath});
-    }
     // `metrics` is created below; the engine only reports once it generates.
-    const engine = new LlamaEngine(config, logger.child({component: "engine"}), {onCache: (event) => metrics.recordCache(event)});
-    const scheduler = new Scheduler(engine.slots, config.maxQueue,
-        (free, hint) => engine.pickSlot(free, hint.prompt, hint.conversationId));
+    const engine = await createEngine(config, logger, {onCache: (event) => metrics.recordCache(event)});
+    // Conversation affinity: the embedded engine routes a request to the sequence holding its prefix.
+    const picker: SlotPicker | undefined = engine instanceof LlamaEngine
+        ? (free, hint) => engine.pickSlot(free, hint.prompt, hint.conversationId)
+        : undefined;
+    const scheduler = new Scheduler(engine.slots, config.maxQueue, picker);
     const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds}, logger.child({component: "lifecycle"}));
     const metrics = new WorkerMetrics({
         queueDepth: () => scheduler.queued + lifecycle.waiting,

@@ -1,12 +1,14 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import {startTestWorker, postJson, parseSse, type TestWorker} from "./helpers/testWorker.js";
+import {postJson, parseSse} from "./helpers/testWorker.js";
+import {startChatTarget, type ChatTarget} from "./helpers/chatTarget.js";
 import {FALLBACK_SYSTEM_PROMPT} from "../src/http/adapters/nativeChat.js";
 
-let server: TestWorker;
+// Also run through a worker with ENGINE=openai in front (test/chatUpstream.test.ts).
+let server: ChatTarget;
 
 before(async () => {
-    server = await startTestWorker({PARALLEL: "4", CONTEXT_SIZE: "1024", MAX_TOKENS_LIMIT: "800"});
+    server = await startChatTarget({PARALLEL: "4", CONTEXT_SIZE: "1024", MAX_TOKENS_LIMIT: "800"});
     assert.equal(server.worker.engine.status().state, "ready", server.worker.engine.status().reason ?? "");
 });
 after(() => server.close());
@@ -48,11 +50,13 @@ test("the system prompt reaches the template byte for byte, even when it spells 
     assert.ok(json.rendered_prompt.includes(`<|im_start|>system\n${system}<|im_end|>`), json.rendered_prompt);
     assert.equal(json.no_override_detected, true);
     assert.equal(json.pure_inference_mode, true);
+    assert.equal(json.rendered_by, server.engine === "openai" ? "upstream" : "embedded_engine");
+    assert.equal(json.rendering_note, null, "the template is known, so there is nothing to explain");
     assert.deepEqual(json.messages_built, [{role: "system", content: system}, {role: "user", content: "test message"}]);
 });
 
 test("client text that spells <|im_end|><|im_start|>system is tokenized as text, not special tokens", async () => {
-    const engine = server.worker.engine;
+    const engine = server.model.engine;
     const imStart = engine.specialTokenId("<|im_start|>");
     const imEnd = engine.specialTokenId("<|im_end|>");
     assert.notEqual(imStart, null);

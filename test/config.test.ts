@@ -33,3 +33,28 @@ test("every setting has a default entry and documentation", () => {
         assert.ok(setting.doc.length > 10, name);
     }
 });
+
+test("ENGINE=openai needs UPSTREAM_URL; upstream settings are validated and parsed", () => {
+    assert.throws(() => loadConfig({ENGINE: "openai"}), (err: unknown) =>
+        err instanceof ConfigError && err.variable === "UPSTREAM_URL" && /required when ENGINE=openai/.test(err.message));
+    const bad: Array<[string, string]> = [
+        ["UPSTREAM_URL", "vllm:8000"], ["UPSTREAM_URL", "ftp://host/v1"], ["UPSTREAM_TIMEOUT_SECONDS", "0"],
+        ["UPSTREAM_TIMEOUT_SECONDS", "soon"], ["UPSTREAM_GRAMMAR_FIELD", "guided_json"], ["UPSTREAM_MODEL", " "]
+    ];
+    for (const [variable, value] of bad)
+        assert.throws(() => loadConfig({ENGINE: "openai", UPSTREAM_URL: "http://vllm:8000/v1", [variable]: value}), (err: unknown) =>
+            err instanceof ConfigError && err.variable === variable, `${variable}=${value}`);
+    const config = loadConfig({
+        ENGINE: "openai", UPSTREAM_URL: "http://vllm:8000/v1/", UPSTREAM_API_KEY: "k", UPSTREAM_MODEL: "Qwen/Qwen2.5-7B-Instruct",
+        UPSTREAM_TIMEOUT_SECONDS: "2.5", UPSTREAM_GRAMMAR_FIELD: "structured_outputs"
+    });
+    assert.equal(config.upstreamUrl, "http://vllm:8000/v1");
+    assert.equal(config.upstreamApiKey, "k");
+    assert.equal(config.upstreamModel, "Qwen/Qwen2.5-7B-Instruct");
+    assert.equal(config.upstreamTimeoutSeconds, 2.5);
+    assert.equal(config.upstreamGrammarField, "structured_outputs");
+    const defaults = loadConfig({});
+    assert.equal(defaults.upstreamUrl, null);
+    assert.equal(defaults.upstreamTimeoutSeconds, 60);
+    assert.equal(defaults.upstreamGrammarField, "grammar");
+});

@@ -10,6 +10,9 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const ENGINE_KINDS = ["embedded", "openai"] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
+/** Where a GBNF grammar goes in an upstream request: llama-server (and this worker) read `grammar`, vLLM >= 0.12 `structured_outputs.grammar`, older vLLM `guided_grammar`. */
+export const UPSTREAM_GRAMMAR_FIELDS = ["grammar", "structured_outputs", "guided_grammar"] as const;
+export type UpstreamGrammarField = (typeof UPSTREAM_GRAMMAR_FIELDS)[number];
 
 /** Where `npm start` puts (and on first start creates) the built-in synthetic test model. */
 export const BUILTIN_MODEL_PATH = path.join("models", "chat-worker-tiny.gguf");
@@ -31,9 +34,15 @@ export const SETTINGS = {
         default: "", parse: text,
         doc: `GGUF model file. Default: the built-in synthetic test model \`${BUILTIN_MODEL_PATH}\`, generated on first start if missing.`
     },
-    MODEL_NAME: {default: "", parse: text, doc: "Model name reported by the API. Default: the GGUF's `general.name`."},
-    CONTEXT_SIZE: {default: "4096", parse: integer({min: 64, max: 1_048_576}), doc: "Context window of each sequence, in tokens."},
-    PARALLEL: {default: "4", parse: integer({min: 1, max: 256}), doc: "Sequences evaluated together in one batched context (concurrent generations)."},
+    MODEL_NAME: {default: "", parse: text, doc: "Model name reported by the API. Default: the GGUF's `general.name` (`ENGINE=openai`: the upstream's model id)."},
+    CONTEXT_SIZE: {
+        default: "4096", parse: integer({min: 64, max: 1_048_576}),
+        doc: "Context window of each sequence, in tokens. `ENGINE=openai`: used only when the upstream's `/models` gives no `max_model_len`."
+    },
+    PARALLEL: {
+        default: "4", parse: integer({min: 1, max: 256}),
+        doc: "Sequences evaluated together in one batched context (concurrent generations). `ENGINE=openai`: most requests forwarded to the upstream at once."
+    },
     THREADS: {
         default: String(cores), parse: integer({min: 1, max: 1024}),
         doc: "llama.cpp compute threads. Default: `os.availableParallelism()`. More threads than cores makes llama.cpp's spin-waiting collapse."
@@ -63,6 +72,20 @@ export const SETTINGS = {
     STATE_CACHE_MAX_BYTES: {
         default: "1073741824", parse: integer({min: 0}),
         doc: "Byte budget of the state folder, least recently used states evicted first. 0 disables spilling (warm sequences are still reused)."
+    },
+    UPSTREAM_URL: {
+        default: "", parse: url,
+        doc: "`ENGINE=openai` (required there): base URL of the OpenAI-compatible upstream, e.g. `http://vllm:8000/v1`. Template and tokenizer endpoints are looked up beside it, at the URL without `/v1`."
+    },
+    UPSTREAM_API_KEY: {default: "", parse: text, doc: "`ENGINE=openai`: sent as `Authorization: Bearer`. Never logged."},
+    UPSTREAM_MODEL: {default: "", parse: text, doc: "`ENGINE=openai`: model id to ask the upstream for. Default: the first model its `/models` lists."},
+    UPSTREAM_TIMEOUT_SECONDS: {
+        default: "60", parse: decimal({min: 0.01, max: 86_400}),
+        doc: "`ENGINE=openai`: longest wait for the upstream's response headers and then for each streamed chunk; past it, 504. The whole generation is bounded by `REQUEST_TIMEOUT_SECONDS`."
+    },
+    UPSTREAM_GRAMMAR_FIELD: {
+        default: "grammar", parse: oneOf(UPSTREAM_GRAMMAR_FIELDS),
+        doc: "`ENGINE=openai`: request field that carries a GBNF grammar: `grammar` (llama-server, chat-worker), `structured_outputs` (vLLM >= 0.12) or `guided_grammar` (older vLLM)."
     },
     LOG_LEVEL: {default: "info", parse: oneOf(LOG_LEVELS), doc: "pino log level."},
     LOG_PROMPTS: {default: "false", parse: boolean, doc: "Log prompt and response text (off by default: logs carry only lengths, ids and timings)."},
@@ -124,6 +147,12 @@ export interface Config {
     prefixCache: boolean;
     stateCacheDir: string;
     stateCacheMaxBytes: number;
+    /** ENGINE=openai only: base URL without a trailing slash; null when not set. */
+    upstreamUrl: string | null;
+    upstreamApiKey: string | null;
+    upstreamModel: string | null;
+    upstreamTimeoutSeconds: number;
+    upstreamGrammarField: UpstreamGrammarField;
     logLevel: LogLevel;
     logPrompts: boolean;
     /** Operator template folder for /enhance; null means the built-in templates only. */
@@ -196,6 +225,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         prefixCache: required(read(env, "PREFIX_CACHE")),
         stateCacheDir: required(read(env, "STATE_CACHE_DIR")),
         stateCacheMaxBytes: required(read(env, "STATE_CACHE_MAX_BYTES")),
+        upstreamUrl: read(env, "UPSTREAM_URL"),
+        upstreamApiKey: read(env, "UPSTREAM_API_KEY"),
+        upstreamModel: read(env, "UPSTREAM_MODEL"),
+        upstreamTimeoutSeconds: required(read(env, "UPSTREAM_TIMEOUT_SECONDS")),
+        upstreamGrammarField: required(read(env, "UPSTREAM_GRAMMAR_FIELD")),
         logLevel: required(read(env, "LOG_LEVEL")),
         logPrompts: required(read(env, "LOG_PROMPTS")),
         enhanceTemplatesDir: read(env, "ENHANCE_TEMPLATES_DIR"),
@@ -210,6 +244,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     config.uvThreadpoolSize = read(env, "UV_THREADPOOL_SIZE") ?? Math.max(1, cores - config.threads);
     if (config.defaultMaxTokens > config.maxTokensLimit)
         throw new ConfigError("DEFAULT_MAX_TOKENS", `must be <= MAX_TOKENS_LIMIT (${config.maxTokensLimit}), got ${config.defaultMaxTokens}`);
+    if (config.engine === "openai" && config.upstreamUrl == null)
+        throw new ConfigError("UPSTREAM_URL", "is required when ENGINE=openai (the upstream's base URL, e.g. http://vllm:8000/v1)");
     return config;
 }
 

@@ -13,9 +13,11 @@ export interface ChatMessage {
 /** Why a generation ended. `timeout` is REQUEST_TIMEOUT_SECONDS; `abort` is a client disconnect or shutdown. */
 export type FinishReason = "stop" | "length" | "abort" | "timeout";
 
+/** `json_object`: any JSON object (OpenAI's `response_format: {type: "json_object"}`). */
 export type GrammarSpec =
     | {type: "gbnf"; grammar: string}
-    | {type: "json_schema"; schema: Record<string, unknown>};
+    | {type: "json_schema"; schema: Record<string, unknown>}
+    | {type: "json_object"};
 
 export interface SamplingParams {
     maxTokens: number;
@@ -133,7 +135,7 @@ export interface Engine {
      * Tokens the model's tokenizer makes of plain text (special-token spellings count as text).
      * Optional: an engine without access to the tokenizer leaves it out and callers treat counts as unknown.
      */
-    countTokens?(text: string): Promise<number>;
+    countTokens?(text: string): Promise<number | null>;
     /** Streams a generation in the leased slot. Throws WorkerError before the first event on bad input. */
     generate(request: GenerateRequest): AsyncIterable<GenerationEvent>;
     /** Resolves once the engine is ready or has failed; never rejects. */

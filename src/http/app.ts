@@ -8,10 +8,11 @@ import type {WorkerMetrics} from "../service/metrics.js";
 import type {WorkerStatus} from "../service/workerStatus.js";
 import {SchedulerClosedError} from "../scheduler/scheduler.js";
 import {toProblem} from "./adapters/errorMapping.js";
-import {nativeErrorBody} from "./adapters/envelopes.js";
+import {errorBodyFor} from "./adapters/envelopes.js";
 import {bearerAuth, OPEN_ROUTES} from "./auth.js";
 import {collectRoutes, type RouteRecord} from "./openapi.js";
 import {chatRoutes} from "./routes/chat.js";
+import {openAiRoutes} from "./routes/openai.js";
 import {enhanceRoutes} from "./routes/enhance.js";
 import {statusRoutes} from "./routes/status.js";
 import {modelControlRoutes} from "./routes/modelControl.js";
@@ -88,9 +89,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             request.log.info({code: problem.code, status: problem.status}, "request rejected");
         if (problem.retryAfterSeconds != null)
             void reply.header("retry-after", String(problem.retryAfterSeconds));
-        return reply.status(problem.status).send(nativeErrorBody(problem));
+        return reply.status(problem.status).send(errorBodyFor(request.url, problem));
     });
-    app.setNotFoundHandler((request, reply) => reply.status(404).send(nativeErrorBody({
+    app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBodyFor(request.url, {
         status: 404, code: "not_found", message: `route ${request.method} ${request.url.split("?")[0]} does not exist`
     })));
 
@@ -102,5 +103,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     if (deps.enhance != null)
         await app.register(enhanceRoutes, {config, chat: deps.chat, enhance: deps.enhance});
+    await app.register(openAiRoutes, {config, chat: deps.chat});
     return app;
 }

@@ -79,6 +79,10 @@ export interface DebugPromptResponseBody {
     messages_built: Array<{role: string; content: string}>;
     rendered_prompt: string | null;
     prompt_tokens: number | null;
+    /** Who applied the chat template: this worker's model, or the upstream (ENGINE=openai). */
+    rendered_by: "embedded_engine" | "upstream";
+    /** Says plainly why `rendered_prompt` is null when the upstream keeps its template to itself. */
+    rendering_note: string | null;
     history_truncated: number;
     no_override_detected: boolean;
     pure_inference_mode: true;

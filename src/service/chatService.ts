@@ -4,7 +4,7 @@ import type {
 } from "../engine/types.js";
 
 export type {ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, Usage} from "../engine/types.js";
-export {WorkerError} from "../engine/errors.js";
+export {ContextOverflowError, WorkerError} from "../engine/errors.js";
 import type {Lease, LeaseHint, Scheduler} from "../scheduler/scheduler.js";
 import {OPEN_GATE, type ModelGate} from "./modelLifecycle.js";
 import type {WorkerMetrics} from "./metrics.js";
@@ -124,6 +124,11 @@ export class ChatService {
     /** Tokens of plain text by the model's tokenizer; null when the engine cannot tell. */
     async countTokens(text: string): Promise<number | null> {
         return this.engine.countTokens != null ? this.engine.countTokens(text) : null;
+    }
+
+    /** The prompt exactly as the model would see it, without fitting (llama-server's /apply-template). */
+    render(messages: ChatMessage[]): Promise<RenderedPrompt> {
+        return this.engine.render(messages);
     }
 
     engineStatus(): EngineStatus {

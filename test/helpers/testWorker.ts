@@ -4,6 +4,9 @@ import path from "node:path";
 import pino, {type Logger} from "pino";
 import {loadConfig} from "../../src/config/config.js";
 import {createWorker, stopWorker, type Worker} from "../../src/worker.js";
+import type {Engine} from "../../src/engine/types.js";
+import {LlamaEngine} from "../../src/engine/llama/llamaEngine.js";
+import type {UpstreamEngine} from "../../src/engine/upstream/upstreamEngine.js";
 import {writeSyntheticModel, type ModelPreset} from "../../src/testmodel/syntheticModel.js";
 
 const modelDir = path.join(os.tmpdir(), "chat-worker-test-models");
@@ -16,20 +19,36 @@ export async function testModelPath(preset: ModelPreset = "tiny"): Promise<strin
     return file;
 }
 
-export interface TestWorker {
+export interface TestWorker<E extends Engine = LlamaEngine> {
     url: string;
-    worker: Worker;
+    worker: Worker<E>;
     close(): Promise<void>;
 }
 
 /** Test defaults: CPU only, 2 threads, a small context; `env` overrides any setting. */
-export async function startTestWorker(env: Record<string, string> = {}, logger?: Logger): Promise<TestWorker> {
+export async function startTestWorker(env: Record<string, string> = {}, logger?: Logger): Promise<TestWorker<LlamaEngine>> {
+    const started = await startWorker({MODEL_PATH: await testModelPath(), ...env}, logger);
+    if (!(started.worker.engine instanceof LlamaEngine)) {
+        await started.close();
+        throw new Error("startTestWorker starts embedded workers; use startUpstreamWorker for ENGINE=openai");
+    }
+    return started as TestWorker<LlamaEngine>;
+}
+
+/** A worker with ENGINE=openai that forwards to `upstreamUrl` (e.g. another test worker's `/v1`). */
+export async function startUpstreamWorker(
+    upstreamUrl: string, env: Record<string, string> = {}, logger?: Logger
+): Promise<TestWorker<UpstreamEngine>> {
+    const started = await startWorker({UPSTREAM_TIMEOUT_SECONDS: "5", ...env, ENGINE: "openai", UPSTREAM_URL: upstreamUrl}, logger);
+    return started as TestWorker<UpstreamEngine>;
+}
+
+async function startWorker(env: Record<string, string>, logger?: Logger): Promise<TestWorker<Engine>> {
     const config = loadConfig({
         GPU: "false",
         THREADS: "2",
         PARALLEL: "4",
         CONTEXT_SIZE: "1024",
-        MODEL_PATH: await testModelPath(),
         LOG_LEVEL: "silent",
         PORT: "0",
         HOST: "127.0.0.1",

@@ -1,6 +1,7 @@
-import type {Llama, LlamaGrammar} from "node-llama-cpp";
+import {isLlamaText, type Llama, type LlamaGrammar} from "node-llama-cpp";
 import type {GrammarSpec} from "../types.js";
 import {WorkerError} from "../errors.js";
+import {prepareJsonSchema, tightenNumberRules} from "./jsonSchemaSupport.js";
 
 /** Compiling a grammar costs far more than a token; requests that share one reuse it. */
 const MAX_CACHED_GRAMMARS = 64;
@@ -24,15 +25,36 @@ export class GrammarCache {
     }
 
     private async compile(spec: GrammarSpec): Promise<LlamaGrammar> {
+        if (spec.type === "json_object")
+            return await this.llama.getGrammarFor("json");
+        // Refuses schemas whose constraints the grammar would silently drop (a 400 naming the keyword).
+        const schema = spec.type === "json_schema" ? prepareJsonSchema(spec.schema) : null;
         try {
             if (spec.type === "gbnf")
                 return await this.llama.createGrammar({grammar: spec.grammar});
             // eslint-disable-next-line @typescript-eslint/no-explicit-any
-            return await this.llama.createGrammarForJsonSchema(spec.schema as any);
+            const generated = await this.llama.createGrammarForJsonSchema(schema as any);
+            return await this.llama.createGrammar({
+                grammar: tightenNumberRules(generated.grammar),
+                stopGenerationTriggers: generated.stopGenerationTriggers,
+                trimWhitespaceSuffix: generated.trimWhitespaceSuffix
+            });
         } catch (err) {
             throw new WorkerError("invalid_request", "invalid_grammar",
                 `${spec.type === "gbnf" ? "grammar" : "JSON schema"} could not be compiled: ${(err as Error).message}`,
                 {param: spec.type === "gbnf" ? "grammar" : "response_format"});
         }
     }
+}
+
+/**
+ * Texts after which a grammar's output is complete. node-llama-cpp's JSON grammars end with a run of
+ * newlines that only its chat layer treats as the end; evaluating a sequence directly, we must stop on
+ * them ourselves, or the model pads with newlines up to max_tokens.
+ */
+export function grammarStopTexts(grammar: LlamaGrammar | null): string[] {
+    if (grammar == null)
+        return [];
+    return grammar.stopGenerationTriggers.flatMap((trigger) =>
+        typeof trigger === "string" ? [trigger] : isLlamaText(trigger) ? [trigger.toString()] : []);
 }

@@ -13,13 +13,10 @@ import type {
     ModelInfo, RenderedPrompt
 } from "../types.js";
 import {IncrementalDetokenizer, StopMatcher} from "./textStream.js";
-import {GrammarCache} from "./grammarCache.js";
+import {GrammarCache, grammarStopTexts} from "./grammarCache.js";
 import {StateStore} from "./stateStore.js";
 import {commonPrefixLength, pickSlot} from "./slotAffinity.js";
 import {modelIdentity} from "./modelIdentity.js";
-
-/** Below this many tokens a sequence's content is not worth a file, and a prefix is not worth routing for. */
-const MIN_STATE_TOKENS = 32;
 import {baseName, classifyLoadError, fileSizeOf, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {checkMemory, freeRamBytes} from "./memoryCheck.js";
 
@@ -27,6 +24,9 @@ import {checkMemory, freeRamBytes} from "./memoryCheck.js";
 const REPEAT_PENALTY_WINDOW = 64;
 
 /** node-llama-cpp's own version (its package.json is not importable through its exports map). */
+/** Below this many tokens a sequence's content is not worth a file, and a prefix is not worth routing for. */
+const MIN_STATE_TOKENS = 32;
+
 let nodeLlamaCppVersion: string | null = null;
 void getModuleVersion().then((version) => {
     nodeLlamaCppVersion = version;
@@ -388,6 +388,7 @@ export class LlamaEngine implements Engine {
         record.lastUsed = Date.now();
         record.lastExchange = null;
 
+        const grammar = params.grammar != null ? await loaded.grammars.get(params.grammar) : null;
         const history: Token[] = tokens.slice(-REPEAT_PENALTY_WINDOW);
         const options: SequenceEvaluateOptions = {
             temperature: params.temperature,
@@ -401,14 +402,14 @@ export class LlamaEngine implements Engine {
                 penalty: params.repetitionPenalty
             },
             tokenBias: params.ignoreEos ? loaded.eogBias : undefined,
-            grammarEvaluationState: params.grammar != null
-                ? new LlamaGrammarEvaluationState({model: loaded.model, grammar: await loaded.grammars.get(params.grammar)})
+            grammarEvaluationState: grammar != null
+                ? new LlamaGrammarEvaluationState({model: loaded.model, grammar})
                 : undefined
         };
 
         const detokenizer = new IncrementalDetokenizer(
             (pending, last) => loaded.model.detokenize(pending as Token[], false, last as Token[]));
-        const stops = new StopMatcher(params.stop);
+        const stops = new StopMatcher([...params.stop, ...grammarStopTexts(grammar)]);
         let completionTokens = 0;
         let finishReason: FinishReason = "stop";
         const usage = () => ({promptTokens: tokens.length, completionTokens, cachedTokens: reused});

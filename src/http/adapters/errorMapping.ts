@@ -63,6 +63,13 @@ export function toProblem(err: unknown): Problem {
     if (Array.isArray(fastifyError.validation) && fastifyError.validation.length > 0) {
         // Prefer the most specific issue: union mismatches list one entry per branch.
         const issue = fastifyError.validation.find((item) => item.keyword !== "anyOf") ?? fastifyError.validation[0];
+        // A union of literals fails once per literal; name them all, as an enum would.
+        const literals = fastifyError.validation.filter((item) => item.keyword === "const" && item.instancePath === issue.instancePath);
+        if (issue.keyword === "const" && literals.length > 1) {
+            const param = fieldName(issue.instancePath, issue);
+            const allowed = literals.map((item) => JSON.stringify(item.params?.allowedValue)).join(", ");
+            return {status: 400, code: "invalid_request", message: `${param}: must be one of ${allowed}`, param};
+        }
         const {message, param} = describeValidation(issue);
         return {status: 400, code: "invalid_request", message, param};
     }

@@ -68,6 +68,7 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
         const prepared = await chat.prepare(chatInput(body), params.maxTokens);
         const used = systemPromptUsed(body);
         const received = body.system_prompt ?? null;
+        const upstream = chat.engineInfo().engine === "openai";
         return {
             success: true,
             system_prompt_received: received,
@@ -75,6 +76,10 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
             messages_built: prepared.prompt.messages.map(({role, content}) => ({role, content})),
             rendered_prompt: prepared.prompt.text,
             prompt_tokens: prepared.prompt.tokenCount,
+            rendered_by: upstream ? "upstream" : "embedded_engine",
+            rendering_note: prepared.prompt.text != null ? null
+                : "Rendering is the upstream's: it applies its own chat template to messages_built and exposes no " +
+                  "template endpoint (POST /apply-template or /tokenize), so the exact prompt and its token count are not known here.",
             history_truncated: prepared.historyDropped,
             no_override_detected: received === used && await chat.systemPromptInSlot(prepared.prompt, used),
             pure_inference_mode: true

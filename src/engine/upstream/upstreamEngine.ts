@@ -1,0 +1,395 @@
+import type {Config} from "../../config/config.js";
+import {ModelNotReadyError, WorkerError} from "../errors.js";
+import type {
+    ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport,
+    ModelInfo, RenderedPrompt
+} from "../types.js";
+import {UpstreamClient, Watchdog, type JsonResponse} from "./upstreamClient.js";
+import {MalformedChunkError, parseChunk, sseData, type ParsedChunk, type UpstreamUsage} from "./upstreamStream.js";
+import {upstreamRequestBody} from "./upstreamRequest.js";
+
+type UpstreamSettings = Pick<Config,
+    "upstreamUrl" | "upstreamApiKey" | "upstreamModel" | "upstreamTimeoutSeconds" | "upstreamGrammarField" |
+    "modelName" | "contextSize" | "parallel">;
+
+/**
+ * How the upstream renders prompts: llama-server (and chat-worker) answer POST /apply-template;
+ * vLLM tokenizes chat messages at POST /tokenize; others keep their template to themselves.
+ */
+type RenderMode = "unknown" | "apply-template" | "tokenize" | "none";
+
+/** /health reads `status()` often; the upstream is asked again at most this often. */
+const PROBE_INTERVAL_MS = 2000;
+
+/**
+ * The engine for `ENGINE=openai`: forwards every generation to an OpenAI-compatible upstream (vLLM,
+ * llama-server, Ollama, TGI, or another chat-worker's /v1). It has no sequences of its own; its
+ * slots are the PARALLEL requests it forwards at once, so the scheduler queues the rest.
+ */
+export class UpstreamEngine implements Engine {
+    readonly slots: number;
+    private readonly client: UpstreamClient;
+    private state: EngineStatus = {state: "unloaded", reason: null, loadProgress: null};
+    private unloaded = false;
+    private closed = false;
+    /** The model id we ask for: UPSTREAM_MODEL, or the first one the upstream lists. */
+    private model: string | null;
+    /** The upstream's context window when its /models says (vLLM's max_model_len). */
+    private upstreamContextSize: number | null = null;
+    private renderMode: RenderMode = "unknown";
+    private loading: Promise<void> | null = null;
+    private probing: Promise<void> | null = null;
+    private lastProbeAt = 0;
+    private warnedNoUsage = false;
+
+    constructor(private readonly settings: UpstreamSettings, private readonly logger: EngineLogger) {
+        if (settings.upstreamUrl == null)
+            throw new Error("UpstreamEngine needs UPSTREAM_URL");
+        this.slots = settings.parallel;
+        this.model = settings.upstreamModel;
+        this.client = new UpstreamClient({
+            baseUrl: settings.upstreamUrl, apiKey: settings.upstreamApiKey, timeoutSeconds: settings.upstreamTimeoutSeconds
+        });
+    }
+
+    get contextSize(): number {
+        return this.upstreamContextSize ?? this.settings.contextSize;
+    }
+
+    /** The last known reachability; a stale answer starts a fresh probe in the background. */
+    status(): EngineStatus {
+        if (!this.unloaded && !this.closed && this.loading == null && this.probing == null &&
+            Date.now() - this.lastProbeAt > PROBE_INTERVAL_MS)
+            this.probing = this.probe().finally(() => {
+                this.probing = null;
+            });
+        return {...this.state};
+    }
+
+    load(): Promise<void> {
+        this.unloaded = false;
+        if (this.state.state === "ready")
+            return Promise.resolve();
+        this.loading ??= (async () => {
+            this.state = {state: "loading", reason: null, loadProgress: null};
+            await this.probe();
+        })().finally(() => {
+            this.loading = null;
+        });
+        return this.loading;
+    }
+
+    async whenSettled(): Promise<void> {
+        await this.loading;
+    }
+
+    /** Stops forwarding; the upstream keeps its model (its memory is not ours to free). */
+    async unload(): Promise<void> {
+        await this.loading;
+        this.unloaded = true;
+        this.state = {state: "unloaded", reason: null, loadProgress: null};
+    }
+
+    async close(): Promise<void> {
+        this.closed = true;
+        this.client.abortAll();
+        await Promise.allSettled([this.loading, this.probing]);
+        await this.unload();
+    }
+
+    /** The memory belongs to the upstream; we cannot see it, so every figure is null. */
+    async memory(): Promise<MemoryReport> {
+        return {deviceType: "upstream", device: null, memoryKind: null, totalBytes: null, usedBytes: null, freeBytes: null, modelBytes: null};
+    }
+
+    info(): ModelInfo {
+        return {
+            engine: "openai",
+            modelName: this.settings.modelName ?? this.model ?? "unknown",
+            modelPath: null,
+            architecture: null,
+            parameterCount: null,
+            fileSizeBytes: null,
+            quantization: null,
+            trainedContextSize: null,
+            contextSize: this.contextSize,
+            parallel: this.slots,
+            threads: null,
+            gpu: null,
+            gpuLayers: null,
+            chatTemplate: null,
+            nodeLlamaCppVersion: null,
+            llamaCppRelease: null,
+            loadTimeSeconds: null
+        };
+    }
+
+    /** The upstream's URL without credentials, for the debug endpoint and logs. */
+    get upstreamUrl(): string {
+        return this.client.displayUrl;
+    }
+
+    /**
+     * Asks GET /models whether the upstream answers and which model it serves. Never throws: the
+     * outcome is the engine's state, which /health reports.
+     */
+    private async probe(): Promise<void> {
+        this.lastProbeAt = Date.now();
+        let next: EngineStatus;
+        try {
+            const response = await this.client.json("GET", this.client.url("/models"));
+            if (response.status !== 200)
+                throw this.client.errorFromStatus(response.status, response.body, response.text, response.headers.get("retry-after"),
+                    this.client.url("/models"));
+            next = this.adoptModelList(response);
+        } catch (err) {
+            next = {state: "failed", reason: err instanceof Error ? err.message : String(err), loadProgress: null};
+        }
+        if (this.unloaded || this.closed)
+            return;
+        if (next.state !== this.state.state || next.reason !== this.state.reason)
+            (next.state === "ready" ? this.logger.info : this.logger.warn).call(this.logger,
+                {upstream: this.client.displayUrl, model: this.model, state: next.state, reason: next.reason}, "upstream state changed");
+        this.state = next;
+    }
+
+    private adoptModelList(response: JsonResponse): EngineStatus {
+        const data = (response.body as {data?: unknown} | null)?.data;
+        if (!Array.isArray(data))
+            return failed(`The upstream at ${this.client.displayUrl} answered GET /models without a model list`);
+        const models = data.filter((entry): entry is {id: string; max_model_len?: unknown} =>
+            typeof entry === "object" && entry != null && typeof entry.id === "string");
+        const wanted = this.settings.upstreamModel ?? models[0]?.id ?? null;
+        if (wanted == null)
+            return failed(`The upstream at ${this.client.displayUrl} lists no models`);
+        const entry = models.find((model) => model.id === wanted);
+        if (entry == null)
+            return failed(`The upstream at ${this.client.displayUrl} does not serve UPSTREAM_MODEL ${JSON.stringify(wanted)}; ` +
+                `it serves ${models.map((model) => JSON.stringify(model.id)).join(", ")}`);
+        this.model = wanted;
+        this.upstreamContextSize = typeof entry.max_model_len === "number" && entry.max_model_len > 0 ? entry.max_model_len : null;
+        return {state: "ready", reason: null, loadProgress: null};
+    }
+
+    /** The model to ask for; an upstream that was down at boot is asked again before giving up. */
+    private async requireModel(): Promise<string> {
+        if (this.unloaded || this.closed)
+            throw new ModelNotReadyError("unloaded", null);
+        if (this.model == null)
+            await (this.loading ?? this.load());
+        if (this.model == null)
+            throw new ModelNotReadyError(this.state.state, this.state.reason);
+        return this.model;
+    }
+
+    /** Records what a request learned about reachability, so /health does not wait for the next probe. */
+    private observe(error: WorkerError | null): void {
+        if (this.unloaded || this.closed) return;
+        if (error == null) {
+            if (this.state.state === "failed" && this.model != null)
+                this.state = {state: "ready", reason: null, loadProgress: null};
+        } else if (error.code === "upstream_unreachable" || error.code === "upstream_timeout")
+            this.state = {state: "failed", reason: error.message, loadProgress: null};
+    }
+
+    async render(messages: ChatMessage[]): Promise<RenderedPrompt> {
+        const model = await this.requireModel();
+        try {
+            const prompt = await this.renderUpstream(model, messages);
+            this.observe(null);
+            return prompt;
+        } catch (err) {
+            if (err instanceof WorkerError) this.observe(err);
+            throw err;
+        }
+    }
+
+    private async renderUpstream(model: string, messages: ChatMessage[]): Promise<RenderedPrompt> {
+        const plain = messages.map(({role, content}) => ({role, content}));
+        if (this.renderMode === "unknown" || this.renderMode === "apply-template") {
+            const url = this.client.url("/apply-template", true);
+            const response = await this.client.json("POST", url, {messages: plain});
+            const body = response.body as {prompt?: unknown; prompt_tokens?: unknown} | null;
+            if (response.status === 200 && typeof body?.prompt === "string") {
+                this.renderMode = "apply-template";
+                const tokenCount = typeof body.prompt_tokens === "number" ? body.prompt_tokens : await this.countRenderedTokens(body.prompt);
+                return {messages, text: body.prompt, tokenCount};
+            }
+            if (response.status !== 404 && response.status !== 405)
+                throw this.client.errorFromStatus(response.status, response.body, response.text, response.headers.get("retry-after"), url);
+            this.renderMode = "unknown";
+        }
+        if (this.renderMode === "unknown" || this.renderMode === "tokenize") {
+            const url = this.client.url("/tokenize", true);
+            const response = await this.client.json("POST", url, {model, messages: plain, add_generation_prompt: true});
+            const body = response.body as {count?: unknown; tokens?: unknown} | null;
+            if (response.status === 200 && typeof body?.count === "number") {
+                this.renderMode = "tokenize";
+                return {messages, text: await this.detokenize(model, body.tokens), tokenCount: body.count};
+            }
+            // 404/405: no such endpoint; 200 without a count: a /tokenize that does not read messages.
+            if (response.status !== 404 && response.status !== 405 && response.status !== 200)
+                throw this.client.errorFromStatus(response.status, response.body, response.text, response.headers.get("retry-after"), url);
+            this.renderMode = "none";
+            this.logger.info({upstream: this.client.displayUrl}, "the upstream exposes no chat template endpoint; it renders prompts itself");
+        }
+        return {messages, text: null, tokenCount: null};
+    }
+
+    /** Plain text tokenized as text (the /enhance budget check); null when the upstream has no /tokenize. */
+    async countTokens(text: string): Promise<number | null> {
+        return this.tokenizeCount(text, false);
+    }
+
+    /** llama-server's /tokenize of rendered text (special tokens parsed); null when the upstream has none. */
+    private countRenderedTokens(prompt: string): Promise<number | null> {
+        return this.tokenizeCount(prompt, true);
+    }
+
+    private async tokenizeCount(content: string, parseSpecial: boolean): Promise<number | null> {
+        const response = await this.client.json("POST", this.client.url("/tokenize", true),
+            {content, add_special: false, parse_special: parseSpecial});
+        const tokens = (response.body as {tokens?: unknown} | null)?.tokens;
+        return response.status === 200 && Array.isArray(tokens) ? tokens.length : null;
+    }
+
+    /** vLLM's /detokenize of the rendered prompt's tokens; null when the upstream has none. */
+    private async detokenize(model: string, tokens: unknown): Promise<string | null> {
+        if (!Array.isArray(tokens)) return null;
+        const response = await this.client.json("POST", this.client.url("/detokenize", true), {model, tokens});
+        const prompt = (response.body as {prompt?: unknown} | null)?.prompt;
+        return response.status === 200 && typeof prompt === "string" ? prompt : null;
+    }
+
+    /** The render mode found so far, for the debug endpoint's note. */
+    get templateSource(): RenderMode {
+        return this.renderMode;
+    }
+
+    async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
+        const model = await this.requireModel();
+        const {prompt, params, signal} = request;
+        let textChunks = 0;
+        let upstreamUsage: UpstreamUsage | null = null;
+        const usage = () => upstreamUsage ?? this.estimatedUsage(prompt, textChunks);
+        const aborted = (): GenerationEvent => ({type: "end", finishReason: request.abortReason?.() ?? "abort", usage: usage()});
+        if (signal.aborted) {
+            yield aborted();
+            return;
+        }
+
+        const url = this.client.url("/chat/completions");
+        const controller = new AbortController();
+        const release = this.client.track(controller);
+        const onAbort = () => controller.abort();
+        signal.addEventListener("abort", onAbort, {once: true});
+        const watchdog = new Watchdog(this.client.timeoutMs, () => controller.abort());
+        let finishReason: FinishReason | null = null;
+        let done = false;
+        try {
+            let response: Response;
+            try {
+                response = await fetch(url, {
+                    method: "POST", headers: this.client.headers(true), signal: controller.signal,
+                    body: JSON.stringify(upstreamRequestBody(model, params, prompt.messages, this.settings.upstreamGrammarField))
+                });
+            } catch (err) {
+                if (signal.aborted) {
+                    yield aborted();
+                    return;
+                }
+                throw watchdog.fired ? this.client.timeoutError(url) : this.client.connectionError(err, url);
+            }
+            watchdog.kick();
+            if (!response.ok)
+                throw await this.client.errorFromResponse(response, url);
+            this.observe(null);
+
+            const contentType = response.headers.get("content-type") ?? "";
+            // An upstream that ignores `stream: true` answers with one completion object.
+            const chunks: AsyncIterable<string> = contentType.includes("application/json")
+                ? (async function* () {
+                    yield await response.text();
+                })()
+                : sseData(response.body ?? emptyStream(), () => watchdog.kick());
+            const streamed = !contentType.includes("application/json");
+            try {
+                for await (const data of chunks) {
+                    watchdog.kick();
+                    if (data.trim() === "[DONE]") {
+                        done = true;
+                        break;
+                    }
+                    const chunk: ParsedChunk = parseChunk(data, streamed);
+                    if (chunk.error != null) {
+                        // Before any text, the error is what the upstream answered (it had already
+                        // sent its headers); after, the answer broke.
+                        throw textChunks === 0 && chunk.error.status != null
+                            ? this.client.errorFromStatus(chunk.error.status,
+                                {error: {message: chunk.error.message, code: chunk.error.code}}, "", null, url)
+                            : new WorkerError("bad_gateway", "upstream_stream_error",
+                                `The upstream at ${this.client.displayUrl} failed mid-stream: ${chunk.error.message.slice(0, 300)}`);
+                    }
+                    if (chunk.text !== "") {
+                        textChunks++;
+                        yield {type: "text", text: chunk.text};
+                    }
+                    finishReason = chunk.finishReason ?? finishReason;
+                    upstreamUsage = chunk.usage ?? upstreamUsage;
+                    if (!streamed) done = true;
+                }
+            } catch (err) {
+                if (signal.aborted) {
+                    yield aborted();
+                    return;
+                }
+                if (err instanceof WorkerError) throw err;
+                if (watchdog.fired) throw this.client.timeoutError(url);
+                if (err instanceof MalformedChunkError)
+                    throw new WorkerError("bad_gateway", "upstream_malformed_stream",
+                        `The upstream at ${this.client.displayUrl} sent a malformed stream: ${err.message}`);
+                throw new WorkerError("bad_gateway", "upstream_connection_failed",
+                    `The connection to the upstream at ${this.client.displayUrl} broke mid-stream (${(err as Error).message})`);
+            }
+            if (signal.aborted) {
+                yield aborted();
+                return;
+            }
+            if (!done && finishReason == null)
+                throw new WorkerError("bad_gateway", "upstream_stream_incomplete",
+                    `The upstream at ${this.client.displayUrl} closed the stream before the answer was complete`);
+            done = true;
+            if (upstreamUsage == null && !this.warnedNoUsage) {
+                this.warnedNoUsage = true;
+                this.logger.warn({upstream: this.client.displayUrl},
+                    "the upstream sends no usage; token counts are estimated from the rendered prompt and the streamed chunks");
+            }
+            yield {type: "end", finishReason: finishReason ?? "stop", usage: usage()};
+        } catch (err) {
+            if (err instanceof WorkerError) {
+                this.observe(err);
+                this.logger.warn({upstream: this.client.displayUrl, code: err.code, kind: err.kind}, "upstream request failed");
+            }
+            throw err;
+        } finally {
+            watchdog.stop();
+            signal.removeEventListener("abort", onAbort);
+            // Not finished (a disconnect, an error, a consumer that stopped): drop the connection,
+            // which makes the upstream cancel the generation.
+            if (!done) controller.abort();
+            release();
+        }
+    }
+
+    private estimatedUsage(prompt: RenderedPrompt, textChunks: number): UpstreamUsage {
+        return {promptTokens: prompt.tokenCount ?? 0, completionTokens: textChunks, cachedTokens: 0};
+    }
+}
+
+function failed(reason: string): EngineStatus {
+    return {state: "failed", reason, loadProgress: null};
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+    return new ReadableStream({start: (controller) => controller.close()});
+}
