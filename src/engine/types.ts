@@ -125,6 +125,11 @@ export interface MemoryReport {
 export interface Engine {
     /** Number of sequences that can generate at once. */
     readonly slots: number;
+    /**
+     * True when a failed state can heal without a reload (an upstream that was unreachable), so
+     * requests are still forwarded and report the real fault instead of being refused up front.
+     */
+    readonly failureIsTransient?: boolean;
     /** Per-sequence context window in tokens. */
     readonly contextSize: number;
     status(): EngineStatus;

@@ -129,7 +129,7 @@ export class ModelLifecycle implements ModelGate {
                 continue;
             }
             const status = this.engine.status();
-            if (status.state === "ready")
+            if (status.state === "ready" || (status.state === "failed" && this.engine.failureIsTransient === true))
                 break;
             if (status.state === "failed" || round >= 4)
                 throw new ModelNotReadyError(status.state, status.reason);

@@ -28,6 +28,8 @@ const PROBE_INTERVAL_MS = 2000;
  */
 export class UpstreamEngine implements Engine {
     readonly slots: number;
+    /** An unreachable upstream may come back at any moment: requests still go through and report the real fault. */
+    readonly failureIsTransient = true;
     private readonly client: UpstreamClient;
     private state: EngineStatus = {state: "unloaded", reason: null, loadProgress: null};
     private unloaded = false;
