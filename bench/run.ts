@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import {loadConfig} from "../src/config/config.js";
 import {writeSyntheticModel} from "../src/testmodel/syntheticModel.js";
 import {measureRawDecode} from "../src/engine/llama/rawDecode.js";
 import {measureReadBandwidth} from "./lib/bandwidth.js";
@@ -24,7 +25,8 @@ const option = (name: string, fallback: number) => {
 const REPS = option("reps", 3);
 const TOKENS = option("tokens", 256);
 const PARALLEL = 8;
-const THREADS = os.availableParallelism();
+// The worker's own default (cores - 1), used for every engine and the peer alike.
+const THREADS = loadConfig({}).threads;
 const CONTEXT = 4096;
 const SAMPLING: Sampling = {temperature: 0.7, topK: 40, topP: 0.9, minP: 0, repeatPenalty: 1.1, seed: 42};
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);

@@ -7,7 +7,7 @@
 const os = require("node:os");
 if (process.env.UV_THREADPOOL_SIZE == null) {
     const cores = os.availableParallelism();
-    const threads = Number(process.env.THREADS) || cores;
+    const threads = Number(process.env.THREADS) || Math.max(1, cores - 1);
     process.env.UV_THREADPOOL_SIZE = String(Math.max(1, cores - threads));
 }
 import("../dist/src/main.js").catch((err) => {

@@ -9,7 +9,7 @@ test("defaults: port 7861, the built-in model, threads from the core count", () 
     assert.equal(config.host, "0.0.0.0");
     assert.equal(config.modelPath, BUILTIN_MODEL_PATH);
     assert.equal(config.modelIsBuiltin, true);
-    assert.equal(config.threads, os.availableParallelism());
+    assert.equal(config.threads, Math.max(1, os.availableParallelism() - 1));
     assert.equal(config.uvThreadpoolSize, Math.max(1, os.availableParallelism() - config.threads));
     assert.equal(config.modelName, null);
     assert.equal(config.gpu, "auto");

@@ -44,8 +44,8 @@ export const SETTINGS = {
         doc: "Sequences evaluated together in one batched context (concurrent generations). `ENGINE=openai`: most requests forwarded to the upstream at once."
     },
     THREADS: {
-        default: String(cores), parse: integer({min: 1, max: 1024}),
-        doc: "llama.cpp compute threads. Default: `os.availableParallelism()`. More threads than cores makes llama.cpp's spin-waiting collapse."
+        default: String(Math.max(1, cores - 1)), parse: integer({min: 1, max: 1024}),
+        doc: "llama.cpp compute threads. Default: `os.availableParallelism() - 1` (at least 1), leaving a core to Node's main thread (HTTP, streaming). ggml's threads spin-wait at barriers, so any oversubscription collapses throughput (measured: 130 vs 405 tok/s on 2 cores)."
     },
     UV_THREADPOOL_SIZE: {
         default: "", parse: integer({min: 1, max: 1024}),

@@ -46,7 +46,7 @@ export async function startUpstreamWorker(
 async function startWorker(env: Record<string, string>, logger?: Logger): Promise<TestWorker<Engine>> {
     const config = loadConfig({
         GPU: "false",
-        THREADS: "2",
+        THREADS: "1",
         PARALLEL: "4",
         CONTEXT_SIZE: "1024",
         LOG_LEVEL: "silent",
