@@ -1,6 +1,6 @@
 import {randomUUID} from "node:crypto";
-import type {ChatInput, ChatMessage, ChatResult, SamplingParams} from "../../service/chatService.js";
-import type {ChatRequestBody, ChatResponseBody, HistoryEntry} from "../../protocol/native.js";
+import type {ChatInput, ChatMessage, ChatResult, SamplingParams, Usage} from "../../service/chatService.js";
+import type {ChatRequestBody, ChatResponseBody, ChatUsage, HistoryEntry} from "../../protocol/native.js";
 
 /** The original worker's minimal fallback, used only when the request carries no system prompt. */
 export const FALLBACK_SYSTEM_PROMPT = "You are a helpful AI assistant.";
@@ -64,13 +64,18 @@ export function chatResponse(
         processing_time: round(processingSeconds),
         generation_time: round(result.generationSeconds),
         finish_reason: result.finishReason,
-        usage: {
-            prompt_tokens: result.usage.promptTokens,
-            completion_tokens: result.usage.completionTokens,
-            total_tokens: result.usage.promptTokens + result.usage.completionTokens,
-            cached_tokens: result.usage.cachedTokens
-        },
+        usage: nativeUsage(result.usage),
         history_truncated: result.historyDropped
+    };
+}
+
+/** The native `usage` object shared by /chat and /enhance. */
+export function nativeUsage(usage: Usage): ChatUsage {
+    return {
+        prompt_tokens: usage.promptTokens,
+        completion_tokens: usage.completionTokens,
+        total_tokens: usage.promptTokens + usage.completionTokens,
+        cached_tokens: usage.cachedTokens
     };
 }
 

@@ -3,7 +3,7 @@ import type {EnhanceResult, EnhanceSampling, EnhanceService} from "../../service
 import {MAX_WORD_CHARS, MIN_TOKEN_BUDGET, phraseLimits} from "../../service/enhanceOutputFormat.js";
 import type {ModelInfo, EngineStatus} from "../../service/chatService.js";
 import type {Problem} from "./errorMapping.js";
-import {round, SAMPLING_DEFAULTS} from "./nativeChat.js";
+import {nativeUsage, round, SAMPLING_DEFAULTS} from "./nativeChat.js";
 
 export const DEFAULT_ENHANCEMENT_TYPE = "manual";
 
@@ -34,12 +34,7 @@ export function enhanceResponse(body: EnhanceRequestBody, result: EnhanceResult)
         job_type: result.jobType,
         quality: result.quality,
         finish_reason: result.finishReason,
-        usage: {
-            prompt_tokens: result.usage.promptTokens,
-            completion_tokens: result.usage.completionTokens,
-            total_tokens: result.usage.promptTokens + result.usage.completionTokens,
-            cached_tokens: result.usage.cachedTokens
-        }
+        usage: nativeUsage(result.usage)
     };
 }
 
