@@ -43,3 +43,21 @@ test("the README's settings table documents every setting", () => {
     for (const name of Object.keys(SETTINGS))
         assert.ok(table.has(name), `${name} is missing from the README settings table`);
 });
+
+test("security settings: CORS off by default, origins parsed, bad values refuse to boot naming the variable", () => {
+    const defaults = loadConfig({});
+    assert.deepEqual(defaults.corsOrigins, []);
+    assert.equal(defaults.headersTimeoutSeconds, 20);
+    assert.equal(defaults.bodyTimeoutSeconds, 30);
+    assert.deepEqual(loadConfig({CORS_ORIGINS: "https://a.example, http://localhost:3000"}).corsOrigins,
+        ["https://a.example", "http://localhost:3000"]);
+    const bad: Array<[Record<string, string>, string]> = [
+        [{CORS_ORIGINS: "*"}, "CORS_ORIGINS"],
+        [{CORS_ORIGINS: "https://a.example/path"}, "CORS_ORIGINS"],
+        [{HEADERS_TIMEOUT_SECONDS: "0"}, "HEADERS_TIMEOUT_SECONDS"],
+        [{BODY_TIMEOUT_SECONDS: "soon"}, "BODY_TIMEOUT_SECONDS"],
+        [{HEADERS_TIMEOUT_SECONDS: "40", BODY_TIMEOUT_SECONDS: "30"}, "HEADERS_TIMEOUT_SECONDS"]
+    ];
+    for (const [env, variable] of bad)
+        assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && err.variable === variable, JSON.stringify(env));
+});

@@ -103,6 +103,18 @@ export const SETTINGS = {
         default: "25", parse: decimal({min: 0}),
         doc: "On SIGTERM/SIGINT, how long running generations may go on before they are aborted (new requests get 503 meanwhile)."
     },
+    CORS_ORIGINS: {
+        default: "", parse: list,
+        doc: "Comma-separated origins allowed to call the worker from a browser (exact match, e.g. `https://app.example.com`). Default: CORS off, no `Access-Control-*` headers."
+    },
+    HEADERS_TIMEOUT_SECONDS: {
+        default: "20", parse: decimal({min: 1, max: 3600}),
+        doc: "Longest a client may take to send its request headers; past it, 408 and the connection closes (slow-loris)."
+    },
+    BODY_TIMEOUT_SECONDS: {
+        default: "30", parse: decimal({min: 1, max: 3600}),
+        doc: "Longest a client may take to send a whole request (headers and body); past it, 408 and the connection closes. Does not bound the response (generations are bounded by `REQUEST_TIMEOUT_SECONDS`)."
+    },
     WORKER_API_KEY: {
         default: "", parse: text,
         doc: "When set, every endpoint except `/health` and `/ready` requires `Authorization: Bearer <key>` (401 otherwise)."
@@ -162,6 +174,10 @@ export interface Config {
     /** 0 means never. */
     idleUnloadSeconds: number;
     shutdownGraceSeconds: number;
+    /** Empty: CORS off. */
+    corsOrigins: string[];
+    headersTimeoutSeconds: number;
+    bodyTimeoutSeconds: number;
     /** null: no auth. */
     workerApiKey: string | null;
     /** null when auto-registration is off (SUPABASE_URL and SUPABASE_SERVICE_KEY not both set). */
@@ -237,6 +253,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         memoryCheck: required(read(env, "MEMORY_CHECK")),
         idleUnloadSeconds: required(read(env, "IDLE_UNLOAD_SECONDS")),
         shutdownGraceSeconds: required(read(env, "SHUTDOWN_GRACE_SECONDS")),
+        corsOrigins: read(env, "CORS_ORIGINS") ?? [],
+        headersTimeoutSeconds: required(read(env, "HEADERS_TIMEOUT_SECONDS")),
+        bodyTimeoutSeconds: required(read(env, "BODY_TIMEOUT_SECONDS")),
         workerApiKey: read(env, "WORKER_API_KEY"),
         registration: null,
     };
@@ -244,6 +263,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     config.uvThreadpoolSize = read(env, "UV_THREADPOOL_SIZE") ?? Math.max(1, cores - config.threads);
     if (config.defaultMaxTokens > config.maxTokensLimit)
         throw new ConfigError("DEFAULT_MAX_TOKENS", `must be <= MAX_TOKENS_LIMIT (${config.maxTokensLimit}), got ${config.defaultMaxTokens}`);
+    if (config.headersTimeoutSeconds > config.bodyTimeoutSeconds)
+        throw new ConfigError("HEADERS_TIMEOUT_SECONDS", `must be <= BODY_TIMEOUT_SECONDS (${config.bodyTimeoutSeconds}), got ${config.headersTimeoutSeconds}`);
+    for (const origin of config.corsOrigins)
+        if (!/^https?:\/\/[^/\s]+$/.test(origin))
+            throw new ConfigError("CORS_ORIGINS", `each origin must be scheme://host[:port] without a path, got ${JSON.stringify(origin)}`);
     if (config.engine === "openai" && config.upstreamUrl == null)
         throw new ConfigError("UPSTREAM_URL", "is required when ENGINE=openai (the upstream's base URL, e.g. http://vllm:8000/v1)");
     return config;

@@ -10,6 +10,7 @@ import {SchedulerClosedError} from "../scheduler/scheduler.js";
 import {toProblem} from "./adapters/errorMapping.js";
 import {errorBodyFor} from "./adapters/envelopes.js";
 import {bearerAuth, OPEN_ROUTES} from "./auth.js";
+import {registerSecurity, serverTimeoutOptions} from "./security.js";
 import {collectRoutes, type RouteRecord} from "./openapi.js";
 import {chatRoutes} from "./routes/chat.js";
 import {openAiRoutes} from "./routes/openai.js";
@@ -50,6 +51,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             ? {loggerInstance: deps.loggerInstance}
             : {logger: deps.logger ?? {level: config.logLevel}}),
         bodyLimit: config.bodyLimitBytes,
+        ...serverTimeoutOptions(config),
         genReqId: () => randomUUID(),
         requestIdHeader: "x-request-id",
         return503OnClosing: true,
@@ -73,6 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             throw new SchedulerClosedError();
         }
     });
+    registerSecurity(app, config);
     if (config.workerApiKey != null)
         app.addHook("onRequest", bearerAuth(config.workerApiKey));
     app.addHook("onResponse", async (request, reply) => {

@@ -126,9 +126,17 @@ export class ChatService {
         return this.engine.countTokens != null ? this.engine.countTokens(text) : null;
     }
 
-    /** The prompt exactly as the model would see it, without fitting (llama-server's /apply-template). */
-    render(messages: ChatMessage[]): Promise<RenderedPrompt> {
-        return this.engine.render(messages);
+    /**
+     * The prompt exactly as the model would see it, without fitting (llama-server's /apply-template).
+     * Through the gate like `prepare`, so an unloaded model loads again instead of answering 503.
+     */
+    async render(messages: ChatMessage[], signal?: AbortSignal): Promise<RenderedPrompt> {
+        const hold = await this.gate.enter(signal);
+        try {
+            return await this.engine.render(messages);
+        } finally {
+            hold.release();
+        }
     }
 
     engineStatus(): EngineStatus {
