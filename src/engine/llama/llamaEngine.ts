@@ -3,7 +3,7 @@ import path from "node:path";
 import {
     getLlama, LlamaLogLevel, resolveChatWrapper, ChatMLChatWrapper, TokenBias,
     LlamaGrammarEvaluationState, getModuleVersion,
-    type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatHistoryItem, type ChatWrapper,
+    type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatWrapper,
     type Token, type SequenceEvaluateOptions
 } from "node-llama-cpp";
 import type {Config} from "../../config/config.js";
@@ -15,7 +15,9 @@ import type {
 import {IncrementalDetokenizer, StopMatcher} from "./textStream.js";
 import {GrammarCache, grammarStopTexts} from "./grammarCache.js";
 import {StateStore} from "./stateStore.js";
-import {commonPrefixLength, pickSlot} from "./slotAffinity.js";
+import {pickSlot} from "./slotAffinity.js";
+import {renderPrompt} from "./promptRender.js";
+import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {baseName, classifyLoadError, fileSizeOf, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {checkMemory, freeRamBytes} from "./memoryCheck.js";
@@ -24,9 +26,6 @@ import {checkMemory, freeRamBytes} from "./memoryCheck.js";
 const REPEAT_PENALTY_WINDOW = 64;
 
 /** node-llama-cpp's own version (its package.json is not importable through its exports map). */
-/** Below this many tokens a sequence's content is not worth a file, and a prefix is not worth routing for. */
-const MIN_STATE_TOKENS = 32;
-
 let nodeLlamaCppVersion: string | null = null;
 void getModuleVersion().then((version) => {
     nodeLlamaCppVersion = version;
@@ -45,13 +44,6 @@ interface Loaded {
     slots: SlotRecord[];
 }
 
-/** What the engine remembers about a sequence between leases. */
-interface SlotRecord {
-    conversationId: string | null;
-    lastUsed: number;
-    /** The last exchange, to work out which held tokens the conversation's next turn will reuse. */
-    lastExchange: {messages: ChatMessage[]; reply: string} | null;
-}
 
 type EngineSettings = Pick<Config,
     "modelPath" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "gpu" | "gpuLayers" |
@@ -318,57 +310,6 @@ export class LlamaEngine implements Engine {
         })), tokens, conversationId);
     }
 
-    /**
-     * Makes `sequence` hold the longest usable prefix of `tokens`: what it holds already, or a
-     * stored state when that reuses more. Before the sequence's own content is overwritten it is
-     * spilled to the store, so its conversation can come back later. Returns the reused count.
-     */
-    private async reusePrefix(loaded: Loaded, slot: number, tokens: Token[], conversationId: string | null): Promise<number> {
-        const sequence = loaded.sequences[slot];
-        let reused = this.settings.prefixCache ? commonPrefixLength(sequence.contextTokens, tokens) : 0;
-        let source: CacheEvent["source"] = reused >= MIN_STATE_TOKENS ? "warm" : "miss";
-        const store = loaded.store;
-        if (store != null) {
-            const stored = store.find(tokens, conversationId);
-            const restoring = stored != null && stored.tokens.length >= reused + MIN_STATE_TOKENS;
-            if (restoring || sequence.nextTokenIndex - reused >= MIN_STATE_TOKENS)
-                await this.spill(loaded, slot);
-            if (restoring) {
-                if (await store.restore(sequence, stored)) {
-                    reused = commonPrefixLength(sequence.contextTokens, tokens);
-                    source = "restored";
-                } else
-                    reused = 0;
-            }
-            reused = Math.min(reused, sequence.nextTokenIndex);
-        }
-        // At least one prompt token is evaluated again, so that there are fresh logits to sample from.
-        reused = Math.min(reused, tokens.length - 1);
-        if (reused < sequence.nextTokenIndex)
-            await sequence.eraseContextTokenRanges([{start: reused, end: sequence.nextTokenIndex}]);
-        this.hooks.onCache?.({source: reused > 0 ? source : "miss", reusedTokens: reused, promptTokens: tokens.length});
-        return reused;
-    }
-
-    /** Saves the slot's conversation, trimmed to the tokens its next turn will share. */
-    private async spill(loaded: Loaded, slot: number): Promise<void> {
-        const sequence = loaded.sequences[slot];
-        const record = loaded.slots[slot];
-        if (loaded.store == null || sequence.nextTokenIndex < MIN_STATE_TOKENS)
-            return;
-        if (record.lastExchange != null) {
-            // Sampled tokens can differ from how the reply is tokenized when it comes back as history.
-            const next = renderPrompt(loaded, [...record.lastExchange.messages,
-                {role: "assistant", content: record.lastExchange.reply}], false).tokens;
-            const keep = commonPrefixLength(sequence.contextTokens, next);
-            if (keep < MIN_STATE_TOKENS)
-                return;
-            if (keep < sequence.nextTokenIndex)
-                await sequence.eraseContextTokenRanges([{start: keep, end: sequence.nextTokenIndex}]);
-        }
-        await loaded.store.save(sequence, record.conversationId);
-    }
-
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
         const loaded = this.requireLoaded();
         const sequence = loaded.sequences[request.slot];
@@ -382,7 +323,12 @@ export class LlamaEngine implements Engine {
                 {param: "max_tokens"});
 
         const conversationId = request.conversationId ?? null;
-        const reused = await this.reusePrefix(loaded, request.slot, tokens, conversationId);
+        const reuse = await reusePrefix({
+            sequence, record: loaded.slots[request.slot], store: loaded.store, prefixCache: this.settings.prefixCache,
+            renderHistory: (messages) => renderPrompt(loaded, messages, false).tokens
+        }, tokens, conversationId);
+        this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.reused, promptTokens: tokens.length});
+        const reused = reuse.reused;
         const record = loaded.slots[request.slot];
         record.conversationId = conversationId;
         record.lastUsed = Date.now();
@@ -480,27 +426,4 @@ export class LlamaEngine implements Engine {
         else if (level === LlamaLogLevel.warn)
             this.logger.warn({source: "llama.cpp"}, text);
     }
-}
-
-function toChatHistory(messages: ChatMessage[], openAssistantTurn: boolean): ChatHistoryItem[] {
-    const history: ChatHistoryItem[] = messages.map((message): ChatHistoryItem => {
-        switch (message.role) {
-            case "system": return {type: "system", text: message.content};
-            case "user": return {type: "user", text: message.content};
-            case "assistant": return {type: "model", response: [message.content]};
-        }
-    });
-    // An empty model turn at the end makes the template open the assistant's reply.
-    if (openAssistantTurn)
-        history.push({type: "model", response: []});
-    return history;
-}
-
-/**
- * Renders with the model's chat wrapper. Client text stays text: the wrapper keeps special tokens
- * apart from message strings, so "<|im_end|>" typed by a client is tokenized as plain characters.
- */
-function renderPrompt(loaded: Loaded, messages: ChatMessage[], openAssistantTurn = true): {text: string; tokens: Token[]} {
-    const {contextText} = loaded.chatWrapper.generateContextState({chatHistory: toChatHistory(messages, openAssistantTurn)});
-    return {text: contextText.toString(), tokens: contextText.tokenize(loaded.model.tokenizer)};
 }

@@ -1,0 +1,27 @@
+import type {ChatHistoryItem, ChatWrapper, LlamaModel, Token} from "node-llama-cpp";
+import type {ChatMessage} from "../types.js";
+
+function toChatHistory(messages: ChatMessage[], openAssistantTurn: boolean): ChatHistoryItem[] {
+    const history: ChatHistoryItem[] = messages.map((message): ChatHistoryItem => {
+        switch (message.role) {
+            case "system": return {type: "system", text: message.content};
+            case "user": return {type: "user", text: message.content};
+            case "assistant": return {type: "model", response: [message.content]};
+        }
+    });
+    // An empty model turn at the end makes the template open the assistant's reply.
+    if (openAssistantTurn)
+        history.push({type: "model", response: []});
+    return history;
+}
+
+/**
+ * Renders with the model's chat wrapper. Client text stays text: the wrapper keeps special tokens
+ * apart from message strings, so "<|im_end|>" typed by a client is tokenized as plain characters.
+ */
+export function renderPrompt(
+    loaded: {chatWrapper: ChatWrapper; model: LlamaModel}, messages: ChatMessage[], openAssistantTurn = true
+): {text: string; tokens: Token[]} {
+    const {contextText} = loaded.chatWrapper.generateContextState({chatHistory: toChatHistory(messages, openAssistantTurn)});
+    return {text: contextText.toString(), tokens: contextText.tokenize(loaded.model.tokenizer)};
+}
