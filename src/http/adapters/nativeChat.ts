@@ -13,17 +13,23 @@ export const SAMPLING_DEFAULTS = {
     repetition_penalty: 1.1
 } as const;
 
-type SamplingBody = Pick<ChatRequestBody,
-    "max_tokens" | "temperature" | "top_p" | "top_k" | "min_p" | "repetition_penalty" | "seed" | "stop" | "ignore_eos">;
+/** The sampling fields every protocol shares; OpenAI's wire types also allow explicit nulls. */
+type SamplingBody = {
+    [K in "max_tokens" | "temperature" | "top_p" | "top_k" | "min_p" | "repetition_penalty" | "seed" | "stop" | "ignore_eos"]?:
+        ChatRequestBody[K] | null;
+};
 
-export function samplingParams(body: SamplingBody, defaultMaxTokens: number): SamplingParams {
+export type SamplingDefaults = Record<keyof typeof SAMPLING_DEFAULTS, number>;
+
+/** Request sampling fields to engine params; each protocol passes its own defaults (OpenAI's differ). */
+export function samplingParams(body: SamplingBody, defaultMaxTokens: number, defaults: SamplingDefaults = SAMPLING_DEFAULTS): SamplingParams {
     return {
         maxTokens: body.max_tokens ?? defaultMaxTokens,
-        temperature: body.temperature ?? SAMPLING_DEFAULTS.temperature,
-        topP: body.top_p ?? SAMPLING_DEFAULTS.top_p,
-        topK: body.top_k ?? SAMPLING_DEFAULTS.top_k,
-        minP: body.min_p ?? SAMPLING_DEFAULTS.min_p,
-        repetitionPenalty: body.repetition_penalty ?? SAMPLING_DEFAULTS.repetition_penalty,
+        temperature: body.temperature ?? defaults.temperature,
+        topP: body.top_p ?? defaults.top_p,
+        topK: body.top_k ?? defaults.top_k,
+        minP: body.min_p ?? defaults.min_p,
+        repetitionPenalty: body.repetition_penalty ?? defaults.repetition_penalty,
         seed: body.seed ?? null,
         stop: body.stop ?? [],
         ignoreEos: body.ignore_eos ?? false

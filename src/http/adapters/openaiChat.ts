@@ -1,4 +1,5 @@
 import {randomUUID} from "node:crypto";
+import {samplingParams} from "./nativeChat.js";
 import {WorkerError} from "../../service/chatService.js";
 import type {ChatInput, ChatMessage, ChatResult, FinishReason, SamplingParams, Usage} from "../../service/chatService.js";
 import {
@@ -77,17 +78,11 @@ export function toOpenAiChatJob(body: ChatCompletionRequest, defaultMaxTokens: n
     if (body.grammar != null && body.response_format != null && body.response_format.type !== "text")
         throw reject("grammar", "give either grammar or a JSON response_format, not both", "invalid_request");
 
-    const params: SamplingParams = {
-        maxTokens: body.max_completion_tokens ?? body.max_tokens ?? defaultMaxTokens,
-        temperature: body.temperature ?? OPENAI_SAMPLING_DEFAULTS.temperature,
-        topP: body.top_p ?? OPENAI_SAMPLING_DEFAULTS.top_p,
-        topK: body.top_k ?? OPENAI_SAMPLING_DEFAULTS.top_k,
-        minP: body.min_p ?? OPENAI_SAMPLING_DEFAULTS.min_p,
-        repetitionPenalty: body.repetition_penalty ?? OPENAI_SAMPLING_DEFAULTS.repetition_penalty,
-        seed: body.seed ?? null,
-        stop: body.stop == null ? [] : typeof body.stop === "string" ? [body.stop] : body.stop,
-        ignoreEos: body.ignore_eos ?? false
-    };
+    const params: SamplingParams = samplingParams({
+        ...body,
+        max_tokens: body.max_completion_tokens ?? body.max_tokens,
+        stop: body.stop == null ? undefined : typeof body.stop === "string" ? [body.stop] : body.stop
+    }, defaultMaxTokens, OPENAI_SAMPLING_DEFAULTS);
     const format = body.response_format;
     if (format?.type === "json_object")
         params.grammar = {type: "json_object"};
