@@ -102,7 +102,8 @@ test(`${CONNECTIONS} clients for ${DURATION_SECONDS} s: only 200 or 429 with Ret
     assert.equal(result.errors, 0, "no connection errors");
     assert.equal(result.timeouts, 0, "no request hung");
     assert.ok(result.latency.max <= QUEUE_BOUND_MS, `no request waited longer than the queue's bound (${result.latency.max} ms > ${QUEUE_BOUND_MS} ms)`);
-    assert.ok(Math.abs(rssAfter - rssWarm) <= rssWarm * 0.10, `RSS within 10% of warm-up: ${figures.rssWarmMiB} -> ${figures.rssAfterMiB} MiB`);
+    // A leak shows as growth; RSS falling below warm-up (memory returned to the OS late) is not one.
+    assert.ok(rssAfter <= rssWarm * 1.10, `RSS grew more than 10% over warm-up: ${figures.rssWarmMiB} -> ${figures.rssAfterMiB} MiB`);
 
     const metrics = await fetch(`${server.url}/metrics`).then((response) => response.text());
     assert.equal(metricValue(metrics, "chat_worker_running_sequences"), 0);
