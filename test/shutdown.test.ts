@@ -1,70 +1,8 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
-import {spawn, type ChildProcess} from "node:child_process";
-import {testModelPath, parseSse, postJson} from "./helpers/testWorker.js";
-import {getJson, openStream, ONE_THREAD} from "./helpers/opsHelpers.js";
-import {SETTINGS} from "../src/config/config.js";
-
-interface RunningWorker {
-    child: ChildProcess;
-    url: string;
-    logs: Array<Record<string, any>>;
-    /** Resolves with the first log record matching `predicate` (earlier ones included), or rejects after `ms`. */
-    waitForLog(predicate: (record: Record<string, any>) => boolean, ms: number, what: string): Promise<Record<string, any>>;
-    exited: Promise<{code: number | null; signal: NodeJS.Signals | null}>;
-}
-
-/** Runs the real entry point (src/main.ts) as its own process on a free port, as production would. */
-async function spawnWorker(env: Record<string, string>): Promise<RunningWorker> {
-    const cleanEnv: NodeJS.ProcessEnv = {...process.env};
-    for (const name of Object.keys(SETTINGS)) delete cleanEnv[name];
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-        env: {
-            ...cleanEnv, UV_THREADPOOL_SIZE: "1", PORT: "0", HOST: "127.0.0.1", GPU: "false", ...ONE_THREAD,
-            MODEL_PATH: await testModelPath(), LOG_LEVEL: "info", ...env
-        },
-        stdio: ["ignore", "pipe", "pipe"]
-    });
-    const logs: Array<Record<string, any>> = [];
-    const listeners = new Set<() => void>();
-    let buffered = "";
-    let stderr = "";
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => stderr += chunk);
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
-        buffered += chunk;
-        const lines = buffered.split("\n");
-        buffered = lines.pop()!;
-        for (const line of lines)
-            if (line.trim() !== "") logs.push(JSON.parse(line) as Record<string, any>);
-        for (const listener of [...listeners]) listener();
-    });
-    const exited = new Promise<{code: number | null; signal: NodeJS.Signals | null}>((resolve) =>
-        child.once("exit", (code, signal) => resolve({code, signal})));
-    const waitForLog = (predicate: (record: Record<string, any>) => boolean, ms: number, what: string) =>
-        new Promise<Record<string, any>>((resolve, reject) => {
-            const check = () => {
-                const found = logs.find(predicate);
-                if (found == null) return;
-                cleanup();
-                resolve(found);
-            };
-            const timer = setTimeout(() => {
-                cleanup();
-                reject(new Error(`timed out after ${ms} ms waiting for ${what}; stderr: ${stderr.slice(-500)}`));
-            }, ms);
-            const cleanup = () => {
-                clearTimeout(timer);
-                listeners.delete(check);
-                child.off("exit", check);
-            };
-            listeners.add(check);
-            child.once("exit", check);
-            check();
-        });
-    const listening = await waitForLog((record) => record.msg === "listening", 30_000, "the listening log line");
-    await waitForLog((record) => record.msg === "model loaded", 30_000, "the model to load");
-    return {child, url: `http://127.0.0.1:${listening.port}`, logs, waitForLog, exited};
-}
+import {parseSse, postJson} from "./helpers/testWorker.js";
+import {getJson, openStream} from "./helpers/opsHelpers.js";
+import {spawnWorker} from "./helpers/workerProcess.js";
 
 test("SIGTERM during a streaming generation: it completes, new requests get 503 meanwhile, the process exits 0", async () => {
     const worker = await spawnWorker({PARALLEL: "2", CONTEXT_SIZE: "2048", MAX_TOKENS_LIMIT: "1800", SHUTDOWN_GRACE_SECONDS: "120"});

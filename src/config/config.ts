@@ -11,6 +11,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const ENGINE_KINDS = ["embedded", "openai"] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
 /** Where a GBNF grammar goes in an upstream request: llama-server (and this worker) read `grammar`, vLLM >= 0.12 `structured_outputs.grammar`, older vLLM `guided_grammar`. */
+export const DETERMINISTIC_MODES = ["auto", "true", "false"] as const;
+export type DeterministicMode = (typeof DETERMINISTIC_MODES)[number];
 export const UPSTREAM_GRAMMAR_FIELDS = ["grammar", "structured_outputs", "guided_grammar"] as const;
 export type UpstreamGrammarField = (typeof UPSTREAM_GRAMMAR_FIELDS)[number];
 
@@ -64,6 +66,10 @@ export const SETTINGS = {
     PREFIX_CACHE: {
         default: "true", parse: boolean,
         doc: "Reuse the prompt prefix a sequence already holds (conversation affinity). `false` evaluates every prompt from scratch: the cold baseline of the benchmark."
+    },
+    DETERMINISTIC: {
+        default: "auto", parse: oneOf(DETERMINISTIC_MODES),
+        doc: "Make an answer depend only on the model, the rendered prompt, the sampling parameters and the seed: not on the conversation cache, on other requests batched with it, or on the CPU. `true` turns off flash attention and gives every single-token decode a throwaway second row on models with F32/F16/BF16 weights (see Determinism). `auto`: on with the CPU backend, off on a GPU (whose kernels llama.cpp picks by batch size anyway)."
     },
     STATE_CACHE_DIR: {
         default: ".state-cache", parse: text,
@@ -157,6 +163,8 @@ export interface Config {
     maxStopSequences: number;
     requestTimeoutSeconds: number;
     prefixCache: boolean;
+    /** "auto": on for the CPU backend, off on a GPU; resolved by the engine once it knows the backend. */
+    deterministic: DeterministicMode;
     stateCacheDir: string;
     stateCacheMaxBytes: number;
     /** ENGINE=openai only: base URL without a trailing slash; null when not set. */
@@ -239,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxStopSequences: required(read(env, "MAX_STOP_SEQUENCES")),
         requestTimeoutSeconds: required(read(env, "REQUEST_TIMEOUT_SECONDS")),
         prefixCache: required(read(env, "PREFIX_CACHE")),
+        deterministic: required(read(env, "DETERMINISTIC")),
         stateCacheDir: required(read(env, "STATE_CACHE_DIR")),
         stateCacheMaxBytes: required(read(env, "STATE_CACHE_MAX_BYTES")),
         upstreamUrl: read(env, "UPSTREAM_URL"),

@@ -35,6 +35,28 @@ export interface SamplingParams {
     /** Keep generating past end-of-generation tokens, so exactly maxTokens come out (benchmarks). */
     ignoreEos: boolean;
     grammar?: GrammarSpec;
+    /**
+     * Report the log-probability of each generated token and of the `top` most likely alternatives
+     * (0..20). Null or absent: no logprobs (they cost a full-vocabulary sort per token).
+     */
+    logprobs?: {top: number} | null;
+}
+
+/** One alternative at a generated position. */
+export interface TopLogprob {
+    token: string;
+    logprob: number;
+    /** UTF-8 bytes of `token`. */
+    bytes: number[];
+}
+
+/**
+ * The log-probability of one generated token, from the distribution it was sampled from (after
+ * repetition penalty, top-k/top-p/min-p and temperature; greedy: the model's own distribution).
+ */
+export interface TokenLogprob extends TopLogprob {
+    /** The `top` most likely tokens at this position, most likely first. */
+    topLogprobs: TopLogprob[];
 }
 
 export interface Usage {
@@ -44,8 +66,13 @@ export interface Usage {
     cachedTokens: number;
 }
 
+/**
+ * `text` events carry the generated text as it becomes final; with `params.logprobs`, each carries
+ * the logprobs of the tokens whose text it completes (a token held back by a stop string or an
+ * unfinished UTF-8 character arrives with the text that completes it).
+ */
 export type GenerationEvent =
-    | {type: "text"; text: string}
+    | {type: "text"; text: string; logprobs?: TokenLogprob[]}
     | {type: "end"; finishReason: FinishReason; usage: Usage};
 
 export interface RenderedPrompt {
@@ -92,6 +119,8 @@ export interface ModelInfo {
     nodeLlamaCppVersion: string | null;
     llamaCppRelease: string | null;
     loadTimeSeconds: number | null;
+    /** Whether answers are batch-invariant (DETERMINISTIC resolved for the backend); null when not known (not loaded, upstream). */
+    deterministic: boolean | null;
 }
 
 export interface GenerateRequest {

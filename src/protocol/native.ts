@@ -8,6 +8,9 @@ import {Type, type Static} from "@sinclair/typebox";
 export const SENDERS = ["user", "assistant"] as const;
 export const CONTEXT_TYPES = ["roleplay", "general", "creative", "admin"] as const;
 
+/** OpenAI's limit for `top_logprobs`. */
+export const MAX_TOP_LOGPROBS = 20;
+
 export interface GenerationLimits {
     maxTokensLimit: number;
     maxStopSequences: number;
@@ -26,6 +29,9 @@ export function samplingFields(limits: GenerationLimits) {
         seed: Type.Optional(Type.Integer({minimum: 0, maximum: 4294967295})),
         stop: Type.Optional(Type.Array(Type.String({minLength: 1, maxLength: 256}), {maxItems: limits.maxStopSequences})),
         ignore_eos: Type.Optional(Type.Boolean()),
+        /** Opt-in: the log-probability of each generated token (OpenAI's shape, under `logprobs.content`). */
+        logprobs: Type.Optional(Type.Boolean()),
+        top_logprobs: Type.Optional(Type.Integer({minimum: 0, maximum: MAX_TOP_LOGPROBS})),
         stream: Type.Optional(Type.Boolean())
     };
 }
@@ -70,6 +76,18 @@ export interface ChatResponseBody {
     finish_reason: "stop" | "length" | "abort" | "timeout";
     usage: ChatUsage;
     history_truncated: number;
+    /** Only when the request asked for `logprobs`. */
+    logprobs?: {content: LogprobEntry[]};
+}
+
+export interface TopLogprobEntry {
+    token: string;
+    logprob: number;
+    bytes: number[];
+}
+
+export interface LogprobEntry extends TopLogprobEntry {
+    top_logprobs: TopLogprobEntry[];
 }
 
 export interface DebugPromptResponseBody {

@@ -1,4 +1,5 @@
 import {Type, type Static, type TSchema} from "@sinclair/typebox";
+import {MAX_TOP_LOGPROBS, type LogprobEntry} from "./native.js";
 
 /**
  * Wire types of the OpenAI-compatible API (`/v1/chat/completions`, `/v1/models`), named as OpenAI
@@ -54,6 +55,7 @@ export function chatCompletionRequestSchema(limits: OpenAiLimits) {
         user: Type.Optional(Type.String({maxLength: 512})),
         n: Type.Optional(nullable(Type.Integer({minimum: 1}))),
         logprobs: Type.Optional(nullable(Type.Boolean())),
+        top_logprobs: Type.Optional(nullable(Type.Integer({minimum: 0, maximum: MAX_TOP_LOGPROBS}))),
         tool_choice: Type.Optional(Type.Unknown()),
         response_format: Type.Optional(nullable(Type.Object({
             type: Type.Union(RESPONSE_FORMAT_TYPES.map((type) => Type.Literal(type))),
@@ -80,11 +82,17 @@ export type OpenAiMessage = Static<typeof openAiMessageSchema>;
 /** Every field the route reads; anything else in a request is accepted, logged by name and ignored. */
 export const HANDLED_REQUEST_FIELDS: ReadonlySet<string> = new Set([
     "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "stop", "stream",
-    "stream_options", "user", "n", "logprobs", "tool_choice", "response_format", "top_k", "min_p",
+    "stream_options", "user", "n", "logprobs", "top_logprobs", "tool_choice", "response_format", "top_k", "min_p",
     "repetition_penalty", "ignore_eos", "grammar"
 ]);
 
 export type OpenAiFinishReason = "stop" | "length";
+
+/** OpenAI's `choices[].logprobs`. */
+export interface ChoiceLogprobs {
+    content: LogprobEntry[];
+    refusal: null;
+}
 
 export interface CompletionUsage {
     prompt_tokens: number;
@@ -102,7 +110,7 @@ export interface ChatCompletion {
     choices: Array<{
         index: 0;
         message: {role: "assistant"; content: string; refusal: null};
-        logprobs: null;
+        logprobs: ChoiceLogprobs | null;
         finish_reason: OpenAiFinishReason;
     }>;
     usage: CompletionUsage;
@@ -117,7 +125,7 @@ export interface ChatCompletionChunk {
     choices: Array<{
         index: 0;
         delta: {role?: "assistant"; content?: string};
-        logprobs: null;
+        logprobs: ChoiceLogprobs | null;
         finish_reason: OpenAiFinishReason | null;
     }>;
     /** Present (null until the last chunk) only when `stream_options.include_usage` is set. */

@@ -96,7 +96,8 @@ export const modelInfoResponseSchema = Type.Object({
     chat_template: Nullable(Type.String()),
     node_llama_cpp_version: Nullable(Type.String()),
     llama_cpp_release: Nullable(Type.String()),
-    load_time_seconds: Nullable(Type.Number())
+    load_time_seconds: Nullable(Type.Number()),
+    deterministic: Nullable(Type.Boolean({description: "answers do not depend on the cache, on batching or on the CPU (DETERMINISTIC); null when not known"}))
 });
 export type ModelInfoResponseBody = Static<typeof modelInfoResponseSchema>;
 

@@ -1,9 +1,11 @@
 import {ContextOverflowError, WorkerError} from "../engine/errors.js";
 import type {
-    ChatMessage, Engine, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, Usage
+    ChatMessage, Engine, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, Usage
 } from "../engine/types.js";
 
-export type {ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, Usage} from "../engine/types.js";
+export type {
+    ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, Usage
+} from "../engine/types.js";
 export {ContextOverflowError, WorkerError} from "../engine/errors.js";
 import type {Lease, LeaseHint, Scheduler} from "../scheduler/scheduler.js";
 import {OPEN_GATE, type ModelGate} from "./modelLifecycle.js";
@@ -41,7 +43,8 @@ export interface ChatStart {
 export interface ChatHooks {
     /** Called once a sequence is leased, just before generation starts: errors before it are pre-stream errors. */
     onStart?(start: ChatStart): void;
-    onText?(text: string): void;
+    /** Each piece of text as it becomes final, with the logprobs of the tokens it completes when they were asked for. */
+    onText?(text: string, logprobs: TokenLogprob[] | null): void;
 }
 
 export interface ChatResult {
@@ -54,6 +57,8 @@ export interface ChatResult {
     /** From the first model step to the end, in seconds. */
     generationSeconds: number;
     timeToFirstTokenSeconds: number | null;
+    /** One entry per generated token when `params.logprobs` asked for them, else null. */
+    logprobs: TokenLogprob[] | null;
 }
 
 export interface ChatServiceOptions {
@@ -199,6 +204,7 @@ export class ChatService {
         let firstText: number | null = null;
         let lastText: number | null = null;
         let text = "";
+        const logprobs: TokenLogprob[] | null = job.params.logprobs != null ? [] : null;
         const metrics = this.options.metrics;
         try {
             hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
@@ -207,6 +213,12 @@ export class ChatService {
                 signal: controller.signal, abortReason: () => reason
             })) {
                 if (event.type === "text") {
+                    if (logprobs != null && event.logprobs != null)
+                        for (const entry of event.logprobs) logprobs.push(entry);
+                    if (event.text === "") {
+                        hooks.onText?.("", event.logprobs ?? null);
+                        continue;
+                    }
                     const now = performance.now();
                     if (firstText == null) {
                         firstText = now;
@@ -215,7 +227,7 @@ export class ChatService {
                         metrics?.interTokenLatency.observe((now - lastText) / 1000);
                     lastText = now;
                     text += event.text;
-                    hooks.onText?.(event.text);
+                    hooks.onText?.(event.text, logprobs != null ? event.logprobs ?? [] : null);
                 } else {
                     metrics?.promptTokens.inc(event.usage.promptTokens);
                     metrics?.generatedTokens.inc(event.usage.completionTokens);
@@ -225,7 +237,8 @@ export class ChatService {
                         historyDropped: prepared.historyDropped, prompt: prepared.prompt,
                         queueSeconds: lease.waitedSeconds,
                         generationSeconds: (performance.now() - started) / 1000,
-                        timeToFirstTokenSeconds: firstText != null ? (firstText - received) / 1000 : null
+                        timeToFirstTokenSeconds: firstText != null ? (firstText - received) / 1000 : null,
+                        logprobs
                     };
                 }
             }

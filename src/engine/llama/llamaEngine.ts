@@ -1,19 +1,18 @@
 import os from "node:os";
 import path from "node:path";
 import {
-    getLlama, LlamaLogLevel, resolveChatWrapper, ChatMLChatWrapper, TokenBias,
-    LlamaGrammarEvaluationState, getModuleVersion,
-    type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatWrapper,
-    type Token, type SequenceEvaluateOptions
+    getLlama, LlamaLogLevel, resolveChatWrapper, ChatMLChatWrapper, TokenBias, getModuleVersion,
+    type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatWrapper, type Token
 } from "node-llama-cpp";
 import type {Config} from "../../config/config.js";
 import {ModelNotReadyError, WorkerError} from "../errors.js";
 import type {
-    CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport,
+    CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport,
     ModelInfo, RenderedPrompt
 } from "../types.js";
-import {IncrementalDetokenizer, StopMatcher} from "./textStream.js";
-import {GrammarCache, grammarStopTexts} from "./grammarCache.js";
+import {GrammarCache} from "./grammarCache.js";
+import {generateTokens, type GenerationOutcome} from "./generation.js";
+import {keepPadTogetherStrategy, needsRowPadding, resolveDeterministic, RowPaddingPredictor} from "./determinism.js";
 import {StateStore} from "./stateStore.js";
 import {pickSlot} from "./slotAffinity.js";
 import {renderPrompt} from "./promptRender.js";
@@ -21,9 +20,6 @@ import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {baseName, classifyLoadError, fileSizeOf, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {checkMemory, freeRamBytes} from "./memoryCheck.js";
-
-/** llama-server's repeat_last_n: the repetition penalty looks back this many tokens. */
-const REPEAT_PENALTY_WINDOW = 64;
 
 /** node-llama-cpp's own version (its package.json is not importable through its exports map). */
 let nodeLlamaCppVersion: string | null = null;
@@ -39,6 +35,10 @@ interface Loaded {
     eogBias: TokenBias;
     grammars: GrammarCache;
     loadTimeSeconds: number;
+    /** DETERMINISTIC resolved for this backend: flash attention off, and `padded` decodes where the weights need it. */
+    deterministic: boolean;
+    /** Every decode carries a throwaway second row (see determinism.ts). */
+    padded: boolean;
     /** Spilled sequence states of this exact model, or null when STATE_CACHE_MAX_BYTES is 0. */
     store: StateStore | null;
     slots: SlotRecord[];
@@ -47,7 +47,7 @@ interface Loaded {
 
 type EngineSettings = Pick<Config,
     "modelPath" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "gpu" | "gpuLayers" |
-    "memoryCheck" | "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes">;
+    "memoryCheck" | "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes" | "deterministic">;
 
 export interface LlamaEngineHooks {
     /** Called once per generation with how much of the prompt was reused (metrics). */
@@ -130,13 +130,19 @@ export class LlamaEngine implements Engine {
                         this.state = {...this.state, loadProgress: Math.min(0.99, progress)};
                 }
             });
+            const deterministic = resolveDeterministic(this.settings.deterministic, llama.gpu);
+            const pad = model.tokens.eos ?? model.tokens.eot ?? model.tokens.bos;
+            const padded = deterministic && pad != null && needsRowPadding(facts.insights);
             const context = await model.createContext({
                 sequences: this.settings.parallel,
                 contextSize: this.settings.contextSize,
                 batchSize: this.settings.batchSize,
-                threads: this.settings.threads
+                threads: this.settings.threads,
+                ...(padded ? {batching: {itemPrioritizationStrategy: keepPadTogetherStrategy}} : {}),
+                ...(deterministic ? {flashAttention: false} : {})
             });
-            const sequences = Array.from({length: this.settings.parallel}, () => context.getSequence());
+            const sequences = Array.from({length: this.settings.parallel}, () =>
+                context.getSequence(padded ? {tokenPredictor: new RowPaddingPredictor(pad!)} : {}));
             const chatWrapper = resolveChatWrapper(model, {fallbackToOtherWrappersOnJinjaError: true}) ?? new ChatMLChatWrapper();
             const eogBias = new TokenBias(model.tokenizer);
             for (const token of [model.tokens.eos, model.tokens.eot].filter((token): token is Token => token != null))
@@ -154,14 +160,14 @@ export class LlamaEngine implements Engine {
             }
             const loadTimeSeconds = (performance.now() - started) / 1000;
             this.loaded = {
-                model, context, sequences, chatWrapper, eogBias,
+                model, context, sequences, chatWrapper, eogBias, deterministic, padded,
                 grammars: new GrammarCache(llama), loadTimeSeconds, store,
                 slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null}))
             };
             this.state = {state: "ready", reason: null, loadProgress: null, code: null};
             this.logger.info({
-                modelPath: this.settings.modelPath, chatWrapper: chatWrapper.wrapperName,
-                gpu: llama.gpu, gpuLayers: model.gpuLayers, loadTimeSeconds: Number(loadTimeSeconds.toFixed(3))
+                modelPath: this.settings.modelPath, chatWrapper: chatWrapper.wrapperName, deterministic, padded,
+                flashAttention: context.flashAttention, gpu: llama.gpu, gpuLayers: model.gpuLayers, loadTimeSeconds: Number(loadTimeSeconds.toFixed(3))
             }, "model loaded");
         } catch (err) {
             const failure = classifyLoadError(err);
@@ -256,7 +262,8 @@ export class LlamaEngine implements Engine {
             chatTemplate: loaded?.chatWrapper.wrapperName ?? null,
             nodeLlamaCppVersion,
             llamaCppRelease: llama?.llamaCppRelease.release ?? null,
-            loadTimeSeconds: loaded?.loadTimeSeconds ?? null
+            loadTimeSeconds: loaded?.loadTimeSeconds ?? null,
+            deterministic: loaded?.deterministic ?? null
         };
     }
 
@@ -335,81 +342,20 @@ export class LlamaEngine implements Engine {
         record.lastExchange = null;
 
         const grammar = params.grammar != null ? await loaded.grammars.get(params.grammar) : null;
-        const history: Token[] = tokens.slice(-REPEAT_PENALTY_WINDOW);
-        const options: SequenceEvaluateOptions = {
-            temperature: params.temperature,
-            topK: params.topK,
-            topP: params.topP,
-            minP: params.minP,
-            seed: params.seed ?? undefined,
-            repeatPenalty: params.repetitionPenalty === 1 ? undefined : {
-                punishTokens: () => history,
-                maxPunishTokens: REPEAT_PENALTY_WINDOW,
-                penalty: params.repetitionPenalty
-            },
-            tokenBias: params.ignoreEos ? loaded.eogBias : undefined,
-            grammarEvaluationState: grammar != null
-                ? new LlamaGrammarEvaluationState({model: loaded.model, grammar})
-                : undefined
-        };
-
-        const detokenizer = new IncrementalDetokenizer(
-            (pending, last) => loaded.model.detokenize(pending as Token[], false, last as Token[]));
-        const stops = new StopMatcher([...params.stop, ...grammarStopTexts(grammar)]);
-        let completionTokens = 0;
-        let finishReason: FinishReason = "stop";
-        const usage = () => ({promptTokens: tokens.length, completionTokens, cachedTokens: reused});
-
-        if (request.signal.aborted) {
-            yield {type: "end", finishReason: request.abortReason?.() ?? "abort", usage: usage()};
-            return;
-        }
-        const iterator = sequence.evaluate(tokens.slice(reused), options);
-        let stoppedByString = false;
-        let reply = "";
+        const outcome: GenerationOutcome = {reply: ""};
         try {
-            let stopped = false;
-            while (!stopped) {
-                const next = await iterator.next();
-                if (next.done) {
-                    finishReason = "stop"; // end-of-generation token or grammar completed
-                    break;
-                }
-                completionTokens++;
-                history.push(next.value);
-                if (history.length > REPEAT_PENALTY_WINDOW * 2)
-                    history.splice(0, history.length - REPEAT_PENALTY_WINDOW);
-                const piece = stops.push(detokenizer.push(next.value));
-                if (piece.text !== "") {
-                    reply += piece.text;
-                    yield {type: "text", text: piece.text};
-                }
-                if (piece.stopped) {
-                    finishReason = "stop";
-                    stoppedByString = true;
-                    stopped = true;
-                } else if (completionTokens >= params.maxTokens) {
-                    finishReason = "length";
-                    stopped = true;
-                } else if (request.signal.aborted) {
-                    finishReason = request.abortReason?.() ?? "abort";
-                    stopped = true;
-                }
-            }
-            if (!stoppedByString) {
-                const rest = stops.push(detokenizer.flush());
-                const tail = rest.stopped ? rest.text : rest.text + stops.flush();
-                if (tail !== "") {
-                    reply += tail;
-                    yield {type: "text", text: tail};
-                }
-            }
-            record.lastExchange = {messages: request.prompt.messages, reply};
+            yield* generateTokens({
+                model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused, params,
+                signal: request.signal, abortReason: request.abortReason
+            }, outcome);
+            record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
         } finally {
-            // Waits for the in-flight evaluation step, so the sequence is idle when the lease is released.
-            await iterator.return(undefined);
+            // A padded decode may leave a validated prediction in the sequence; dropping the last
+            // token drops it too, so a spilled state never holds a cell its token list lacks.
+            if (loaded.padded && sequence.nextTokenIndex > 0)
+                await sequence.eraseContextTokenRanges([{start: sequence.nextTokenIndex - 1, end: sequence.nextTokenIndex}])
+                    .catch(() => undefined);
         }
-        yield {type: "end", finishReason, usage: usage()};
     }
 
     private requireLoaded(): Loaded {

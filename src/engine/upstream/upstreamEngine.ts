@@ -122,7 +122,8 @@ export class UpstreamEngine implements Engine {
             chatTemplate: null,
             nodeLlamaCppVersion: null,
             llamaCppRelease: null,
-            loadTimeSeconds: null
+            loadTimeSeconds: null,
+            deterministic: null
         };
     }
 
@@ -272,6 +273,7 @@ export class UpstreamEngine implements Engine {
         const model = await this.requireModel();
         const {prompt, params, signal} = request;
         let textChunks = 0;
+        let logprobEntries = 0;
         let upstreamUsage: UpstreamUsage | null = null;
         const usage = () => upstreamUsage ?? this.estimatedUsage(prompt, textChunks);
         const aborted = (): GenerationEvent => ({type: "end", finishReason: request.abortReason?.() ?? "abort", usage: usage()});
@@ -332,9 +334,12 @@ export class UpstreamEngine implements Engine {
                             : new WorkerError("bad_gateway", "upstream_stream_error",
                                 `The upstream at ${this.client.displayUrl} failed mid-stream: ${chunk.error.message.slice(0, 300)}`);
                     }
-                    if (chunk.text !== "") {
-                        textChunks++;
-                        yield {type: "text", text: chunk.text};
+                    if (chunk.logprobs != null) logprobEntries += chunk.logprobs.length;
+                    if (chunk.text !== "" || (params.logprobs != null && chunk.logprobs != null)) {
+                        if (chunk.text !== "") textChunks++;
+                        yield params.logprobs != null
+                            ? {type: "text", text: chunk.text, logprobs: chunk.logprobs ?? []}
+                            : {type: "text", text: chunk.text};
                     }
                     finishReason = chunk.finishReason ?? finishReason;
                     upstreamUsage = chunk.usage ?? upstreamUsage;
@@ -361,6 +366,9 @@ export class UpstreamEngine implements Engine {
                 throw new WorkerError("bad_gateway", "upstream_stream_incomplete",
                     `The upstream at ${this.client.displayUrl} closed the stream before the answer was complete`);
             done = true;
+            if (params.logprobs != null && textChunks > 0 && logprobEntries === 0)
+                throw new WorkerError("bad_gateway", "upstream_logprobs_missing",
+                    `logprobs were asked for, but the upstream at ${this.client.displayUrl} sent none`);
             if (upstreamUsage == null && !this.warnedNoUsage) {
                 this.warnedNoUsage = true;
                 this.logger.warn({upstream: this.client.displayUrl},

@@ -23,6 +23,10 @@ export function upstreamRequestBody(
     if (params.minP > 0) body.min_p = params.minP;
     if (params.repetitionPenalty !== 1) body.repetition_penalty = params.repetitionPenalty;
     if (params.ignoreEos) body.ignore_eos = true;
+    if (params.logprobs != null) {
+        body.logprobs = true;
+        if (params.logprobs.top > 0) body.top_logprobs = params.logprobs.top;
+    }
     const grammar = params.grammar;
     if (grammar?.type === "json_schema")
         body.response_format = {type: "json_schema", json_schema: {name: "response", schema: grammar.schema, strict: true}};

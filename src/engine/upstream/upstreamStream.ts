@@ -1,4 +1,4 @@
-import type {FinishReason} from "../types.js";
+import type {FinishReason, TokenLogprob, TopLogprob} from "../types.js";
 
 /**
  * Reading an OpenAI-style chat completion stream: Server-Sent Events whose data lines carry
@@ -57,6 +57,8 @@ export interface ParsedChunk {
     text: string;
     finishReason: FinishReason | null;
     usage: UpstreamUsage | null;
+    /** `choices[0].logprobs.content`, when the upstream sent logprobs. */
+    logprobs: TokenLogprob[] | null;
     /** An `error` object in the stream: the upstream failed after it had started answering. */
     error: {message: string; status: number | null; code: string | null} | null;
 }
@@ -90,12 +92,14 @@ export function parseChunk(data: string, streamed = true): ParsedChunk {
         const status = typeof error === "object" && typeof error.code === "number" ? error.code
             : typeof error === "object" && typeof error.type === "string" ? STATUS_BY_ERROR_TYPE[error.type] ?? null : null;
         const code = typeof error === "object" && typeof error.code === "string" ? error.code : null;
-        return {text: "", finishReason: null, usage: null, error: {message, status, code}};
+        return {text: "", finishReason: null, usage: null, logprobs: null, error: {message, status, code}};
     }
     const choices = record.choices;
     if (!Array.isArray(choices))
         throw new MalformedChunkError("a chunk without a choices array");
-    const choice = choices[0] as {delta?: {content?: unknown}; message?: {content?: unknown}; finish_reason?: unknown} | undefined;
+    const choice = choices[0] as {
+        delta?: {content?: unknown}; message?: {content?: unknown}; finish_reason?: unknown; logprobs?: {content?: unknown} | null;
+    } | undefined;
     if (choice != null && (typeof choice !== "object" || (streamed ? choice.delta : choice.message) == null) && choice.finish_reason == null)
         throw new MalformedChunkError(`a choice without ${streamed ? "delta" : "message"}`);
     const content = streamed ? choice?.delta?.content : choice?.message?.content;
@@ -105,7 +109,27 @@ export function parseChunk(data: string, streamed = true): ParsedChunk {
         text: content ?? "",
         finishReason: finishReasonOf(choice?.finish_reason),
         usage: usageOf(record.usage),
+        logprobs: logprobsOf(choice?.logprobs?.content),
         error: null
+    };
+}
+
+function logprobsOf(content: unknown): TokenLogprob[] | null {
+    if (!Array.isArray(content)) return null;
+    return content.map((item): TokenLogprob => {
+        const entry = topLogprobOf(item);
+        const top = (item as {top_logprobs?: unknown}).top_logprobs;
+        return {...entry, topLogprobs: Array.isArray(top) ? top.map(topLogprobOf) : []};
+    });
+}
+
+function topLogprobOf(item: unknown): TopLogprob {
+    const {token, logprob, bytes} = (item ?? {}) as {token?: unknown; logprob?: unknown; bytes?: unknown};
+    if (typeof token !== "string" || typeof logprob !== "number")
+        throw new MalformedChunkError("a logprobs entry without token and logprob");
+    return {
+        token, logprob,
+        bytes: Array.isArray(bytes) && bytes.every((byte) => typeof byte === "number") ? bytes as number[] : [...Buffer.from(token, "utf8")]
     };
 }
 

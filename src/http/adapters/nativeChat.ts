@@ -1,6 +1,7 @@
 import {randomUUID} from "node:crypto";
-import type {ChatInput, ChatMessage, ChatResult, SamplingParams, Usage} from "../../service/chatService.js";
-import type {ChatRequestBody, ChatResponseBody, ChatUsage, HistoryEntry} from "../../protocol/native.js";
+import {WorkerError} from "../../engine/errors.js";
+import type {ChatInput, ChatMessage, ChatResult, SamplingParams, TokenLogprob, Usage} from "../../service/chatService.js";
+import type {ChatRequestBody, ChatResponseBody, ChatUsage, HistoryEntry, LogprobEntry} from "../../protocol/native.js";
 
 /** The original worker's minimal fallback, used only when the request carries no system prompt. */
 export const FALLBACK_SYSTEM_PROMPT = "You are a helpful AI assistant.";
@@ -15,8 +16,8 @@ export const SAMPLING_DEFAULTS = {
 
 /** The sampling fields every protocol shares; OpenAI's wire types also allow explicit nulls. */
 type SamplingBody = {
-    [K in "max_tokens" | "temperature" | "top_p" | "top_k" | "min_p" | "repetition_penalty" | "seed" | "stop" | "ignore_eos"]?:
-        ChatRequestBody[K] | null;
+    [K in "max_tokens" | "temperature" | "top_p" | "top_k" | "min_p" | "repetition_penalty" | "seed" | "stop" | "ignore_eos" |
+        "logprobs" | "top_logprobs"]?: ChatRequestBody[K] | null;
 };
 
 export type SamplingDefaults = Record<keyof typeof SAMPLING_DEFAULTS, number>;
@@ -32,8 +33,26 @@ export function samplingParams(body: SamplingBody, defaultMaxTokens: number, def
         repetitionPenalty: body.repetition_penalty ?? defaults.repetition_penalty,
         seed: body.seed ?? null,
         stop: body.stop ?? [],
-        ignoreEos: body.ignore_eos ?? false
+        ignoreEos: body.ignore_eos ?? false,
+        logprobs: logprobsRequest(body)
     };
+}
+
+/** `top_logprobs` means something only with `logprobs: true`; alone it would be silently ignored, so it is refused. */
+function logprobsRequest(body: SamplingBody): SamplingParams["logprobs"] {
+    if (body.logprobs === true)
+        return {top: body.top_logprobs ?? 0};
+    if (body.top_logprobs != null)
+        throw new WorkerError("invalid_request", "invalid_request", "top_logprobs: requires logprobs: true", {param: "top_logprobs"});
+    return null;
+}
+
+/** Engine logprobs in OpenAI's wire shape (used by /chat's opt-in and by /v1). */
+export function logprobEntries(entries: TokenLogprob[]): LogprobEntry[] {
+    return entries.map((entry) => ({
+        token: entry.token, logprob: entry.logprob, bytes: entry.bytes,
+        top_logprobs: entry.topLogprobs.map(({token, logprob, bytes}) => ({token, logprob, bytes}))
+    }));
 }
 
 export function systemPromptUsed(body: Pick<ChatRequestBody, "system_prompt">): string {
@@ -71,7 +90,8 @@ export function chatResponse(
         generation_time: round(result.generationSeconds),
         finish_reason: result.finishReason,
         usage: nativeUsage(result.usage),
-        history_truncated: result.historyDropped
+        history_truncated: result.historyDropped,
+        ...(result.logprobs != null ? {logprobs: {content: logprobEntries(result.logprobs)}} : {})
     };
 }
 

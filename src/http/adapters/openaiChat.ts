@@ -1,10 +1,10 @@
 import {randomUUID} from "node:crypto";
-import {samplingParams} from "./nativeChat.js";
+import {logprobEntries, samplingParams} from "./nativeChat.js";
 import {WorkerError} from "../../service/chatService.js";
-import type {ChatInput, ChatMessage, ChatResult, FinishReason, SamplingParams, Usage} from "../../service/chatService.js";
+import type {ChatInput, ChatMessage, ChatResult, FinishReason, SamplingParams, TokenLogprob, Usage} from "../../service/chatService.js";
 import {
     HANDLED_REQUEST_FIELDS,
-    type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type CompletionUsage,
+    type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type ChoiceLogprobs, type CompletionUsage,
     type OpenAiFinishReason, type OpenAiMessage
 } from "../../protocol/openai.js";
 
@@ -68,8 +68,6 @@ export function toChatInput(messages: ChatMessage[]): ChatInput {
 export function toOpenAiChatJob(body: ChatCompletionRequest, defaultMaxTokens: number): OpenAiChatJob {
     if (body.n != null && body.n > 1)
         throw reject("n", `only one choice per request is supported, got ${body.n}`);
-    if (body.logprobs === true)
-        throw reject("logprobs", "log probabilities are not supported");
     if (body.tool_choice === "required" || (typeof body.tool_choice === "object" && body.tool_choice != null))
         throw reject("tool_choice", "the worker runs no tools, so it cannot force a tool call");
     if (body.max_tokens != null && body.max_completion_tokens != null && body.max_tokens !== body.max_completion_tokens)
@@ -144,22 +142,27 @@ export function chatCompletion(identity: CompletionIdentity, result: ChatResult)
         choices: [{
             index: 0,
             message: {role: "assistant", content: result.text, refusal: null},
-            logprobs: null,
+            logprobs: choiceLogprobs(result.logprobs),
             finish_reason: openAiFinishReason(result.finishReason)
         }],
         usage: completionUsage(result.usage)
     };
 }
 
+/** OpenAI's logprobs object, or null when the request did not ask for logprobs. */
+export function choiceLogprobs(entries: TokenLogprob[] | null): ChoiceLogprobs | null {
+    return entries != null ? {content: logprobEntries(entries), refusal: null} : null;
+}
+
 export function chatCompletionChunk(
     identity: CompletionIdentity, delta: ChatCompletionChunk["choices"][0]["delta"], finishReason: OpenAiFinishReason | null,
-    includeUsage: boolean
+    includeUsage: boolean, logprobs: TokenLogprob[] | null = null
 ): ChatCompletionChunk {
     return {
         ...identity,
         object: "chat.completion.chunk",
         system_fingerprint: null,
-        choices: [{index: 0, delta, logprobs: null, finish_reason: finishReason}],
+        choices: [{index: 0, delta, logprobs: choiceLogprobs(logprobs), finish_reason: finishReason}],
         ...(includeUsage ? {usage: null} : {})
     };
 }

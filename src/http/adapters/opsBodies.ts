@@ -106,6 +106,7 @@ export function modelInfoBody(info: ModelInfo, engine: EngineStatus, memory: Mem
         chat_template: info.chatTemplate,
         node_llama_cpp_version: info.nodeLlamaCppVersion,
         llama_cpp_release: info.llamaCppRelease,
-        load_time_seconds: info.loadTimeSeconds
+        load_time_seconds: info.loadTimeSeconds,
+        deterministic: info.deterministic
     };
 }

@@ -3,7 +3,7 @@ import type {TypeBoxTypeProvider} from "@fastify/type-provider-typebox";
 import type {Config} from "../../config/config.js";
 import type {ChatService} from "../../service/chatService.js";
 import {chatRequestSchema, type ChatRequestBody, type DebugPromptResponseBody} from "../../protocol/native.js";
-import {chatInput, chatResponse, samplingParams, systemPromptUsed} from "../adapters/nativeChat.js";
+import {chatInput, chatResponse, logprobEntries, samplingParams, systemPromptUsed} from "../adapters/nativeChat.js";
 import {disconnectSignal, SseStream, wantsStream} from "../adapters/sse.js";
 import {nativeErrorBody} from "../adapters/envelopes.js";
 import {toProblem} from "../adapters/errorMapping.js";
@@ -31,7 +31,9 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
                 signal: disconnectSignal(reply)
             }, {
                 onStart: () => sse?.open(),
-                onText: sse != null ? (text) => sse.send("token", {text}) : undefined
+                onText: sse != null
+                    ? (text, logprobs) => sse.send("token", logprobs != null ? {text, logprobs: {content: logprobEntries(logprobs)}} : {text})
+                    : undefined
             });
             const response = chatResponse(body, result, modelInfo(), (performance.now() - received) / 1000);
             request.log.info({

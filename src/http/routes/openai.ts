@@ -64,7 +64,9 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
                     sse.open();
                     send(chatCompletionChunk(identity, {role: "assistant", content: ""}, null, job.includeUsage));
                 } : undefined,
-                onText: sse != null ? (text) => send(chatCompletionChunk(identity, {content: text}, null, job.includeUsage)) : undefined
+                onText: sse != null
+                    ? (text, logprobs) => send(chatCompletionChunk(identity, {content: text}, null, job.includeUsage, logprobs))
+                    : undefined
             });
             request.log.info({
                 completionId: identity.id, user: body.user, requestedModel: body.model, finishReason: result.finishReason,
