@@ -116,38 +116,53 @@ export function chatHealthBody(report: HealthReport, routes: readonly RouteRecor
     };
 }
 
-/** The original's `get_memory_info()` figures, under `_vram_gb` on a GPU and `_ram_gb` on the CPU; the other kind is null. */
+interface MemoryFigures {
+    total: number | null;
+    allocated: number | null;
+    available: number | null;
+    used: number | null;
+}
+
+/**
+ * The device's figures in GiB when its memory is of `kind`, else nulls: VRAM figures on a GPU and
+ * RAM figures on the CPU go under their own names, so a client never reads RAM as VRAM.
+ */
+function figuresOf(memory: MemoryReport, kind: "vram" | "ram"): MemoryFigures {
+    if (memory.memoryKind !== kind)
+        return {total: null, allocated: null, available: null, used: null};
+    return {total: gib(memory.totalBytes), allocated: gib(memory.modelBytes), available: gib(memory.freeBytes), used: gib(memory.usedBytes)};
+}
+
+/** The original's `get_memory_info()` figures, under `_vram_gb` on a GPU and `_ram_gb` on the CPU. */
 export function chatMemoryUsage(memory: MemoryReport): ChatHealthResponseBody["model_info"]["memory_usage"] {
-    const vram = memory.memoryKind === "vram";
-    const ram = memory.memoryKind === "ram";
-    const percent = memory.modelBytes != null && memory.totalBytes != null && memory.totalBytes > 0
-        ? Math.round(memory.modelBytes / memory.totalBytes * 1e6) / 1e4
-        : null;
+    const vram = figuresOf(memory, "vram");
+    const ram = figuresOf(memory, "ram");
     return {
         memory_kind: memory.memoryKind,
-        total_vram_gb: vram ? gib(memory.totalBytes) : null,
-        allocated_vram_gb: vram ? gib(memory.modelBytes) : null,
-        available_vram_gb: vram ? gib(memory.freeBytes) : null,
-        total_ram_gb: ram ? gib(memory.totalBytes) : null,
-        allocated_ram_gb: ram ? gib(memory.modelBytes) : null,
-        available_ram_gb: ram ? gib(memory.freeBytes) : null,
-        memory_usage_percent: percent
+        total_vram_gb: vram.total,
+        allocated_vram_gb: vram.allocated,
+        available_vram_gb: vram.available,
+        total_ram_gb: ram.total,
+        allocated_ram_gb: ram.allocated,
+        available_ram_gb: ram.available,
+        memory_usage_percent: memory.modelBytes != null && memory.totalBytes != null && memory.totalBytes > 0
+            ? Math.round(memory.modelBytes / memory.totalBytes * 1e6) / 1e4
+            : null
     };
 }
 
-/** VRAM figures on a GPU, RAM figures on the CPU, each under its own name; the other kind is null. */
 export function memoryStatusBody(memory: MemoryReport, modelLoaded: boolean): MemoryStatusResponseBody {
-    const vram = memory.memoryKind === "vram";
-    const ram = memory.memoryKind === "ram";
+    const vram = figuresOf(memory, "vram");
+    const ram = figuresOf(memory, "ram");
     return {
-        total_vram: vram ? gib(memory.totalBytes) : null,
-        allocated_vram: vram ? gib(memory.modelBytes) : null,
-        available_vram: vram ? gib(memory.freeBytes) : null,
-        used_vram: vram ? gib(memory.usedBytes) : null,
-        total_ram: ram ? gib(memory.totalBytes) : null,
-        allocated_ram: ram ? gib(memory.modelBytes) : null,
-        available_ram: ram ? gib(memory.freeBytes) : null,
-        used_ram: ram ? gib(memory.usedBytes) : null,
+        total_vram: vram.total,
+        allocated_vram: vram.allocated,
+        available_vram: vram.available,
+        used_vram: vram.used,
+        total_ram: ram.total,
+        allocated_ram: ram.allocated,
+        available_ram: ram.available,
+        used_ram: ram.used,
         memory_kind: memory.memoryKind,
         unit: "GiB",
         model_memory_bytes: memory.modelBytes,
