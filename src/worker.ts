@@ -75,7 +75,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     });
     const chat = new ChatService(engine, scheduler, {requestTimeoutSeconds: config.requestTimeoutSeconds, gate: lifecycle, metrics});
     const enhance = new EnhanceService(chat, templates);
-    const status = new WorkerStatus(engine, scheduler, lifecycle, new GpuUtilization());
+    const status = new WorkerStatus(engine, scheduler, lifecycle, new GpuUtilization(), metrics);
     const app = await buildApp({config, chat, enhance, ops: {status, lifecycle, metrics}, loggerInstance: logger});
 
     lifecycle.onLoaded((settled) => {

@@ -147,6 +147,8 @@ test("/metrics counters move after a request", async () => {
     assert.equal(delta("chat_worker_time_to_first_token_seconds_count"), 1);
     assert.ok(delta("chat_worker_inter_token_latency_seconds_count") >= 1);
     assert.equal(delta("chat_worker_generations_total", {finish_reason: "length"}), 1);
+    assert.equal(delta("chat_worker_generation_duration_seconds_count"), 1);
+    assert.ok(delta("chat_worker_generation_duration_seconds_sum") > 0);
     assert.equal(metricValue(after, "chat_worker_model_loaded"), 1);
     assert.ok(Math.abs(metricValue(after, "chat_worker_model_load_seconds") - server.worker.engine.info().loadTimeSeconds!) < 1e-6);
     for (const name of ["chat_worker_conversation_cache_hits_total", "chat_worker_conversation_cache_misses_total", "chat_worker_conversation_cache_tokens_total"])

@@ -55,7 +55,7 @@ test("the front reports the upstream's model and context, and null memory figure
     const models = await viaFront.models.list();
     assert.deepEqual(models.data.map((model) => [model.id, model.owned_by]), [[upstreamModel, "upstream"]]);
     assert.deepEqual(await engine.memory(), {
-        deviceType: "upstream", device: null, memoryKind: null, totalBytes: null, usedBytes: null, freeBytes: null, modelBytes: null
+        deviceType: "upstream", device: null, deviceName: null, memoryKind: null, totalBytes: null, usedBytes: null, freeBytes: null, modelBytes: null
     });
 });
 

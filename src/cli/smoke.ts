@@ -50,6 +50,21 @@ function status(reply: Reply, expected: number): void {
     must(reply.status === expected, `HTTP ${reply.status}, expected ${expected}: ${reply.text.slice(0, 160)}`);
 }
 
+/** A JSON type; with "?" the field may also be null (a value the worker may not know). */
+type FieldType = "number" | "integer" | "string" | "boolean" | "object" | "number?" | "string?" | "boolean?";
+
+/** Each field is present and of its type. */
+function fields(object: any, types: Record<string, FieldType>, where: string): void {
+    must(object != null && typeof object === "object", `${where} missing`);
+    for (const [name, type] of Object.entries(types)) {
+        const value = object[name];
+        const base = type.replace("?", "");
+        const ok = (type.endsWith("?") && value === null) ||
+            (base === "integer" ? Number.isInteger(value) : typeof value === base && value !== null);
+        must(ok, `${where}.${name} is ${JSON.stringify(value)}, expected ${type}`);
+    }
+}
+
 const chatBody = {message: "smoke test", system_prompt: "You are a test.", max_tokens: 8, seed: 1};
 
 /** Checks for the endpoints this worker is known to have; keyed "METHOD path". */
@@ -60,7 +75,12 @@ function knownChecks(withKey: boolean): Check[] {
             must(["healthy", "loading", "degraded", "unhealthy"].includes(r.json?.status), "status field missing");
             must(r.json.architecture === "pure_inference_engine" && r.json.worker_type === "chat", "architecture/worker_type");
             must(Number.isInteger(r.json.active_jobs), "active_jobs");
-            return `${r.json.status}${r.json.reason ? ` (${r.json.reason})` : ""}`;
+            fields(r.json.stats, {
+                requests_served: "integer", errors: "integer", client_errors: "integer", tokens_generated: "integer",
+                prompt_tokens: "integer", average_generation_time: "number?", model_loads: "integer", model_load_failures: "integer",
+                model_unloads: "integer", startup_time: "number"
+            }, "stats");
+            return `${r.json.status}${r.json.reason ? ` (${r.json.reason})` : ""}, ${r.json.stats.requests_served} served`;
         }},
         {method: "GET", path: "/ready", expect: (r) => {
             status(r, 200);
@@ -70,12 +90,21 @@ function knownChecks(withKey: boolean): Check[] {
         {method: "GET", path: "/chat/health", expect: (r) => {
             status(r, 200);
             must(r.json?.endpoint === "/chat", "endpoint field");
-            return r.json.status;
+            fields(r.json, {chat_ready: "boolean", endpoints: "object", system_prompt_features: "object", model_info: "object"}, "body");
+            must(typeof r.json.endpoints["/chat"] === "string", "endpoints does not list /chat");
+            fields(r.json.system_prompt_features, {custom_system_prompts: "boolean", pure_inference_engine: "boolean", debug_endpoint: "boolean"},
+                "system_prompt_features");
+            fields(r.json.model_info, {loaded: "boolean", model_name: "string?", memory_usage: "object"}, "model_info");
+            return `${r.json.status}, chat_ready ${r.json.chat_ready}, ${Object.keys(r.json.endpoints).length} endpoints`;
         }},
         {method: "GET", path: "/model/info", expect: (r) => {
             status(r, 200);
             must(typeof r.json?.model_name === "string", "model_name");
-            return `${r.json.model_name} ${r.json.quantization ?? ""} ${r.json.device ?? ""}`.trim();
+            fields(r.json, {
+                model_device: "string?", model_parameters: "number?", model_size_gb: "number?", cuda_available: "boolean?", gpu_name: "string?"
+            }, "body");
+            must(("error" in r.json) === (r.json.model_loaded !== true), "error must be present exactly while no model is loaded");
+            return `${r.json.model_name} ${r.json.quantization ?? ""} ${r.json.model_device ?? ""} ${r.json.gpu_name ?? ""}`.replace(/\s+/g, " ").trim();
         }},
         {method: "GET", path: "/memory/status", expect: (r) => {
             status(r, 200);
@@ -153,7 +182,18 @@ function lifecycleChecks(): Check[] {
         {method: "POST", path: "/memory/unload", body: {timeout_seconds: 30}, expect: (r) => {
             status(r, 200);
             must(r.json?.model_loaded === false, "model still loaded");
-            return "unloaded";
+            must(r.json.success === true && typeof r.json.message === "string", "no {success, message}");
+            return r.json.message;
+        }},
+        {method: "GET", path: "/model/info", expect: (r) => {
+            status(r, 200);
+            must(r.json?.model_loaded === false && r.json.error === "Model not loaded", "no error field while unloaded");
+            return "unloaded: error \"Model not loaded\"";
+        }},
+        {method: "GET", path: "/chat/health", expect: (r) => {
+            status(r, 200);
+            must(r.json?.chat_ready === false && r.json.model_info?.loaded === false, "chat_ready while unloaded");
+            return "unloaded: chat_ready false";
         }},
         {method: "POST", path: "/chat", body: chatBody, expect: (r) => {
             status(r, 200);
@@ -163,7 +203,8 @@ function lifecycleChecks(): Check[] {
         {method: "POST", path: "/memory/load", body: {}, expect: (r) => {
             status(r, 200);
             must(r.json?.model_loaded === true, "not loaded");
-            return "loaded";
+            must(r.json.success === true && typeof r.json.message === "string", "no {success, message}");
+            return r.json.message;
         }}
     ];
 }

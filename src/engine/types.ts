@@ -107,6 +107,8 @@ export interface ModelInfo {
     architecture: string | null;
     parameterCount: number | null;
     fileSizeBytes: number | null;
+    /** Bytes of the weights (the tensor data the GGUF header describes); null when not known. */
+    weightsBytes: number | null;
     quantization: string | null;
     trainedContextSize: number | null;
     contextSize: number;
@@ -142,6 +144,8 @@ export interface MemoryReport {
     deviceType: string;
     /** "cuda:0", "cpu", ... or null when unknown. */
     device: string | null;
+    /** The GPU's name as the backend reports it ("NVIDIA H100 80GB HBM3"); null on the CPU or when unknown. */
+    deviceName: string | null;
     /** What the byte figures measure: GPU memory, system RAM, or nothing we can see. */
     memoryKind: "vram" | "ram" | null;
     totalBytes: number | null;

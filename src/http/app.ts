@@ -99,7 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     })));
 
     await app.register(chatRoutes, {config, chat: deps.chat});
-    await app.register(statusRoutes, {status: ops.status});
+    await app.register(statusRoutes, {status: ops.status, routes});
     await app.register(modelControlRoutes, {lifecycle: ops.lifecycle, status: ops.status});
     await app.register(observabilityRoutes, {
         metrics: ops.metrics, routes, openRoutes: config.workerApiKey != null ? OPEN_ROUTES : null

@@ -16,6 +16,20 @@ export const systemPromptFeaturesSchema = Type.Object({
     respects_provided_prompts: Type.Boolean()
 });
 
+/** The original worker's running counters, computed from the metrics registry (/metrics has the same numbers). */
+export const healthStatsSchema = Type.Object({
+    requests_served: Type.Integer({description: "generations that reached an end (/chat, /enhance, /v1/chat/completions), any finish_reason"}),
+    errors: Type.Integer({description: "HTTP responses with a 5xx status"}),
+    client_errors: Type.Integer({description: "HTTP responses with a 4xx status"}),
+    tokens_generated: Type.Integer(),
+    prompt_tokens: Type.Integer(),
+    average_generation_time: Nullable(Type.Number({description: "seconds per generation; null before the first"})),
+    model_loads: Type.Integer({description: "successful loads"}),
+    model_load_failures: Type.Integer(),
+    model_unloads: Type.Integer(),
+    startup_time: Type.Number({description: "Unix time (seconds) the worker started"})
+});
+
 export const healthResponseSchema = Type.Object({
     status: Type.Union(HEALTH_STATES.map((value) => Type.Literal(value))),
     reason: Nullable(Type.String()),
@@ -34,7 +48,8 @@ export const healthResponseSchema = Type.Object({
     model_state: Type.String(),
     model_name: Type.String(),
     load_progress: Nullable(Type.Number({description: "percent while loading"})),
-    system_prompt_features: systemPromptFeaturesSchema
+    system_prompt_features: systemPromptFeaturesSchema,
+    stats: healthStatsSchema
 });
 export type HealthResponseBody = Static<typeof healthResponseSchema>;
 
@@ -46,14 +61,38 @@ export const readyResponseSchema = Type.Object({
 });
 export type ReadyResponseBody = Static<typeof readyResponseSchema>;
 
+/** Memory in the shape of the original's `get_memory_info()`, with RAM figures under their own names on the CPU. */
+export const chatMemoryUsageSchema = Type.Object({
+    memory_kind: Nullable(Type.Union([Type.Literal("vram"), Type.Literal("ram")])),
+    total_vram_gb: Nullable(Type.Number()),
+    allocated_vram_gb: Nullable(Type.Number({description: "GiB this worker's model and context occupy"})),
+    available_vram_gb: Nullable(Type.Number()),
+    total_ram_gb: Nullable(Type.Number()),
+    allocated_ram_gb: Nullable(Type.Number()),
+    available_ram_gb: Nullable(Type.Number()),
+    memory_usage_percent: Nullable(Type.Number({description: "allocated / total, percent"}))
+});
+
 export const chatHealthResponseSchema = Type.Object({
     status: Type.Union(HEALTH_STATES.map((value) => Type.Literal(value))),
     reason: Nullable(Type.String()),
     endpoint: Type.Literal("/chat"),
+    chat_ready: Type.Boolean({description: "the model is loaded and the worker is not shutting down: a chat is served without a load first"}),
     model_loaded: Type.Boolean(),
     model_name: Type.String(),
     active_jobs: Type.Integer(),
     pure_inference_engine: Type.Boolean(),
+    endpoints: Type.Record(Type.String(), Type.String(), {description: "path -> \"METHOD - what it does\", for the chat routes this worker serves"}),
+    system_prompt_features: Type.Object({
+        custom_system_prompts: Type.Boolean({description: "POST /chat takes a system_prompt"}),
+        pure_inference_engine: Type.Boolean(),
+        debug_endpoint: Type.Boolean({description: "POST /chat/debug/system-prompt is served"})
+    }),
+    model_info: Type.Object({
+        loaded: Type.Boolean(),
+        model_name: Nullable(Type.String({description: "the loaded model's name; null while none is loaded"})),
+        memory_usage: chatMemoryUsageSchema
+    }),
     timestamp: Type.String()
 });
 export type ChatHealthResponseBody = Static<typeof chatHealthResponseSchema>;
@@ -76,6 +115,8 @@ export const memoryStatusResponseSchema = Type.Object({
 });
 export type MemoryStatusResponseBody = Static<typeof memoryStatusResponseSchema>;
 
+export const MODEL_NOT_LOADED = "Model not loaded";
+
 export const modelInfoResponseSchema = Type.Object({
     model_name: Type.String(),
     model_path: Nullable(Type.String()),
@@ -97,7 +138,13 @@ export const modelInfoResponseSchema = Type.Object({
     node_llama_cpp_version: Nullable(Type.String()),
     llama_cpp_release: Nullable(Type.String()),
     load_time_seconds: Nullable(Type.Number()),
-    deterministic: Nullable(Type.Boolean({description: "answers do not depend on the cache, on batching or on the CPU (DETERMINISTIC); null when not known"}))
+    deterministic: Nullable(Type.Boolean({description: "answers do not depend on the cache, on batching or on the CPU (DETERMINISTIC); null when not known"})),
+    model_device: Nullable(Type.String({description: "cuda:0, cpu, ..."})),
+    model_parameters: Nullable(Type.Integer()),
+    model_size_gb: Nullable(Type.Number({description: "GiB of the weights (tensor data)"})),
+    cuda_available: Nullable(Type.Boolean({description: "the llama.cpp backend in use is CUDA"})),
+    gpu_name: Nullable(Type.String()),
+    error: Type.Optional(Type.Literal(MODEL_NOT_LOADED, {description: "present only while no model is loaded, as the original's 404 body had it"}))
 });
 export type ModelInfoResponseBody = Static<typeof modelInfoResponseSchema>;
 
@@ -105,6 +152,7 @@ export const loadRequestSchema = Type.Object({}, {additionalProperties: false});
 
 export const loadResponseSchema = Type.Object({
     success: Type.Literal(true),
+    message: Type.String(),
     model_loaded: Type.Boolean(),
     model_state: Type.String(),
     load_time_seconds: Nullable(Type.Number())
@@ -121,6 +169,7 @@ export type UnloadRequestBody = Static<typeof unloadRequestSchema>;
 
 export const unloadResponseSchema = Type.Object({
     success: Type.Literal(true),
+    message: Type.String(),
     model_loaded: Type.Boolean(),
     was_loaded: Type.Boolean(),
     aborted_requests: Type.Integer(),

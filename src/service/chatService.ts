@@ -232,11 +232,13 @@ export class ChatService {
                     metrics?.promptTokens.inc(event.usage.promptTokens);
                     metrics?.generatedTokens.inc(event.usage.completionTokens);
                     metrics?.generations.inc({finish_reason: event.finishReason});
+                    const generationSeconds = (performance.now() - started) / 1000;
+                    metrics?.generationSeconds.observe(generationSeconds);
                     return {
                         text, finishReason: event.finishReason, usage: event.usage,
                         historyDropped: prepared.historyDropped, prompt: prepared.prompt,
                         queueSeconds: lease.waitedSeconds,
-                        generationSeconds: (performance.now() - started) / 1000,
+                        generationSeconds,
                         timeToFirstTokenSeconds: firstText != null ? (firstText - received) / 1000 : null,
                         logprobs
                     };

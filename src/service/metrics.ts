@@ -11,6 +11,23 @@ export interface MetricsSources {
 
 const PREFIX = "chat_worker_";
 
+/** Running totals read from the counters, for /health's `stats` (the same numbers /metrics exposes). */
+export interface MetricTotals {
+    /** Generations that reached an end (any finish reason). */
+    generations: number;
+    /** Sum of their durations, in seconds (`generationSeconds`). */
+    generationSeconds: number;
+    generatedTokens: number;
+    promptTokens: number;
+    /** HTTP responses with a 5xx status. */
+    serverErrors: number;
+    /** HTTP responses with a 4xx status (bad input, auth, not found, full queue, unload conflict). */
+    clientErrors: number;
+    modelLoads: number;
+    failedModelLoads: number;
+    modelUnloads: number;
+}
+
 /**
  * The worker's Prometheus metrics, in a registry of its own (not prom-client's global one), so
  * several workers in one process (tests) keep separate counts.
@@ -24,6 +41,8 @@ export class WorkerMetrics {
     readonly timeToFirstToken: Histogram;
     readonly interTokenLatency: Histogram;
     readonly generations: Counter<"finish_reason">;
+    /** From the start of a generation (prompt evaluation included, queue excluded) to its end. */
+    readonly generationSeconds: Histogram;
     readonly modelLoadSeconds: Gauge;
     readonly modelLoads: Counter<"result">;
     readonly modelUnloads: Counter<"cause">;
@@ -85,6 +104,11 @@ export class WorkerMetrics {
         this.generations = new Counter({
             name: `${PREFIX}generations_total`, help: "Finished generations by finish reason.", labelNames: ["finish_reason"], registers
         });
+        this.generationSeconds = new Histogram({
+            name: `${PREFIX}generation_duration_seconds`,
+            help: "Generation time, from the start of prompt evaluation (queue excluded) to the end of the generation.",
+            buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers
+        });
         this.modelLoadSeconds = new Gauge({name: `${PREFIX}model_load_seconds`, help: "Duration of the last successful model load.", registers});
         this.modelLoads = new Counter({name: `${PREFIX}model_loads_total`, help: "Model loads by result (ready, failed).", labelNames: ["result"], registers});
         this.modelUnloads = new Counter({name: `${PREFIX}model_unloads_total`, help: "Model unloads by cause (request, idle).", labelNames: ["cause"], registers});
@@ -95,6 +119,26 @@ export class WorkerMetrics {
         this.cacheMisses = new Counter({name: `${PREFIX}conversation_cache_misses_total`, help: "Requests that evaluated their prompt from scratch.", registers});
         this.cachedTokens = new Counter({name: `${PREFIX}conversation_cache_tokens_total`, help: "Prompt tokens reused from a sequence instead of evaluated.", registers});
         collectDefaultMetrics({register: this.registry, prefix: PREFIX});
+    }
+
+    async totals(): Promise<MetricTotals> {
+        const [generations, generationSeconds, generatedTokens, promptTokens, http, loads, unloads] = await Promise.all([
+            this.generations.get(), this.generationSeconds.get(), this.generatedTokens.get(), this.promptTokens.get(),
+            this.httpRequests.get(), this.modelLoads.get(), this.modelUnloads.get()
+        ]);
+        const sum = (values: ReadonlyArray<{value: number}>) => values.reduce((total, sample) => total + sample.value, 0);
+        const withStatus = (digit: string) => sum(http.values.filter((sample) => String(sample.labels.status).startsWith(digit)));
+        return {
+            generations: sum(generations.values),
+            generationSeconds: sum(generationSeconds.values.filter((sample) => sample.metricName?.endsWith("_sum"))),
+            generatedTokens: sum(generatedTokens.values),
+            promptTokens: sum(promptTokens.values),
+            serverErrors: withStatus("5"),
+            clientErrors: withStatus("4"),
+            modelLoads: sum(loads.values.filter((sample) => sample.labels.result === "ready")),
+            failedModelLoads: sum(loads.values.filter((sample) => sample.labels.result === "failed")),
+            modelUnloads: sum(unloads.values)
+        };
     }
 
     get contentType(): string {

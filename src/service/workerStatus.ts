@@ -2,6 +2,7 @@ import type {Engine, EngineState, EngineStatus, MemoryReport, ModelInfo} from ".
 import type {Scheduler} from "../scheduler/scheduler.js";
 import type {ModelLifecycle} from "./modelLifecycle.js";
 import type {GpuUtilization} from "./gpuUtilization.js";
+import type {MetricTotals, WorkerMetrics} from "./metrics.js";
 
 export type {EngineState, EngineStatus, MemoryReport, ModelInfo} from "../engine/types.js";
 
@@ -32,6 +33,10 @@ export interface HealthReport {
     gpuUtilization: number | null;
     memory: MemoryReport;
     shuttingDown: boolean;
+    /** Counters since start, from the metrics registry. */
+    totals: MetricTotals;
+    /** When this worker started, in milliseconds since the Unix epoch. */
+    startedAtMs: number;
 }
 
 /** Everything the status endpoints report, read from the live objects at the time of the call. */
@@ -42,7 +47,8 @@ export class WorkerStatus {
         private readonly engine: Engine,
         private readonly scheduler: Scheduler,
         private readonly lifecycle: ModelLifecycle,
-        private readonly gpu: GpuUtilization
+        private readonly gpu: GpuUtilization,
+        private readonly metrics: WorkerMetrics
     ) {}
 
     jobs(): {running: number; queued: number} {
@@ -73,7 +79,7 @@ export class WorkerStatus {
     async health(): Promise<HealthReport> {
         const status = this.engine.status();
         const readiness = this.readiness();
-        const [memory, gpuUtilization] = await Promise.all([this.engine.memory(), this.gpu.read()]);
+        const [memory, gpuUtilization, totals] = await Promise.all([this.engine.memory(), this.gpu.read(), this.metrics.totals()]);
         const {running, queued} = this.jobs();
         return {
             status: healthState(status.state, status.code ?? null, this.lifecycle.isShuttingDown),
@@ -89,7 +95,9 @@ export class WorkerStatus {
             uptimeSeconds: (performance.now() - this.startedAt) / 1000,
             gpuUtilization,
             memory,
-            shuttingDown: this.lifecycle.isShuttingDown
+            shuttingDown: this.lifecycle.isShuttingDown,
+            totals,
+            startedAtMs: performance.timeOrigin + this.startedAt
         };
     }
 

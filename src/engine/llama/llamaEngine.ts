@@ -225,18 +225,18 @@ export class LlamaEngine implements Engine {
         const usage = llama != null && this.loaded != null ? await llama.getLlamaMemoryUsage() : null;
         if (llama == null && this.settings.gpu !== "false")
             // The backend has not started, so which device it would use is not known yet.
-            return {deviceType: "unknown", device: null, memoryKind: null, totalBytes: null, usedBytes: null, freeBytes: null, modelBytes: null};
+            return {deviceType: "unknown", device: null, deviceName: null, memoryKind: null, totalBytes: null, usedBytes: null, freeBytes: null, modelBytes: null};
         if (llama != null && llama.gpu !== false) {
-            const vram = await llama.getVramState();
+            const [vram, names] = await Promise.all([llama.getVramState(), llama.getGpuDeviceNames()]);
             return {
-                deviceType: llama.gpu, device: `${llama.gpu}:0`, memoryKind: "vram",
+                deviceType: llama.gpu, device: `${llama.gpu}:0`, deviceName: names[0] ?? null, memoryKind: "vram",
                 totalBytes: vram.total, usedBytes: vram.used, freeBytes: vram.free, modelBytes: usage?.gpuVram ?? 0
             };
         }
         const total = os.totalmem();
         const free = Math.min(total, freeRamBytes(llama != null ? (await llama.getRamState()).free : undefined));
         return {
-            deviceType: "cpu", device: "cpu", memoryKind: "ram",
+            deviceType: "cpu", device: "cpu", deviceName: null, memoryKind: "ram",
             totalBytes: total, usedBytes: total - free, freeBytes: free, modelBytes: usage?.cpuRam ?? 0
         };
     }
@@ -252,6 +252,7 @@ export class LlamaEngine implements Engine {
             architecture: facts?.architecture ?? null,
             parameterCount: facts?.parameterCount ?? null,
             fileSizeBytes: fileSizeOf(this.settings.modelPath),
+            weightsBytes: facts?.insights.modelSize ?? null,
             quantization: facts?.quantization ?? null,
             trainedContextSize: facts?.trainContextSize ?? null,
             contextSize: this.contextSize,

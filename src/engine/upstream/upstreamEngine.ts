@@ -101,7 +101,7 @@ export class UpstreamEngine implements Engine {
 
     /** The memory belongs to the upstream; we cannot see it, so every figure is null. */
     async memory(): Promise<MemoryReport> {
-        return {deviceType: "upstream", device: null, memoryKind: null, totalBytes: null, usedBytes: null, freeBytes: null, modelBytes: null};
+        return {deviceType: "upstream", device: null, deviceName: null, memoryKind: null, totalBytes: null, usedBytes: null, freeBytes: null, modelBytes: null};
     }
 
     info(): ModelInfo {
@@ -112,6 +112,7 @@ export class UpstreamEngine implements Engine {
             architecture: null,
             parameterCount: null,
             fileSizeBytes: null,
+            weightsBytes: null,
             quantization: null,
             trainedContextSize: null,
             contextSize: this.contextSize,

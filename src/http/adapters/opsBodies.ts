@@ -1,7 +1,12 @@
 import type {EngineStatus, HealthReport, MemoryReport, ModelInfo, Readiness} from "../../service/workerStatus.js";
-import type {
-    ChatHealthResponseBody, HealthResponseBody, MemoryStatusResponseBody, ModelInfoResponseBody, ReadyResponseBody
+import type {MetricTotals} from "../../service/metrics.js";
+import {
+    MODEL_NOT_LOADED,
+    type ChatHealthResponseBody, type HealthResponseBody, type MemoryStatusResponseBody, type ModelInfoResponseBody,
+    type ReadyResponseBody
 } from "../../protocol/ops.js";
+import type {RouteRecord} from "../openapi.js";
+import {round} from "./nativeChat.js";
 
 const GIB = 1024 ** 3;
 
@@ -40,7 +45,24 @@ export function healthBody(report: HealthReport): HealthResponseBody {
         model_state: report.engineState,
         model_name: report.modelName,
         load_progress: report.loadProgress != null ? Math.round(report.loadProgress * 1000) / 10 : null,
-        system_prompt_features: {...SYSTEM_PROMPT_FEATURES}
+        system_prompt_features: {...SYSTEM_PROMPT_FEATURES},
+        stats: healthStats(report.totals, report.startedAtMs)
+    };
+}
+
+/** The original's `stats` (requests_served, model_loads, model_unloads, startup_time) and the other running totals. */
+export function healthStats(totals: MetricTotals, startedAtMs: number): HealthResponseBody["stats"] {
+    return {
+        requests_served: totals.generations,
+        errors: totals.serverErrors,
+        client_errors: totals.clientErrors,
+        tokens_generated: totals.generatedTokens,
+        prompt_tokens: totals.promptTokens,
+        average_generation_time: totals.generations > 0 ? round(totals.generationSeconds / totals.generations) : null,
+        model_loads: totals.modelLoads,
+        model_load_failures: totals.failedModelLoads,
+        model_unloads: totals.modelUnloads,
+        startup_time: round(startedAtMs / 1000)
     };
 }
 
@@ -48,34 +70,99 @@ export function readyBody(readiness: Readiness, engine: EngineStatus): ReadyResp
     return {ready: readiness.ready, model_state: engine.state, reason: readiness.reason, code: readiness.code};
 }
 
-export function chatHealthBody(
-    status: HealthResponseBody["status"], readiness: Readiness, engine: EngineStatus, modelName: string, activeJobs: number
-): ChatHealthResponseBody {
+/**
+ * The chat routes /chat/health lists, with the original's descriptions where it had the route.
+ * Only routes the app registered appear, each with the method it was registered with.
+ */
+export const CHAT_ENDPOINTS: Readonly<Record<string, string>> = Object.freeze({
+    "/chat": "Conversational chat",
+    "/chat/debug/system-prompt": "Debug system prompt handling",
+    "/chat/health": "Health of the chat endpoint (this information)",
+    "/enhance": "Simple prompt enhancement",
+    "/health": "General health check",
+    "/v1/chat/completions": "OpenAI-compatible chat (the same pipeline as /chat)"
+});
+
+export function chatHealthBody(report: HealthReport, routes: readonly RouteRecord[]): ChatHealthResponseBody {
+    const route = (url: string, method?: string) =>
+        routes.find((candidate) => candidate.url === url && candidate.method !== "HEAD" && (method == null || candidate.method === method));
+    const endpoints: Record<string, string> = {};
+    for (const [url, description] of Object.entries(CHAT_ENDPOINTS)) {
+        const found = route(url);
+        if (found != null) endpoints[url] = `${found.method} - ${description}`;
+    }
+    const chatBody = route("/chat", "POST")?.schema?.body as {properties?: Record<string, unknown>} | undefined;
     return {
-        status,
-        reason: readiness.reason,
+        status: report.status,
+        reason: report.reason,
         endpoint: "/chat",
-        model_loaded: engine.state === "ready",
-        model_name: modelName,
-        active_jobs: activeJobs,
+        chat_ready: report.modelLoaded && !report.shuttingDown,
+        model_loaded: report.modelLoaded,
+        model_name: report.modelName,
+        active_jobs: report.running + report.queued,
         pure_inference_engine: SYSTEM_PROMPT_FEATURES.pure_inference_engine,
+        endpoints,
+        system_prompt_features: {
+            custom_system_prompts: chatBody?.properties?.system_prompt != null,
+            pure_inference_engine: SYSTEM_PROMPT_FEATURES.pure_inference_engine,
+            debug_endpoint: route("/chat/debug/system-prompt", "POST") != null
+        },
+        model_info: {
+            loaded: report.modelLoaded,
+            model_name: report.modelLoaded ? report.modelName : null,
+            memory_usage: chatMemoryUsage(report.memory)
+        },
         timestamp: new Date().toISOString()
     };
 }
 
-/** VRAM figures on a GPU, RAM figures on the CPU, each under its own name; the other kind is null. */
-export function memoryStatusBody(memory: MemoryReport, modelLoaded: boolean): MemoryStatusResponseBody {
-    const vram = memory.memoryKind === "vram";
-    const ram = memory.memoryKind === "ram";
+interface MemoryFigures {
+    total: number | null;
+    allocated: number | null;
+    available: number | null;
+    used: number | null;
+}
+
+/**
+ * The device's figures in GiB when its memory is of `kind`, else nulls: VRAM figures on a GPU and
+ * RAM figures on the CPU go under their own names, so a client never reads RAM as VRAM.
+ */
+function figuresOf(memory: MemoryReport, kind: "vram" | "ram"): MemoryFigures {
+    if (memory.memoryKind !== kind)
+        return {total: null, allocated: null, available: null, used: null};
+    return {total: gib(memory.totalBytes), allocated: gib(memory.modelBytes), available: gib(memory.freeBytes), used: gib(memory.usedBytes)};
+}
+
+/** The original's `get_memory_info()` figures, under `_vram_gb` on a GPU and `_ram_gb` on the CPU. */
+export function chatMemoryUsage(memory: MemoryReport): ChatHealthResponseBody["model_info"]["memory_usage"] {
+    const vram = figuresOf(memory, "vram");
+    const ram = figuresOf(memory, "ram");
     return {
-        total_vram: vram ? gib(memory.totalBytes) : null,
-        allocated_vram: vram ? gib(memory.modelBytes) : null,
-        available_vram: vram ? gib(memory.freeBytes) : null,
-        used_vram: vram ? gib(memory.usedBytes) : null,
-        total_ram: ram ? gib(memory.totalBytes) : null,
-        allocated_ram: ram ? gib(memory.modelBytes) : null,
-        available_ram: ram ? gib(memory.freeBytes) : null,
-        used_ram: ram ? gib(memory.usedBytes) : null,
+        memory_kind: memory.memoryKind,
+        total_vram_gb: vram.total,
+        allocated_vram_gb: vram.allocated,
+        available_vram_gb: vram.available,
+        total_ram_gb: ram.total,
+        allocated_ram_gb: ram.allocated,
+        available_ram_gb: ram.available,
+        memory_usage_percent: memory.modelBytes != null && memory.totalBytes != null && memory.totalBytes > 0
+            ? Math.round(memory.modelBytes / memory.totalBytes * 1e6) / 1e4
+            : null
+    };
+}
+
+export function memoryStatusBody(memory: MemoryReport, modelLoaded: boolean): MemoryStatusResponseBody {
+    const vram = figuresOf(memory, "vram");
+    const ram = figuresOf(memory, "ram");
+    return {
+        total_vram: vram.total,
+        allocated_vram: vram.allocated,
+        available_vram: vram.available,
+        used_vram: vram.used,
+        total_ram: ram.total,
+        allocated_ram: ram.allocated,
+        available_ram: ram.available,
+        used_ram: ram.used,
         memory_kind: memory.memoryKind,
         unit: "GiB",
         model_memory_bytes: memory.modelBytes,
@@ -107,6 +194,13 @@ export function modelInfoBody(info: ModelInfo, engine: EngineStatus, memory: Mem
         node_llama_cpp_version: info.nodeLlamaCppVersion,
         llama_cpp_release: info.llamaCppRelease,
         load_time_seconds: info.loadTimeSeconds,
-        deterministic: info.deterministic
+        deterministic: info.deterministic,
+        model_device: memory.device,
+        model_parameters: info.parameterCount,
+        model_size_gb: gib(info.weightsBytes),
+        cuda_available: info.gpu == null ? null : info.gpu === "cuda",
+        gpu_name: memory.deviceName,
+        // The original answered 404 {"error": "Model not loaded"}; we answer 200 and keep the field for clients that test for it.
+        ...(engine.state === "ready" ? {} : {error: MODEL_NOT_LOADED})
     };
 }

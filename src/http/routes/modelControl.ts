@@ -32,13 +32,19 @@ export async function modelControlRoutes(app: FastifyInstance, {lifecycle, statu
             response: {200: loadResponseSchema, 503: errorResponseSchema}
         }
     }, async (request): Promise<LoadResponseBody> => {
+        const wasLoaded = status.modelLoaded();
         const after = await lifecycle.load();
         if (after.state !== "ready")
             throw new WorkerError("unavailable", after.code ?? "load_failed", `the model failed to load: ${after.reason ?? after.state}`,
                 {retryAfterSeconds: 30});
         const info = status.info();
         request.log.info({loadTimeSeconds: info.loadTimeSeconds}, "model load requested");
-        return {success: true, model_loaded: true, model_state: after.state, load_time_seconds: info.loadTimeSeconds};
+        return {
+            success: true,
+            message: wasLoaded ? "Model already loaded"
+                : info.loadTimeSeconds != null ? `Model loaded in ${round(info.loadTimeSeconds)} s` : "Model loaded",
+            model_loaded: true, model_state: after.state, load_time_seconds: info.loadTimeSeconds
+        };
     });
 
     app.post("/memory/unload", {
@@ -57,10 +63,18 @@ export async function modelControlRoutes(app: FastifyInstance, {lifecycle, statu
         });
         return {
             success: true,
+            message: unloadMessage(result.wasLoaded, result.aborted),
             model_loaded: status.modelLoaded(),
             was_loaded: result.wasLoaded,
             aborted_requests: result.aborted,
             waited_seconds: round(result.waitedSeconds)
         };
     });
+}
+
+/** The original answered "Model unloaded" every time; this says what happened. */
+function unloadMessage(wasLoaded: boolean, aborted: number): string {
+    if (!wasLoaded)
+        return "Model was not loaded";
+    return aborted === 0 ? "Model unloaded" : `Model unloaded; ${aborted} running generation${aborted === 1 ? "" : "s"} aborted`;
 }

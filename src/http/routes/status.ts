@@ -4,16 +4,19 @@ import {
     chatHealthResponseSchema, healthResponseSchema, memoryStatusResponseSchema, modelInfoResponseSchema, readyResponseSchema
 } from "../../protocol/ops.js";
 import {chatHealthBody, healthBody, memoryStatusBody, modelInfoBody, readyBody} from "../adapters/opsBodies.js";
+import type {RouteRecord} from "../openapi.js";
 
 export interface StatusRouteDeps {
     status: WorkerStatus;
+    /** Every route of the app (filled as plugins register): /chat/health lists the chat routes that exist. */
+    routes: readonly RouteRecord[];
 }
 
 /** Retry-After for a probe that failed: the load or the shutdown is usually over by then. */
 const PROBE_RETRY_SECONDS = 5;
 
 /** GET /health, /ready, /chat/health, /memory/status, /model/info: read-only views of live state. */
-export async function statusRoutes(app: FastifyInstance, {status}: StatusRouteDeps): Promise<void> {
+export async function statusRoutes(app: FastifyInstance, {status, routes}: StatusRouteDeps): Promise<void> {
     app.get("/health", {
         schema: {
             summary: "Worker health: status with reason, jobs, memory, GPU utilization, uptime. Answers while loading; 503 only while shutting down.",
@@ -37,12 +40,8 @@ export async function statusRoutes(app: FastifyInstance, {status}: StatusRouteDe
     });
 
     app.get("/chat/health", {
-        schema: {summary: "Health of the /chat endpoint, as the original worker had it.", response: {200: chatHealthResponseSchema}}
-    }, async () => {
-        const report = await status.health();
-        const {running, queued} = status.jobs();
-        return chatHealthBody(report.status, status.readiness(), status.engineStatus(), report.modelName, running + queued);
-    });
+        schema: {summary: "Health of the /chat endpoint, as the original worker had it: chat_ready, endpoints, model_info.", response: {200: chatHealthResponseSchema}}
+    }, async () => chatHealthBody(await status.health(), routes));
 
     app.get("/memory/status", {
         schema: {summary: "Memory of the model's device: VRAM on a GPU, RAM (labelled as such) on the CPU, in GiB.", response: {200: memoryStatusResponseSchema}}
