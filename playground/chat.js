@@ -199,7 +199,8 @@ export class ChatTab {
 export function replyFacts(done) {
     const usage = done.usage ?? {};
     const seconds = Number(done.generation_time);
-    const speed = seconds > 0 ? `${(usage.completion_tokens / seconds).toFixed(1)} tok/s` : "tok/s unknown";
+    const rate = usage.completion_tokens / seconds;
+    const speed = seconds > 0 ? `${rate >= 100 ? Math.round(rate) : rate.toFixed(1)} tok/s` : "tok/s unknown";
     return [
         `${usage.completion_tokens} tokens`,
         speed,
