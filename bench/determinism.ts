@@ -47,7 +47,7 @@ const SAMPLINGS = [{temperature: 0}, {temperature: 0.9}];
 
 async function cacheRun(modelPath: string, deterministic: string): Promise<Tally> {
     const result = tally();
-    const env = {DETERMINISTIC: deterministic, MAX_TOKENS_LIMIT: "64"};
+    const env = {DETERMINISTIC: deterministic};
     const base = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-determinism-"));
     const fresh = await startWorker({modelPath, parallel: 1, threads: THREADS, contextSize: 2048, stateDir: path.join(base, "fresh"),
         extraEnv: {...env, PREFIX_CACHE: "false", STATE_CACHE_MAX_BYTES: "0"}});

@@ -5,6 +5,7 @@ import {execFile} from "node:child_process";
 import {promisify} from "node:util";
 import {startTestWorker, type TestWorker} from "./helpers/testWorker.js";
 import {registeredRoutes} from "../src/http/app.js";
+import {isPageRoute} from "../src/http/pages.js";
 import {ONE_THREAD} from "./helpers/opsHelpers.js";
 
 const KEY = "test-key-0123456789";
@@ -16,6 +17,8 @@ before(async () => {
 after(() => server.close());
 
 const OPEN = new Set(["/health", "/ready"]);
+/** The pages' code answers without the key (it holds no data; the pages send the key with their API calls). */
+const isOpen = (url: string) => OPEN.has(url) || isPageRoute(url);
 
 /** One request to a route; POST bodies are a JSON array, which every body schema rejects, so nothing runs. */
 async function call(method: string, url: string, authorization?: string): Promise<{status: number; json: any; headers: Headers}> {
@@ -33,16 +36,19 @@ async function call(method: string, url: string, authorization?: string): Promis
     return {status: response.status, json, headers: response.headers};
 }
 
-test("every route except /health and /ready needs the key: 401 JSON without it or with a wrong one", async () => {
+test("every route except /health, /ready and the pages needs the key: 401 JSON without it or with a wrong one", async () => {
     const routes = registeredRoutes(server.worker.app);
     const urls = new Set(routes.map((route) => route.url));
-    for (const url of ["/chat", "/chat/debug/system-prompt", "/memory/status", "/memory/load", "/memory/unload", "/model/info", "/metrics", "/docs", "/chat/health"])
+    for (const url of ["/chat", "/chat/debug/system-prompt", "/memory/status", "/memory/load", "/memory/unload", "/model/info", "/metrics",
+        "/docs/json", "/docs/yaml", "/chat/health", "/", "/playground", "/docs"])
         assert.ok(urls.has(url), `${url} is registered`);
     assert.ok(routes.some((route) => route.method === "HEAD"), "HEAD routes are enumerated too");
+    for (const {method, url} of routes.filter((route) => isPageRoute(route.url)))
+        assert.ok(method === "GET" || method === "HEAD", `${method} ${url}: a page route only serves files`);
 
     for (const {method, url} of routes) {
         const label = `${method} ${url}`;
-        if (OPEN.has(url)) {
+        if (isOpen(url)) {
             assert.notEqual((await call(method, url)).status, 401, `${label} is open`);
             continue;
         }
@@ -84,11 +90,31 @@ test("the key is accepted with any case of 'bearer'; unknown paths are 401 witho
     assert.equal(chat.status, 200);
 });
 
-test("/docs marks the protected routes with the bearer scheme", async () => {
-    const {json} = await call("GET", "/docs", `Bearer ${KEY}`);
+test("/docs/json marks the protected routes with the bearer scheme", async () => {
+    const {json} = await call("GET", "/docs/json", `Bearer ${KEY}`);
     assert.equal(json.components.securitySchemes.bearerAuth.scheme, "bearer");
     assert.deepEqual(json.paths["/chat"].post.security, [{bearerAuth: []}]);
+    assert.equal(json.paths["/chat"].post.responses["401"].description, "Missing or wrong API key");
     assert.equal(json.paths["/health"].get.security, undefined);
+    assert.equal(json.paths["/health"].get.responses["401"], undefined);
+});
+
+test("the pages load without the key; the API document behind them does not", async () => {
+    for (const url of ["/", "/playground", "/playground/main.js", "/playground/style.css", "/docs", "/docs/",
+        "/docs/static/swagger-ui-bundle.js", "/docs/static/theme/docs-key.js"]) {
+        const response = await fetch(`${server.url}${url}`);
+        assert.equal(response.status, 200, url);
+        assert.match(response.headers.get("content-type") ?? "", /^(text\/html|text\/css|text\/javascript|application\/javascript)/, url);
+    }
+    for (const url of ["/docs/json", "/docs/yaml"])
+        assert.equal((await fetch(`${server.url}${url}`)).status, 401, url);
+    // A file the playground does not have is an unknown path: 401 without the key, 404 with it.
+    assert.equal((await call("GET", "/playground/nope.js")).status, 401);
+    assert.equal((await call("GET", "/playground/nope.js", `Bearer ${KEY}`)).status, 404);
+    // The docs assets are served from the package folder only (%2e%2e is not normalised away by fetch).
+    const escape = await fetch(`${server.url}/docs/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/package.json`);
+    assert.ok([401, 403, 404].includes(escape.status), `HTTP ${escape.status}`);
+    assert.ok(!(await escape.text()).includes("chat-worker"));
 });
 
 test("npm run smoke walks every endpoint with the key and passes", async () => {
@@ -97,7 +123,7 @@ test("npm run smoke walks every endpoint with the key and passes", async () => {
         {encoding: "utf8", timeout: 120_000});
     const rows = stdout.split("\n").filter((line) => /^(PASS|FAIL|SKIP) /.test(line));
     assert.ok(!rows.some((row) => row.startsWith("FAIL")), stdout);
-    for (const path of ["/health", "/ready", "/chat/health", "/model/info", "/memory/status", "/metrics", "/docs", "/chat",
+    for (const path of ["/health", "/ready", "/chat/health", "/model/info", "/memory/status", "/metrics", "/docs/json", "/", "/docs", "/chat",
         "/chat/debug/system-prompt", "/memory/unload", "/memory/load"])
         assert.ok(rows.some((row) => row.startsWith("PASS") && row.split(/\s+/)[2] === path), `${path} in\n${stdout}`);
     assert.ok(rows.some((row) => /refused without the key/.test(row)), "it checks that the key is required");

@@ -34,7 +34,7 @@ async function expectFailedWorker(env: Record<string, string>, expected: {status
         assert.match(chat.json.error, expected.reason);
         assert.match(chat.headers.get("retry-after") ?? "", /^\d+$/);
 
-        for (const route of ["/model/info", "/memory/status", "/chat/health", "/metrics", "/docs"])
+        for (const route of ["/model/info", "/memory/status", "/chat/health", "/metrics", "/docs/json", "/"])
             assert.equal((await fetch(`${server.url}${route}`)).status, 200, route);
 
         // The message is in the boot log too, for whoever reads the logs rather than /health.

@@ -4,6 +4,7 @@ import net from "node:net";
 import {startTestWorker, postJson, type TestWorker} from "./helpers/testWorker.js";
 import {captureLogs, ONE_THREAD} from "./helpers/opsHelpers.js";
 import {SECURITY_HEADERS} from "../src/http/security.js";
+import {PAGE_CSP} from "../src/http/pages.js";
 
 const KEY = "sec-key-5c1f9a0d7e";
 const ORIGIN = "https://app.example.com";
@@ -48,6 +49,24 @@ test("security headers are on JSON, error, 401, 404 and SSE responses", async ()
     assertSecurityHeaders(sse.headers, "SSE");
     assert.equal(sse.headers.get("access-control-allow-origin"), ORIGIN, "SSE carries CORS for a listed origin");
     assert.match(await sse.text(), /event: done/);
+});
+
+test("the pages get a CSP for their own files only, and every other security header; the API keeps its own", async () => {
+    // The directives a page must not get: inline or eval'd script, other origins, framing.
+    assert.doesNotMatch(PAGE_CSP, /unsafe-inline|unsafe-eval|\*|https?:/);
+    assert.match(PAGE_CSP, /default-src 'none'/);
+    assert.match(PAGE_CSP, /frame-ancestors 'none'/);
+    for (const url of ["/", "/playground", "/playground/main.js", "/docs", "/docs/static/swagger-ui.css"]) {
+        const {headers, status} = await fetch(`${server.url}${url}`);
+        assert.equal(status, 200, url);
+        assert.equal(headers.get("content-security-policy"), PAGE_CSP, url);
+        for (const [name, value] of Object.entries(SECURITY_HEADERS))
+            if (name !== "content-security-policy") assert.equal(headers.get(name), value, `${url}: ${name}`);
+    }
+    // The document the docs page reads is data: the API's headers, the key required.
+    const document = await fetch(`${server.url}/docs/json`, {headers: auth});
+    assert.equal(document.status, 200);
+    assertSecurityHeaders(document.headers, "/docs/json");
 });
 
 test("CORS is off unless CORS_ORIGINS lists origins", async () => {

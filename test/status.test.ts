@@ -8,6 +8,7 @@ import {createRequire} from "node:module";
 import {readGgufFileInfo} from "node-llama-cpp";
 import {startTestWorker, postJson, until, type TestWorker} from "./helpers/testWorker.js";
 import {captureLogs, getJson, metricValue, openStream, ONE_THREAD} from "./helpers/opsHelpers.js";
+import {isPageRoute, DOCS_DOCUMENT_ROUTES} from "../src/http/pages.js";
 import {registeredRoutes} from "../src/http/app.js";
 import {GpuUtilization} from "../src/service/gpuUtilization.js";
 
@@ -160,14 +161,22 @@ test("/metrics counters move after a request", async () => {
         metricValue(after, "chat_worker_http_requests_total", {route: "/chat", status: "400"}), 1);
 });
 
-test("/docs is an OpenAPI description of every route, with the request schemas", async () => {
-    const {status, json} = await getJson(`${server.url}/docs`);
+test("/docs/json is an OpenAPI description of every API route, with the request schemas", async () => {
+    const {status, json} = await getJson(`${server.url}/docs/json`);
     assert.equal(status, 200);
     assert.equal(json.openapi, "3.1.0");
     const documented = new Set(Object.entries(json.paths as Record<string, object>)
         .flatMap(([url, operations]) => Object.keys(operations).map((method) => `${method.toUpperCase()} ${url}`)));
-    for (const route of registeredRoutes(server.worker.app).filter((r) => r.method !== "HEAD"))
-        assert.ok(documented.has(`${route.method} ${route.url}`), `${route.method} ${route.url} is not documented`);
+    const apiRoutes = registeredRoutes(server.worker.app)
+        .filter((r) => r.method !== "HEAD" && !isPageRoute(r.url) && !DOCS_DOCUMENT_ROUTES.has(r.url));
+    assert.ok(apiRoutes.length >= 15, `${apiRoutes.length} API routes`);
+    for (const route of apiRoutes) {
+        const url = route.url.replace(/\*$/, "{*}");
+        assert.ok(documented.has(`${route.method} ${url}`), `${route.method} ${route.url} is not documented`);
+    }
+    for (const url of Object.keys(json.paths))
+        assert.ok(!isPageRoute(url) && !DOCS_DOCUMENT_ROUTES.has(url), `the page route ${url} is not an API route`);
+    assert.equal(json.paths["/health"].get.responses["200"].description, "OK");
     const chatBody = json.paths["/chat"].post.requestBody.content["application/json"].schema;
     assert.ok(chatBody.required.includes("message"));
     assert.equal(chatBody.properties.max_tokens.maximum, 4000, "the schema carries the configured limit");

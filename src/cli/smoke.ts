@@ -3,7 +3,7 @@
  *
  *   npm run smoke -- --url http://localhost:7861 [--key KEY] [--lifecycle] [--timeout 120]
  *
- * Endpoints come from the worker's own /docs, so routes added later are visited too: GET routes
+ * Endpoints come from the worker's own /docs/json, so routes added later are visited too: GET routes
  * must answer 200; POST routes without a known request here are listed as SKIP. `--lifecycle`
  * also unloads the model, checks the lazy reload on the next /chat, and loads it again (it
  * disturbs traffic, so it is off by default). The key defaults to $WORKER_API_KEY.
@@ -117,11 +117,17 @@ function knownChecks(withKey: boolean): Check[] {
             must(r.text.includes("chat_worker_http_requests_total"), "no chat_worker_http_requests_total");
             return `${r.text.split("\n").filter((line) => line !== "" && !line.startsWith("#")).length} samples`;
         }},
-        {method: "GET", path: "/docs", expect: (r) => {
+        {method: "GET", path: "/docs/json", expect: (r) => {
             status(r, 200);
             must(typeof r.json?.openapi === "string" && r.json.paths != null, "not an OpenAPI document");
             return `OpenAPI ${r.json.openapi}, ${Object.keys(r.json.paths).length} paths`;
         }},
+        ...["/", "/docs"].map((path): Check => ({method: "GET", path, anonymous: true, expect: (r) => {
+            // The pages hold no data, so they load without the key; their API calls carry it.
+            status(r, 200);
+            must((r.headers.get("content-type") ?? "").startsWith("text/html"), "not an HTML page");
+            return path === "/" ? "playground page" : "API docs page";
+        }})),
         {method: "POST", path: "/chat", body: chatBody, expect: (r) => {
             status(r, 200);
             must(r.json?.success === true && typeof r.json.response === "string", "no response");
@@ -274,7 +280,7 @@ async function main(): Promise<void> {
         rows.push(await run(check, base, key, timeoutMs));
 
     // Routes the worker describes that the checks above did not visit.
-    const docs = await send(base, {method: "GET", path: "/docs", expect: () => ""}, key, timeoutMs).catch(() => null);
+    const docs = await send(base, {method: "GET", path: "/docs/json", expect: () => ""}, key, timeoutMs).catch(() => null);
     const visited = new Set(checks.map((check) => `${check.method} ${check.path}`));
     const lifecycleRoutes = new Set(["POST /memory/unload", "POST /memory/load"]);
     for (const [path, operations] of Object.entries((docs?.json?.paths ?? {}) as Record<string, Record<string, unknown>>))

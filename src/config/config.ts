@@ -123,7 +123,7 @@ export const SETTINGS = {
     },
     WORKER_API_KEY: {
         default: "", parse: text,
-        doc: "When set, every endpoint except `/health` and `/ready` requires `Authorization: Bearer <key>` (401 otherwise)."
+        doc: "When set, every endpoint except `/health`, `/ready` and the pages' files (playground, docs UI) requires `Authorization: Bearer <key>` (401 otherwise)."
     },
     SUPABASE_URL: {default: "", parse: url, doc: "With `SUPABASE_SERVICE_KEY`, the worker registers itself at `{SUPABASE_URL}/functions/v1/register-chat-worker` once the model is ready."},
     SUPABASE_SERVICE_KEY: {default: "", parse: text, doc: "Bearer key for the registration call. Never logged."},

@@ -11,13 +11,15 @@ import {toProblem} from "./adapters/errorMapping.js";
 import {errorBodyFor} from "./adapters/envelopes.js";
 import {bearerAuth, OPEN_ROUTES} from "./auth.js";
 import {registerSecurity, serverTimeoutOptions} from "./security.js";
-import {collectRoutes, type RouteRecord} from "./openapi.js";
+import {collectRoutes, type RouteRecord} from "./routeList.js";
 import {chatRoutes} from "./routes/chat.js";
 import {openAiRoutes} from "./routes/openai.js";
 import {enhanceRoutes} from "./routes/enhance.js";
 import {statusRoutes} from "./routes/status.js";
 import {modelControlRoutes} from "./routes/modelControl.js";
 import {observabilityRoutes} from "./routes/observability.js";
+import {registerDocsDocument, registerDocsUi} from "./routes/docs.js";
+import {playgroundRoutes} from "./routes/playground.js";
 
 export interface OpsDeps {
     status: WorkerStatus;
@@ -98,14 +100,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         status: 404, code: "not_found", message: `route ${request.method} ${request.url.split("?")[0]} does not exist`
     })));
 
+    // The document generator first: it collects the routes registered after it.
+    await registerDocsDocument(app, {openRoutes: config.workerApiKey != null ? OPEN_ROUTES : null});
     await app.register(chatRoutes, {config, chat: deps.chat});
     await app.register(statusRoutes, {status: ops.status, routes});
     await app.register(modelControlRoutes, {lifecycle: ops.lifecycle, status: ops.status});
-    await app.register(observabilityRoutes, {
-        metrics: ops.metrics, routes, openRoutes: config.workerApiKey != null ? OPEN_ROUTES : null
-    });
+    await app.register(observabilityRoutes, {metrics: ops.metrics});
     if (deps.enhance != null)
         await app.register(enhanceRoutes, {config, chat: deps.chat, enhance: deps.enhance});
     await app.register(openAiRoutes, {config, chat: deps.chat});
+    await app.register(playgroundRoutes);
+    await registerDocsUi(app);
     return app;
 }

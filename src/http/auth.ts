@@ -1,6 +1,7 @@
 import {createHash, timingSafeEqual} from "node:crypto";
 import type {FastifyReply, FastifyRequest} from "fastify";
 import {WorkerError} from "../service/chatService.js";
+import {isPageRoute} from "./pages.js";
 
 /** Routes that answer without the key: probes must work for load balancers that hold no secrets. */
 export const OPEN_ROUTES: ReadonlySet<string> = new Set(["/health", "/ready"]);
@@ -11,14 +12,16 @@ function digest(value: string): Buffer {
 
 /**
  * An onRequest hook that requires `Authorization: Bearer <key>` on every route except OPEN_ROUTES
- * (unknown paths included, so they cannot be probed without the key). The comparison is in
- * constant time over SHA-256 digests, so neither the key's content nor its length leaks.
+ * and the pages' code (isPageRoute: the playground and the docs UI hold no data; they ask for the
+ * key and send it). Unknown paths need the key too, so they cannot be probed without it. The
+ * comparison is in constant time over SHA-256 digests, so neither the key's content nor its
+ * length leaks.
  */
 export function bearerAuth(key: string) {
     const expected = digest(key);
     return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
         const route = request.routeOptions.url;
-        if (route != null && OPEN_ROUTES.has(route))
+        if (route != null && (OPEN_ROUTES.has(route) || isPageRoute(route)))
             return;
         const header = request.headers.authorization;
         const match = typeof header === "string" ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;

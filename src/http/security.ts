@@ -1,6 +1,7 @@
 import type {ServerOptions} from "node:http";
 import type {FastifyInstance, FastifyReply, FastifyRequest} from "fastify";
 import type {Config} from "../config/config.js";
+import {isPageRoute, PAGE_CSP} from "./pages.js";
 
 /**
  * Hardening for a worker that sits on a public URL: server timeouts against slow-loris clients,
@@ -28,7 +29,8 @@ export function serverTimeoutOptions(config: Config): {requestTimeout: number; h
 /**
  * Set on every response. They are added in onRequest, before any handler runs, so hijacked SSE
  * replies get them too (SseStream copies reply.getHeaders()). The API serves JSON and SSE only,
- * so nothing may be framed, sniffed as another type, or load sub-resources.
+ * so nothing may be framed, sniffed as another type, or load sub-resources; the pages (see
+ * pages.ts) get PAGE_CSP instead, which lets them load their own files and nothing else.
  */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
     "x-content-type-options": "nosniff",
@@ -57,6 +59,8 @@ export function registerSecurity(app: FastifyInstance, config: Config): void {
     const origins: ReadonlySet<string> = new Set(config.corsOrigins);
     app.addHook("onRequest", async (request: FastifyRequest, reply: FastifyReply) => {
         void reply.headers(SECURITY_HEADERS);
+        if (isPageRoute(request.routeOptions.url ?? ""))
+            void reply.header("content-security-policy", PAGE_CSP);
         if (origins.size === 0) return;
         // Caches must not serve one origin's answer to another.
         void reply.header("vary", "origin");

@@ -5,7 +5,7 @@ import {
     type ChatHealthResponseBody, type HealthResponseBody, type MemoryStatusResponseBody, type ModelInfoResponseBody,
     type ReadyResponseBody
 } from "../../protocol/ops.js";
-import type {RouteRecord} from "../openapi.js";
+import type {RouteRecord} from "../routeList.js";
 import {round} from "./nativeChat.js";
 
 const GIB = 1024 ** 3;

@@ -4,7 +4,7 @@ import {
     chatHealthResponseSchema, healthResponseSchema, memoryStatusResponseSchema, modelInfoResponseSchema, readyResponseSchema
 } from "../../protocol/ops.js";
 import {chatHealthBody, healthBody, memoryStatusBody, modelInfoBody, readyBody} from "../adapters/opsBodies.js";
-import type {RouteRecord} from "../openapi.js";
+import type {RouteRecord} from "../routeList.js";
 
 export interface StatusRouteDeps {
     status: WorkerStatus;
