@@ -54,6 +54,9 @@ async function main(): Promise<void> {
     ];
     const cold = await startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, stateDir: path.join(stateDir, "cold"),
         extraEnv: {PREFIX_CACHE: "false", STATE_CACHE_MAX_BYTES: "0"}});
+    // The cost of DETERMINISTIC (on by default for the CPU): the same worker with it off.
+    const nondeterministic = await startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT,
+        stateDir: path.join(stateDir, "nondeterministic"), extraEnv: {DETERMINISTIC: "false"}});
     if (peerBinary != null)
         servers.push({protocol: "llama-server", server: await startLlamaServer(peerBinary, {modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT})});
     try {
@@ -82,6 +85,16 @@ async function main(): Promise<void> {
                     scaling[protocol][streams].push(streams * TOKENS / wall);
                 }
 
+        log("e: DETERMINISTIC=false, single stream and 8 streams");
+        const determinismOff = {single: [] as number[], eight: [] as number[]};
+        for (let rep = 0; rep < REPS; rep++) {
+            determinismOff.single.push(decodeRate(await streamChat("chat-worker", nondeterministic.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
+            const runs = await Promise.all(Array.from({length: 8}, (_, i) => streamChat("chat-worker", nondeterministic.baseUrl,
+                [prompt[0], {role: "user", content: `Stream ${i} of 8, rep ${rep}:`}], TOKENS, {...SAMPLING, seed: SAMPLING.seed + i})));
+            const wall = (Math.max(...runs.map((run) => run.ended)) - Math.min(...runs.map((run) => run.started))) / 1000;
+            determinismOff.eight.push(8 * TOKENS / wall);
+        }
+
         log("d: turn-10 time to first token of a ~2,000-token conversation: warm, restored, cold");
         for (let rep = 0; rep < REPS; rep++)
             for (const {protocol, server} of servers) {
@@ -109,6 +122,7 @@ async function main(): Promise<void> {
             },
             settings: {model: path.basename(modelPath), parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, tokens: TOKENS, reps: REPS, sampling: SAMPLING},
             engineLimit,
+            determinismOff: {singleStream: median(determinismOff.single), eightStreams: median(determinismOff.eight)},
             bandwidthBytesPerSecond: bandwidth,
             weightBytes: raw[0].weightBytes,
             servers: Object.fromEntries(servers.map(({protocol}) => [protocol, {
@@ -127,6 +141,7 @@ async function main(): Promise<void> {
     } finally {
         for (const {server} of servers) await server.stop();
         await cold.stop();
+        await nondeterministic.stop();
         fs.rmSync(stateDir, {recursive: true, force: true});
     }
 }

@@ -12,6 +12,8 @@ export interface BenchResult {
     machine: {cpu: string; cores: number; memoryGiB: number; node: string; platform: string};
     settings: {model: string; parallel: number; threads: number; contextSize: number; tokens: number; reps: number; sampling: unknown};
     engineLimit: number;
+    /** The worker with DETERMINISTIC=false (the others run with the default, on for the CPU). */
+    determinismOff?: {singleStream: number; eightStreams: number};
     bandwidthBytesPerSecond: number | null;
     weightBytes: number;
     servers: Record<string, ServerResult>;
@@ -44,6 +46,13 @@ export function renderMarkdown(result: BenchResult): string {
         const value = ours.ttft[state];
         lines.push(`| d. Turn-10 TTFT, ${state} | ${ms(value)} | ${ratio(value / ours.ttft.cold)} of cold | ` +
             `${peer ? `${ms(peer.ttft[state])} (${ratio(peer.ttft[state] / peer.ttft.cold)})` : "—"} | ${peer ? ratio(peer.ttft[state] / value) + " faster" : "—"} |`);
+    }
+    if (result.determinismOff != null) {
+        const off = result.determinismOff;
+        lines.push(`| e. Cost of DETERMINISTIC: single stream, with / without | ${fixed(ours.singleStream)} / ${fixed(off.singleStream)} tok/s | ` +
+            `${ratio(ours.singleStream / off.singleStream)} | | |`);
+        lines.push(`| e. Cost of DETERMINISTIC: 8 streams, with / without | ${fixed(ours.scaling["8"])} / ${fixed(off.eightStreams)} tok/s | ` +
+            `${ratio(ours.scaling["8"] / off.eightStreams)} | | |`);
     }
     if (result.bandwidthBytesPerSecond != null) {
         const ceiling = result.bandwidthBytesPerSecond / result.weightBytes;
