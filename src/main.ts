@@ -1,6 +1,6 @@
 import pino from "pino";
 import {ConfigError, loadConfig} from "./config/config.js";
-import {SchedulerClosedError} from "./scheduler/scheduler.js";
+import {SchedulerClosedError} from "./errors.js";
 import {createWorker, stopWorker} from "./worker.js";
 
 /** Entry point: validate settings once, wire the worker, listen, and shut down cleanly on signals. */

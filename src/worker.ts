@@ -1,11 +1,11 @@
-import fs from "node:fs";
 import type {FastifyInstance} from "fastify";
 import type {Logger} from "pino";
 import type {Config} from "./config/config.js";
 import type {Engine} from "./engine/types.js";
 import {LlamaEngine, type LlamaEngineHooks} from "./engine/llama/llamaEngine.js";
 import {UpstreamEngine} from "./engine/upstream/upstreamEngine.js";
-import {Scheduler, SchedulerClosedError, type SlotPicker} from "./scheduler/scheduler.js";
+import {Scheduler} from "./scheduler/scheduler.js";
+import {SchedulerClosedError} from "./errors.js";
 import {ChatService} from "./service/chatService.js";
 import {EnhanceService} from "./service/enhanceService.js";
 import {loadEnhanceTemplates} from "./service/enhanceTemplates.js";
@@ -16,7 +16,7 @@ import {GpuUtilization} from "./service/gpuUtilization.js";
 import {registerWorker, type RegistrationOutcome} from "./service/registration.js";
 import {buildApp} from "./http/app.js";
 import {showLoadProgress} from "./terminal/loadProgressBar.js";
-import {writeSyntheticModel} from "./testmodel/syntheticModel.js";
+import {ensureBuiltinModel} from "./testmodel/builtinModel.js";
 
 export interface Worker<E extends Engine = Engine> {
     config: Config;
@@ -44,10 +44,8 @@ async function createEngine(config: Config, logger: Logger, hooks: LlamaEngineHo
     const engineLogger = logger.child({component: "engine"});
     if (config.engine === "openai")
         return new UpstreamEngine(config, engineLogger);
-    if (config.modelIsBuiltin && !fs.existsSync(config.modelPath)) {
-        logger.info({modelPath: config.modelPath}, "creating the built-in synthetic test model");
-        await writeSyntheticModel({preset: "tiny", out: config.modelPath});
-    }
+    if (config.modelIsBuiltin && await ensureBuiltinModel(config.modelPath) === "created")
+        logger.info({modelPath: config.modelPath}, "created the built-in synthetic test model");
     return new LlamaEngine(config, engineLogger, hooks);
 }
 
@@ -62,11 +60,8 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     const templates = loadEnhanceTemplates(config.enhanceTemplatesDir);
     // `metrics` is created below; the engine only reports once it generates.
     const engine = await createEngine(config, logger, {onCache: (event) => metrics.recordCache(event)});
-    // Conversation affinity: the embedded engine routes a request to the sequence holding its prefix.
-    const picker: SlotPicker | undefined = engine instanceof LlamaEngine
-        ? (free, hint) => engine.pickSlot(free, hint.prompt, hint.conversationId)
-        : undefined;
-    const scheduler = new Scheduler(engine.slots, config.maxQueue, picker);
+    // Conversation affinity, where the engine offers it: a request goes to the sequence holding its prefix.
+    const scheduler = new Scheduler(engine.slots, config.maxQueue, engine.pickSlot?.bind(engine));
     const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds}, logger.child({component: "lifecycle"}));
     const metrics = new WorkerMetrics({
         queueDepth: () => scheduler.queued + lifecycle.waiting,

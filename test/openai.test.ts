@@ -202,7 +202,8 @@ test("response_format json_object gives a JSON object whenever the answer comple
 test("what we cannot honour is refused in OpenAI's error envelope; what we do not support is accepted and logged", async () => {
     const cases: Array<[Record<string, unknown>, string, RegExp]> = [
         [{n: 2}, "n", /only one choice/],
-        [{logprobs: true}, "logprobs", /not supported/],
+        [{top_logprobs: 2}, "top_logprobs", /requires logprobs: true/],
+        [{logprobs: true, top_logprobs: 21}, "top_logprobs", /must be <= 20/],
         [{tool_choice: "required", tools: []}, "tool_choice", /no tools/],
         [{max_tokens: 5, max_completion_tokens: 6}, "max_tokens", /disagrees/],
         [{max_tokens: 801}, "max_tokens", /must be <= 800/],
@@ -295,3 +296,26 @@ function withoutCached(usage: any): unknown {
     const {prompt_tokens_details: _details, ...rest} = usage;
     return rest;
 }
+
+test("logprobs and top_logprobs come back in OpenAI's shape, streaming and not, one entry per token", async () => {
+    const request = {model: "any", messages: [user("logprobs please")], max_tokens: 12, temperature: 0, seed: 5, logprobs: true, top_logprobs: 3};
+    const answer = await client.chat.completions.create(request);
+    const content = answer.choices[0].logprobs?.content ?? [];
+    assert.equal(content.length, answer.usage?.completion_tokens);
+    assert.equal(content.map((entry) => entry.token).join(""), answer.choices[0].message.content);
+    for (const entry of content) {
+        assert.ok(entry.logprob <= 0);
+        assert.deepEqual(entry.bytes, [...Buffer.from(entry.token, "utf8")]);
+        assert.equal(entry.top_logprobs.length, 3);
+        // Greedy: the chosen token is the most likely one.
+        assert.equal(entry.top_logprobs[0].logprob, entry.logprob);
+        assert.ok(entry.top_logprobs[0].logprob >= entry.top_logprobs[1].logprob);
+    }
+    const streamed = [];
+    for await (const chunk of await client.chat.completions.create({...request, stream: true}))
+        for (const item of chunk.choices[0]?.logprobs?.content ?? []) streamed.push(item);
+    assert.deepEqual(streamed, content, "the stream carries the same entries");
+    const plain = await client.chat.completions.create({...request, logprobs: false, top_logprobs: undefined});
+    assert.equal(plain.choices[0].logprobs, null);
+});
+

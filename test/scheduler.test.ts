@@ -1,6 +1,7 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
-import {Scheduler, QueueFullError, SchedulerClosedError} from "../src/scheduler/scheduler.js";
+import {Scheduler} from "../src/scheduler/scheduler.js";
+import {QueueFullError, SchedulerClosedError} from "../src/errors.js";
 
 const hint = {conversationId: null, prompt: null};
 

@@ -155,6 +155,13 @@ export interface MemoryReport {
     modelBytes: number | null;
 }
 
+/** What a slot picker may use to route a request back to the sequence that holds its prefix. */
+export interface SlotHint {
+    conversationId: string | null;
+    /** The rendered prompt, so the picker can find the sequence holding its longest prefix. */
+    prompt: RenderedPrompt | null;
+}
+
 export interface Engine {
     /** Number of sequences that can generate at once. */
     readonly slots: number;
@@ -174,6 +181,11 @@ export interface Engine {
      * Optional: an engine without access to the tokenizer leaves it out and callers treat counts as unknown.
      */
     countTokens?(text: string): Promise<number | null>;
+    /**
+     * Picks one of the free slots for a request (conversation affinity). Optional: without it the
+     * scheduler takes the slot idle the longest.
+     */
+    pickSlot?(free: readonly number[], hint: SlotHint): number;
     /** Streams a generation in the leased slot. Throws WorkerError before the first event on bad input. */
     generate(request: GenerateRequest): AsyncIterable<GenerationEvent>;
     /** Resolves once the engine is ready or has failed; never rejects. */

@@ -6,9 +6,9 @@ import type {EnhanceService} from "../service/enhanceService.js";
 import type {ModelLifecycle} from "../service/modelLifecycle.js";
 import type {WorkerMetrics} from "../service/metrics.js";
 import type {WorkerStatus} from "../service/workerStatus.js";
-import {SchedulerClosedError} from "../scheduler/scheduler.js";
+import {SchedulerClosedError} from "../errors.js";
 import {toProblem} from "./adapters/errorMapping.js";
-import {errorBodyFor} from "./adapters/envelopes.js";
+import {errorBodyFor, promptFieldFor} from "./adapters/envelopes.js";
 import {bearerAuth, OPEN_ROUTES} from "./auth.js";
 import {registerSecurity, serverTimeoutOptions} from "./security.js";
 import {collectRoutes, type RouteRecord} from "./routeList.js";
@@ -87,7 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
 
     app.setErrorHandler((err, request, reply) => {
-        const problem = toProblem(err);
+        const problem = toProblem(err, promptFieldFor(request.url));
         if (problem.status >= 500)
             request.log.error({err, code: problem.code}, "request failed");
         else

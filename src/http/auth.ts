@@ -1,6 +1,6 @@
 import {createHash, timingSafeEqual} from "node:crypto";
 import type {FastifyReply, FastifyRequest} from "fastify";
-import {WorkerError} from "../service/chatService.js";
+import {WorkerError} from "../errors.js";
 import {isPageRoute} from "./pages.js";
 
 /** Routes that answer without the key: probes must work for load balancers that hold no secrets. */

@@ -1,5 +1,5 @@
-import {WorkerError} from "../engine/errors.js";
-import type {RenderedPrompt} from "../engine/types.js";
+import {QueueFullError, SchedulerClosedError} from "../errors.js";
+import type {SlotHint} from "../engine/types.js";
 
 /** A sequence slot lent to one generation. Release it exactly once, when the generation has stopped. */
 export interface Lease {
@@ -9,12 +9,7 @@ export interface Lease {
     release(): void;
 }
 
-/** What the slot picker may use to route a request back to the sequence that holds its prefix. */
-export interface LeaseHint {
-    conversationId: string | null;
-    /** The rendered prompt, so the picker can find the sequence holding its longest prefix. */
-    prompt: RenderedPrompt | null;
-}
+export type LeaseHint = SlotHint;
 
 /**
  * Picks one of the free slots for a request. The default takes the slot idle the longest, which
@@ -22,22 +17,6 @@ export interface LeaseHint {
  * holding the request's prefix.
  */
 export type SlotPicker = (freeSlots: readonly number[], hint: LeaseHint) => number;
-
-export class QueueFullError extends WorkerError {
-    constructor(queued: number, retryAfterSeconds: number) {
-        super("overloaded", "queue_full",
-            `All sequences are busy and ${queued} requests are already waiting; retry after ${retryAfterSeconds} s`,
-            {retryAfterSeconds});
-        this.name = "QueueFullError";
-    }
-}
-
-export class SchedulerClosedError extends WorkerError {
-    constructor() {
-        super("unavailable", "shutting_down", "The worker is shutting down and takes no new requests", {retryAfterSeconds: 5});
-        this.name = "SchedulerClosedError";
-    }
-}
 
 interface Waiter {
     hint: LeaseHint;
@@ -60,17 +39,13 @@ export class Scheduler {
     private readonly idleWaiters: Array<() => void> = [];
     private closed = false;
     private averageLeaseSeconds = 1;
-    private picker: SlotPicker;
+    private readonly picker: SlotPicker;
 
     constructor(readonly slots: number, readonly maxQueue: number, picker?: SlotPicker) {
         this.free = Array.from({length: slots}, (_, slot) => slot);
         this.releasedAt = new Array<number>(slots).fill(0);
         this.picker = picker ?? ((freeSlots) => freeSlots.reduce((best, slot) =>
             this.releasedAt[slot] < this.releasedAt[best] ? slot : best));
-    }
-
-    setPicker(picker: SlotPicker): void {
-        this.picker = picker;
     }
 
     get running(): number {

@@ -1,4 +1,4 @@
-import {ContextOverflowError, WorkerError} from "../engine/errors.js";
+import {ClientClosedError, ContextOverflowError, WorkerError} from "../errors.js";
 import type {
     ChatMessage, Engine, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, Usage
 } from "../engine/types.js";
@@ -6,7 +6,6 @@ import type {
 export type {
     ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, Usage
 } from "../engine/types.js";
-export {ContextOverflowError, WorkerError} from "../engine/errors.js";
 import type {Lease, LeaseHint, Scheduler} from "../scheduler/scheduler.js";
 import {OPEN_GATE, type ModelGate} from "./modelLifecycle.js";
 import type {WorkerMetrics} from "./metrics.js";
@@ -108,8 +107,7 @@ export class ChatService {
             return {prompt: full, historyDropped: 0};
         const minimal = await render(input.history.length);
         if (!fits(minimal))
-            throw new ContextOverflowError(minimal.tokenCount ?? 0, maxTokens, budget,
-                input.tail.length > 0 ? "message" : "messages");
+            throw new ContextOverflowError({promptTokens: minimal.tokenCount ?? 0, maxTokens, contextSize: budget, culprit: "prompt"});
         // Fewer kept entries never need more tokens, so the smallest drop that fits is found by bisection.
         let low = 1;
         let high = input.history.length;
@@ -173,7 +171,7 @@ export class ChatService {
                 if (err instanceof Error && err.name === "AbortError")
                     throw hold.signal.aborted && hold.signal.reason instanceof WorkerError
                         ? hold.signal.reason
-                        : new WorkerError("invalid_request", "client_closed", "client closed the request while it was queued");
+                        : new ClientClosedError("queue");
                 throw err;
             });
             return await this.generate(job, prepared, lease, received, hooks, hold.signal);

@@ -1,4 +1,4 @@
-import {ContextOverflowError, WorkerError} from "../engine/errors.js";
+import {ContextOverflowError, WorkerError} from "../errors.js";
 import type {FinishReason, SamplingParams, Usage} from "../engine/types.js";
 import type {ChatInput, ChatService} from "./chatService.js";
 import {cutAtPhraseBoundary, dropLastPhrase, MIN_TOKEN_BUDGET, outputGrammar} from "./enhanceOutputFormat.js";
@@ -94,11 +94,13 @@ export class EnhanceService {
             grammar: {type: "gbnf", grammar: this.grammar(template, budget)}
         };
         const result = await this.chat.chat({input, params, conversationId: null, signal: request.signal}).catch((err: unknown) => {
-            if (err instanceof ContextOverflowError)
+            if (err instanceof ContextOverflowError) {
+                const {promptTokens, maxTokens, contextSize} = err.facts;
                 throw new WorkerError("invalid_request", "prompt_too_long",
-                    `prompt: with the ${job.jobType} instructions it needs ${err.promptTokens} tokens and the output budget ` +
-                    `${err.maxTokens} more, ${err.promptTokens + err.maxTokens} in all, but the context holds ${err.contextSize}`,
+                    `prompt: with the ${job.jobType} instructions it needs ${promptTokens ?? "?"} tokens and the output budget ` +
+                    `${maxTokens ?? budget} more, but the context holds ${contextSize ?? "fewer"}`,
                     {param: "prompt"});
+            }
             throw err;
         });
 

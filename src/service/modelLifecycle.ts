@@ -1,6 +1,7 @@
-import {ModelNotReadyError, WorkerError} from "../engine/errors.js";
+import {
+    ClientClosedError, GenerationsRunningError, ModelNotReadyError, SchedulerClosedError, WorkerError
+} from "../errors.js";
 import type {Engine, EngineStatus} from "../engine/types.js";
-import {SchedulerClosedError} from "../scheduler/scheduler.js";
 
 /**
  * Permission to use the loaded model until `release()`: while any hold is out, the model is not
@@ -45,15 +46,6 @@ export interface UnloadResult {
     waitedSeconds: number;
 }
 
-export class GenerationsRunningError extends WorkerError {
-    constructor(running: number, timeoutSeconds: number) {
-        super("conflict", "generations_running",
-            `${running} request(s) still use the model after waiting ${timeoutSeconds} s; retry later, ` +
-            "raise timeout_seconds, or unload with force: true to abort them", {param: "force"});
-        this.name = "GenerationsRunningError";
-    }
-}
-
 export interface LifecycleOptions {
     /** 0 disables idle unloading. */
     idleUnloadSeconds: number;
@@ -86,11 +78,6 @@ export class ModelLifecycle implements ModelGate {
         private readonly logger: LifecycleLogger
     ) {}
 
-    /** Requests holding the model (preparing, queued for a sequence, or generating). */
-    get active(): number {
-        return this.holds.size;
-    }
-
     /** Requests waiting for the model to load or for an unload to finish. */
     get waiting(): number {
         return this.waitingForModel;
@@ -100,6 +87,7 @@ export class ModelLifecycle implements ModelGate {
         return this.shuttingDown;
     }
 
+    /** An unload is waiting for running generations (or freeing the model); /health says so. */
     get isUnloading(): boolean {
         return this.pendingUnload != null;
     }
@@ -123,7 +111,7 @@ export class ModelLifecycle implements ModelGate {
             if (this.shuttingDown)
                 throw new SchedulerClosedError();
             if (signal?.aborted)
-                throw clientClosed();
+                throw new ClientClosedError("model_wait");
             if (this.pendingUnload != null) {
                 await this.waitFor(this.pendingUnload, signal);
                 continue;
@@ -259,7 +247,7 @@ export class ModelLifecycle implements ModelGate {
                 return;
             }
             await new Promise<void>((resolve, reject) => {
-                const onAbort = () => reject(clientClosed());
+                const onAbort = () => reject(new ClientClosedError("model_wait"));
                 signal.addEventListener("abort", onAbort, {once: true});
                 work.then(() => resolve(), () => resolve()).finally(() => signal.removeEventListener("abort", onAbort));
             });
@@ -297,10 +285,6 @@ export class ModelLifecycle implements ModelGate {
         if (this.idleTimer != null) clearTimeout(this.idleTimer);
         this.idleTimer = null;
     }
-}
-
-function clientClosed(): WorkerError {
-    return new WorkerError("invalid_request", "client_closed", "client closed the request while it waited for the model");
 }
 
 function round3(value: number): number {

@@ -61,7 +61,10 @@ export class WorkerStatus {
         const status = this.engine.status();
         switch (status.state) {
             case "ready":
-                return {ready: true, reason: null, code: null};
+                // Still ready while an unload waits: requests meanwhile wait for it and load the model again.
+                return this.lifecycle.isUnloading
+                    ? {ready: true, reason: "unloading: waiting for running generations; later requests load the model again", code: "unloading"}
+                    : {ready: true, reason: null, code: null};
             case "unloaded":
                 // Still ready: the next request loads the model again. A probe that failed here would keep
                 // the traffic away that is needed to reload it.

@@ -1,6 +1,6 @@
 import {isLlamaText, type Llama, type LlamaGrammar} from "node-llama-cpp";
 import type {GrammarSpec} from "../types.js";
-import {WorkerError} from "../errors.js";
+import {WorkerError} from "../../errors.js";
 import {prepareJsonSchema, tightenNumberRules} from "./jsonSchemaSupport.js";
 
 /** Compiling a grammar costs far more than a token; requests that share one reuse it. */

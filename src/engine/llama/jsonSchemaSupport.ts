@@ -1,4 +1,4 @@
-import {WorkerError} from "../errors.js";
+import {WorkerError} from "../../errors.js";
 
 /**
  * node-llama-cpp turns a JSON schema into a grammar, but it silently ignores keywords it does not

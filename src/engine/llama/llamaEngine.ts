@@ -5,10 +5,10 @@ import {
     type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatWrapper, type Token
 } from "node-llama-cpp";
 import type {Config} from "../../config/config.js";
-import {ModelNotReadyError, WorkerError} from "../errors.js";
+import {ContextOverflowError, ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
     CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport,
-    ModelInfo, RenderedPrompt
+    ModelInfo, RenderedPrompt, SlotHint
 } from "../types.js";
 import {GrammarCache} from "./grammarCache.js";
 import {generateTokens, type GenerationOutcome} from "./generation.js";
@@ -305,7 +305,7 @@ export class LlamaEngine implements Engine {
      * Chooses among free slots the one holding the longest prefix of `prompt` (conversation
      * affinity); the scheduler calls it whenever it hands out a sequence.
      */
-    pickSlot(free: readonly number[], prompt: RenderedPrompt | null, conversationId: string | null): number {
+    pickSlot(free: readonly number[], {prompt, conversationId}: SlotHint): number {
         const loaded = this.loaded;
         if (loaded == null)
             return free[0];
@@ -326,9 +326,9 @@ export class LlamaEngine implements Engine {
         const {params} = request;
         const tokens = this.tokensOf(loaded, request.prompt);
         if (tokens.length + params.maxTokens > this.contextSize)
-            throw new WorkerError("invalid_request", "context_length_exceeded",
-                `prompt (${tokens.length} tokens) plus max_tokens (${params.maxTokens}) exceeds the context size (${this.contextSize})`,
-                {param: "max_tokens"});
+            throw new ContextOverflowError({
+                promptTokens: tokens.length, maxTokens: params.maxTokens, contextSize: this.contextSize, culprit: "max_tokens"
+            });
 
         const conversationId = request.conversationId ?? null;
         const reuse = await reusePrefix({

@@ -1,4 +1,4 @@
-import {WorkerError} from "../errors.js";
+import {ContextOverflowError, WorkerError} from "../../errors.js";
 
 /**
  * HTTP plumbing for the upstream engine: where its endpoints are, how long we wait for it, and the
@@ -161,8 +161,9 @@ export class UpstreamClient {
         const where = `The upstream at ${this.displayUrl}`;
         const retry = retryAfterSeconds(retryAfter);
         if (status >= 400 && status < 500 && (code === "context_length_exceeded" || CONTEXT_OVERFLOW.test(detail)))
-            return new WorkerError("invalid_request", "context_length_exceeded",
-                `The prompt plus max_tokens do not fit the upstream model's context${said}`, {param: "max_tokens"});
+            return new ContextOverflowError({
+                promptTokens: null, maxTokens: null, contextSize: null, culprit: "max_tokens", upstreamDetail: detail
+            });
         if (status === 401 || status === 403)
             return new WorkerError("bad_gateway", "upstream_auth",
                 `${where} refused our credentials (HTTP ${status}); check UPSTREAM_API_KEY${said}`);

@@ -1,5 +1,5 @@
 import type {Config} from "../../config/config.js";
-import {ModelNotReadyError, WorkerError} from "../errors.js";
+import {ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
     ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport,
     ModelInfo, RenderedPrompt

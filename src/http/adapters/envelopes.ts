@@ -40,6 +40,12 @@ export function isOpenAiRoute(url: string): boolean {
     return path === "/v1" || path.startsWith("/v1/") || path === "/apply-template";
 }
 
+/** The request field holding the prompt, by route: `messages` on OpenAI's routes, `prompt` on /enhance, else `message`. */
+export function promptFieldFor(url: string): string {
+    if (isOpenAiRoute(url)) return "messages";
+    return url.split("?")[0].startsWith("/enhance") ? "prompt" : "message";
+}
+
 /** One mapping (toProblem), two envelopes: picked by the route the request was for. */
 export function errorBodyFor(url: string, problem: Problem): ErrorBody | OpenAiErrorBody {
     return isOpenAiRoute(url) ? openAiErrorBody(problem) : nativeErrorBody(problem);

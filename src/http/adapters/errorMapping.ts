@@ -1,5 +1,5 @@
 import type {FastifyError} from "fastify";
-import {WorkerError, type ErrorKind} from "../../engine/errors.js";
+import {ContextOverflowError, WorkerError, type ErrorKind} from "../../errors.js";
 
 /** A failure ready to be written: the one place where error kinds become HTTP statuses. */
 export interface Problem {
@@ -52,8 +52,17 @@ function describeValidation(issue: AjvIssue): {message: string; param: string} {
     return {message: `${param === "" ? "body" : param}: ${detail}`, param: param === "" ? "body" : param};
 }
 
-/** Turns anything thrown in a handler or by Fastify into a Problem; never leaks stacks or paths. */
-export function toProblem(err: unknown): Problem {
+/**
+ * Turns anything thrown in a handler or by Fastify into a Problem; never leaks stacks or paths.
+ * `promptField` is the request field holding the prompt (envelopes.ts `promptFieldFor`): errors
+ * carry facts, and this is where a prompt that cannot fit gets the wire's name.
+ */
+export function toProblem(err: unknown, promptField = "message"): Problem {
+    if (err instanceof ContextOverflowError)
+        return {
+            status: statusForKind(err.kind), code: err.code, message: err.message,
+            param: err.facts.culprit === "prompt" ? promptField : "max_tokens"
+        };
     if (err instanceof WorkerError)
         return {
             status: statusForKind(err.kind), code: err.code, message: err.message,

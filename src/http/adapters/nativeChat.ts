@@ -1,5 +1,5 @@
 import {randomUUID} from "node:crypto";
-import {WorkerError} from "../../engine/errors.js";
+import {WorkerError} from "../../errors.js";
 import type {ChatInput, ChatMessage, ChatResult, SamplingParams, TokenLogprob, Usage} from "../../service/chatService.js";
 import type {ChatRequestBody, ChatResponseBody, ChatUsage, HistoryEntry, LogprobEntry} from "../../protocol/native.js";
 

@@ -1,6 +1,6 @@
 import {randomUUID} from "node:crypto";
 import {logprobEntries, samplingParams} from "./nativeChat.js";
-import {WorkerError} from "../../service/chatService.js";
+import {WorkerError} from "../../errors.js";
 import type {ChatInput, ChatMessage, ChatResult, FinishReason, SamplingParams, TokenLogprob, Usage} from "../../service/chatService.js";
 import {
     HANDLED_REQUEST_FIELDS,

@@ -48,7 +48,7 @@ export async function enhanceRoutes(app: FastifyInstance, {config, chat, enhance
             }, "enhance completed");
             return enhanceResponse(body, result);
         } catch (err) {
-            const problem = toProblem(err);
+            const problem = toProblem(err, "prompt");
             if (problem.status < 500 && problem.status !== 429)
                 throw err; // the client's input: the normal error envelope naming the field
             // The model could not do it: the original's body (prompt handed back unchanged), with a

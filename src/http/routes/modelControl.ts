@@ -1,7 +1,7 @@
 import type {FastifyInstance, preValidationHookHandler} from "fastify";
 import type {ModelLifecycle} from "../../service/modelLifecycle.js";
 import type {WorkerStatus} from "../../service/workerStatus.js";
-import {WorkerError} from "../../service/chatService.js";
+import {WorkerError} from "../../errors.js";
 import {
     errorResponseSchema, loadRequestSchema, loadResponseSchema, unloadRequestSchema, unloadResponseSchema,
     type LoadResponseBody, type UnloadRequestBody, type UnloadResponseBody

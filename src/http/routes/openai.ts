@@ -1,7 +1,8 @@
 import type {FastifyInstance} from "fastify";
 import type {TypeBoxTypeProvider} from "@fastify/type-provider-typebox";
 import type {Config} from "../../config/config.js";
-import {ContextOverflowError, WorkerError, type ChatService} from "../../service/chatService.js";
+import {WorkerError} from "../../errors.js";
+import type {ChatService} from "../../service/chatService.js";
 import {
     applyTemplateRequestSchema, chatCompletionRequestSchema,
     type ApplyTemplateRequest, type ApplyTemplateResponse, type ChatCompletionRequest, type ModelList, type ModelObject
@@ -83,14 +84,10 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
             send("[DONE]");
             sse.close();
             return reply;
-        } catch (caught) {
-            // In OpenAI's API the prompt is `messages`, not the native API's `message`.
-            const err = caught instanceof ContextOverflowError
-                ? new ContextOverflowError(caught.promptTokens, caught.maxTokens, caught.contextSize, "messages")
-                : caught;
+        } catch (err) {
             if (sse?.isOpen) {
                 // Headers are gone: OpenAI's SDKs read an `error` object in a data event as the failure.
-                const problem = toProblem(err);
+                const problem = toProblem(err, "messages");
                 request.log.warn({code: problem.code, status: problem.status}, "chat completion stream failed");
                 send(openAiErrorBody(problem));
                 sse.close();

@@ -1,0 +1,102 @@
+/**
+ * The one errors module every layer imports. Each error carries a stable `code` for clients and a
+ * `kind` that the HTTP layer maps to a status in one place (src/http/adapters/errorMapping.ts).
+ * Errors carry facts, not wire names: which request field to blame is the adapters' business.
+ */
+export type ErrorKind =
+    | "invalid_request" // 400: the client sent something we will not run
+    | "unauthorized" // 401: missing or wrong API key
+    | "not_found" // 404
+    | "conflict" // 409
+    | "overloaded" // 429: try again later
+    | "unavailable" // 503: the model is loading, unloaded, failed or the worker is shutting down
+    | "bad_gateway" // 502: the upstream engine answered badly
+    | "gateway_timeout" // 504: the upstream engine did not answer in time
+    | "internal"; // 500: a bug; never carries internals to the client
+
+export class WorkerError extends Error {
+    constructor(
+        readonly kind: ErrorKind,
+        readonly code: string,
+        message: string,
+        readonly details: {param?: string; retryAfterSeconds?: number} = {}
+    ) {
+        super(message);
+        this.name = "WorkerError";
+    }
+}
+
+export class ModelNotReadyError extends WorkerError {
+    constructor(state: string, reason: string | null) {
+        super("unavailable", "model_not_ready",
+            `Model is ${state}${reason ? `: ${reason}` : ""}`, {retryAfterSeconds: state === "loading" ? 5 : 30});
+        this.name = "ModelNotReadyError";
+    }
+}
+
+/** What a prompt that cannot fit was measured at; counts are null when only the upstream knows them. */
+export interface OverflowFacts {
+    /** Tokens of the part that is never dropped (system prompt and current message). */
+    promptTokens: number | null;
+    maxTokens: number | null;
+    contextSize: number | null;
+    /**
+     * What to shorten: "prompt" when even the pinned messages do not fit beside max_tokens, or
+     * "max_tokens" when the engine found prompt + max_tokens over its context at generation time.
+     */
+    culprit: "prompt" | "max_tokens";
+    /** The upstream's own words, when it was the one to refuse. */
+    upstreamDetail?: string;
+}
+
+/** `context_length_exceeded`, however it was found: while fitting, in the engine, or by an upstream. */
+export class ContextOverflowError extends WorkerError {
+    constructor(readonly facts: OverflowFacts) {
+        super("invalid_request", "context_length_exceeded", overflowMessage(facts));
+        this.name = "ContextOverflowError";
+    }
+}
+
+function overflowMessage({promptTokens, maxTokens, contextSize, culprit, upstreamDetail}: OverflowFacts): string {
+    if (promptTokens == null || contextSize == null || maxTokens == null)
+        return `The prompt plus max_tokens do not fit the upstream model's context${upstreamDetail ? `: ${upstreamDetail}` : ""}`;
+    if (culprit === "max_tokens")
+        return `The prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds the context size (${contextSize})`;
+    return `The system prompt and current message need ${promptTokens} tokens and max_tokens asks for ${maxTokens}, ` +
+        `${promptTokens + maxTokens} in all, but the context holds ${contextSize} tokens. ` +
+        "Shorten the message or system prompt, or lower max_tokens.";
+}
+
+/** The client went away before its request got a sequence or the model. */
+export class ClientClosedError extends WorkerError {
+    constructor(readonly during: "queue" | "model_wait") {
+        super("invalid_request", "client_closed",
+            `client closed the request while it ${during === "queue" ? "was queued" : "waited for the model"}`);
+        this.name = "ClientClosedError";
+    }
+}
+
+export class QueueFullError extends WorkerError {
+    constructor(queued: number, retryAfterSeconds: number) {
+        super("overloaded", "queue_full",
+            `All sequences are busy and ${queued} requests are already waiting; retry after ${retryAfterSeconds} s`,
+            {retryAfterSeconds});
+        this.name = "QueueFullError";
+    }
+}
+
+export class SchedulerClosedError extends WorkerError {
+    constructor() {
+        super("unavailable", "shutting_down", "The worker is shutting down and takes no new requests", {retryAfterSeconds: 5});
+        this.name = "SchedulerClosedError";
+    }
+}
+
+export class GenerationsRunningError extends WorkerError {
+    constructor(running: number, timeoutSeconds: number) {
+        super("conflict", "generations_running",
+            `${running} request(s) still use the model after waiting ${timeoutSeconds} s; retry later, ` +
+            "raise timeout_seconds, or unload with force: true to abort them", {param: "force"});
+        this.name = "GenerationsRunningError";
+    }
+}
