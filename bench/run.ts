@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import {loadConfig} from "../src/config/config.js";
 import {writeSyntheticModel} from "../src/testmodel/syntheticModel.js";
-import {measureRawDecode} from "../src/engine/llama/rawDecode.js";
+import {measureRawDecode} from "./lib/rawDecode.js";
 import {measureReadBandwidth} from "./lib/bandwidth.js";
 import {ensureLlamaServer, startLlamaServer, startWorker, type RunningServer} from "./lib/servers.js";
 import {decodeRate, median, streamChat, type Message, type Protocol, type Sampling} from "./lib/streamClient.js";

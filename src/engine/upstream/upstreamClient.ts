@@ -1,4 +1,5 @@
 import {ContextOverflowError, WorkerError} from "../../errors.js";
+import {sseData} from "./upstreamStream.js";
 
 /**
  * HTTP plumbing for the upstream engine: where its endpoints are, how long we wait for it, and the
@@ -53,6 +54,18 @@ export interface JsonResponse {
     /** The parsed body, or null when it was not JSON. */
     body: unknown;
     text: string;
+}
+
+/** An open streamed answer of the upstream (see `UpstreamClient.stream`). */
+export interface UpstreamStream {
+    /** Each event's data; a non-streamed answer (an upstream that ignored `stream: true`) is one item. */
+    data: AsyncIterable<string>;
+    streamed: boolean;
+    /** Whether the silence watchdog cut the connection. */
+    timedOut(): boolean;
+    kick(): void;
+    /** Stops the watchdog; without `finished`, drops the connection so the upstream cancels. */
+    close(finished: boolean): void;
 }
 
 export class UpstreamClient {
@@ -119,6 +132,48 @@ export class UpstreamClient {
             watchdog.stop();
             release();
         }
+    }
+
+    /**
+     * Opens a streamed POST (the chat completion): resolves once the upstream answered with a 2xx
+     * and its headers, within the timeout; the returned stream's `data` yields each event's data,
+     * and its watchdog then bounds the silence between chunks. Resolves null when `signal` (the
+     * client) aborted first. Throws mapped WorkerErrors otherwise. Call `close` when done.
+     */
+    async stream(url: string, body: unknown, signal: AbortSignal): Promise<UpstreamStream | null> {
+        const controller = new AbortController();
+        const release = this.track(controller);
+        const onAbort = () => controller.abort();
+        signal.addEventListener("abort", onAbort, {once: true});
+        const watchdog = new Watchdog(this.timeoutMs, () => controller.abort());
+        const close = (finished: boolean) => {
+            watchdog.stop();
+            signal.removeEventListener("abort", onAbort);
+            // Not finished (a disconnect, an error, a consumer that stopped): drop the connection,
+            // which makes the upstream cancel the generation.
+            if (!finished) controller.abort();
+            release();
+        };
+        let response: Response;
+        try {
+            response = await fetch(url, {method: "POST", headers: this.headers(true), signal: controller.signal, body: JSON.stringify(body)});
+            watchdog.kick();
+            if (!response.ok)
+                throw await this.errorFromResponse(response, url);
+        } catch (err) {
+            close(false);
+            if (signal.aborted) return null;
+            if (err instanceof WorkerError) throw err;
+            throw watchdog.fired ? this.timeoutError(url) : this.connectionError(err, url);
+        }
+        // An upstream that ignores `stream: true` answers with one completion object.
+        const streamed = !(response.headers.get("content-type") ?? "").includes("application/json");
+        const data: AsyncIterable<string> = streamed
+            ? sseData(response.body ?? emptyStream(), () => watchdog.kick())
+            : (async function* () {
+                yield await response.text();
+            })();
+        return {data, streamed, timedOut: () => watchdog.fired, kick: () => watchdog.kick(), close};
     }
 
     timeoutError(url: string): WorkerError {
@@ -265,4 +320,8 @@ function retryAfterSeconds(header: string | null): number | null {
     if (header == null) return null;
     const seconds = Number(header);
     return Number.isFinite(seconds) && seconds >= 0 ? Math.ceil(seconds) : null;
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+    return new ReadableStream({start: (controller) => controller.close()});
 }

@@ -4,19 +4,14 @@ import type {
     ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport,
     ModelInfo, RenderedPrompt
 } from "../types.js";
-import {UpstreamClient, Watchdog, type JsonResponse} from "./upstreamClient.js";
-import {MalformedChunkError, parseChunk, sseData, type ParsedChunk, type UpstreamUsage} from "./upstreamStream.js";
+import {UpstreamClient, type JsonResponse, type UpstreamStream} from "./upstreamClient.js";
+import {MalformedChunkError, parseChunk, type ParsedChunk, type UpstreamUsage} from "./upstreamStream.js";
 import {upstreamRequestBody} from "./upstreamRequest.js";
+import {TemplateProbe, type RenderMode} from "./templateProbe.js";
 
 type UpstreamSettings = Pick<Config,
     "upstreamUrl" | "upstreamApiKey" | "upstreamModel" | "upstreamTimeoutSeconds" | "upstreamGrammarField" |
     "modelName" | "contextSize" | "parallel">;
-
-/**
- * How the upstream renders prompts: llama-server (and chat-worker) answer POST /apply-template;
- * vLLM tokenizes chat messages at POST /tokenize; others keep their template to themselves.
- */
-type RenderMode = "unknown" | "apply-template" | "tokenize" | "none";
 
 /** /health reads `status()` often; the upstream is asked again at most this often. */
 const PROBE_INTERVAL_MS = 2000;
@@ -38,7 +33,7 @@ export class UpstreamEngine implements Engine {
     private model: string | null;
     /** The upstream's context window when its /models says (vLLM's max_model_len). */
     private upstreamContextSize: number | null = null;
-    private renderMode: RenderMode = "unknown";
+    private readonly templates: TemplateProbe;
     private loading: Promise<void> | null = null;
     private probing: Promise<void> | null = null;
     private lastProbeAt = 0;
@@ -52,6 +47,7 @@ export class UpstreamEngine implements Engine {
         this.client = new UpstreamClient({
             baseUrl: settings.upstreamUrl, apiKey: settings.upstreamApiKey, timeoutSeconds: settings.upstreamTimeoutSeconds
         });
+        this.templates = new TemplateProbe(this.client, logger);
     }
 
     get contextSize(): number {
@@ -128,11 +124,6 @@ export class UpstreamEngine implements Engine {
         };
     }
 
-    /** The upstream's URL without credentials, for the debug endpoint and logs. */
-    get upstreamUrl(): string {
-        return this.client.displayUrl;
-    }
-
     /**
      * Asks GET /models whether the upstream answers and which model it serves. Never throws: the
      * outcome is the engine's state, which /health reports.
@@ -199,7 +190,7 @@ export class UpstreamEngine implements Engine {
     async render(messages: ChatMessage[]): Promise<RenderedPrompt> {
         const model = await this.requireModel();
         try {
-            const prompt = await this.renderUpstream(model, messages);
+            const prompt = await this.templates.render(model, messages);
             this.observe(null);
             return prompt;
         } catch (err) {
@@ -208,66 +199,14 @@ export class UpstreamEngine implements Engine {
         }
     }
 
-    private async renderUpstream(model: string, messages: ChatMessage[]): Promise<RenderedPrompt> {
-        const plain = messages.map(({role, content}) => ({role, content}));
-        if (this.renderMode === "unknown" || this.renderMode === "apply-template") {
-            const url = this.client.url("/apply-template", true);
-            const response = await this.client.json("POST", url, {messages: plain});
-            const body = response.body as {prompt?: unknown; prompt_tokens?: unknown} | null;
-            if (response.status === 200 && typeof body?.prompt === "string") {
-                this.renderMode = "apply-template";
-                const tokenCount = typeof body.prompt_tokens === "number" ? body.prompt_tokens : await this.countRenderedTokens(body.prompt);
-                return {messages, text: body.prompt, tokenCount};
-            }
-            if (response.status !== 404 && response.status !== 405)
-                throw this.client.errorFromStatus(response.status, response.body, response.text, response.headers.get("retry-after"), url);
-            this.renderMode = "unknown";
-        }
-        if (this.renderMode === "unknown" || this.renderMode === "tokenize") {
-            const url = this.client.url("/tokenize", true);
-            const response = await this.client.json("POST", url, {model, messages: plain, add_generation_prompt: true});
-            const body = response.body as {count?: unknown; tokens?: unknown} | null;
-            if (response.status === 200 && typeof body?.count === "number") {
-                this.renderMode = "tokenize";
-                return {messages, text: await this.detokenize(model, body.tokens), tokenCount: body.count};
-            }
-            // 404/405: no such endpoint; 200 without a count: a /tokenize that does not read messages.
-            if (response.status !== 404 && response.status !== 405 && response.status !== 200)
-                throw this.client.errorFromStatus(response.status, response.body, response.text, response.headers.get("retry-after"), url);
-            this.renderMode = "none";
-            this.logger.info({upstream: this.client.displayUrl}, "the upstream exposes no chat template endpoint; it renders prompts itself");
-        }
-        return {messages, text: null, tokenCount: null};
-    }
-
     /** Plain text tokenized as text (the /enhance budget check); null when the upstream has no /tokenize. */
     async countTokens(text: string): Promise<number | null> {
-        return this.tokenizeCount(text, false);
-    }
-
-    /** llama-server's /tokenize of rendered text (special tokens parsed); null when the upstream has none. */
-    private countRenderedTokens(prompt: string): Promise<number | null> {
-        return this.tokenizeCount(prompt, true);
-    }
-
-    private async tokenizeCount(content: string, parseSpecial: boolean): Promise<number | null> {
-        const response = await this.client.json("POST", this.client.url("/tokenize", true),
-            {content, add_special: false, parse_special: parseSpecial});
-        const tokens = (response.body as {tokens?: unknown} | null)?.tokens;
-        return response.status === 200 && Array.isArray(tokens) ? tokens.length : null;
-    }
-
-    /** vLLM's /detokenize of the rendered prompt's tokens; null when the upstream has none. */
-    private async detokenize(model: string, tokens: unknown): Promise<string | null> {
-        if (!Array.isArray(tokens)) return null;
-        const response = await this.client.json("POST", this.client.url("/detokenize", true), {model, tokens});
-        const prompt = (response.body as {prompt?: unknown} | null)?.prompt;
-        return response.status === 200 && typeof prompt === "string" ? prompt : null;
+        return this.templates.countTokens(text);
     }
 
     /** The render mode found so far, for the debug endpoint's note. */
     get templateSource(): RenderMode {
-        return this.renderMode;
+        return this.templates.mode;
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
@@ -284,48 +223,24 @@ export class UpstreamEngine implements Engine {
         }
 
         const url = this.client.url("/chat/completions");
-        const controller = new AbortController();
-        const release = this.client.track(controller);
-        const onAbort = () => controller.abort();
-        signal.addEventListener("abort", onAbort, {once: true});
-        const watchdog = new Watchdog(this.client.timeoutMs, () => controller.abort());
+        let stream: UpstreamStream | null = null;
         let finishReason: FinishReason | null = null;
         let done = false;
         try {
-            let response: Response;
-            try {
-                response = await fetch(url, {
-                    method: "POST", headers: this.client.headers(true), signal: controller.signal,
-                    body: JSON.stringify(upstreamRequestBody(model, params, prompt.messages, this.settings.upstreamGrammarField))
-                });
-            } catch (err) {
-                if (signal.aborted) {
-                    yield aborted();
-                    return;
-                }
-                throw watchdog.fired ? this.client.timeoutError(url) : this.client.connectionError(err, url);
+            stream = await this.client.stream(url, upstreamRequestBody(model, params, prompt.messages, this.settings.upstreamGrammarField), signal);
+            if (stream == null) {
+                yield aborted();
+                return;
             }
-            watchdog.kick();
-            if (!response.ok)
-                throw await this.client.errorFromResponse(response, url);
             this.observe(null);
-
-            const contentType = response.headers.get("content-type") ?? "";
-            // An upstream that ignores `stream: true` answers with one completion object.
-            const chunks: AsyncIterable<string> = contentType.includes("application/json")
-                ? (async function* () {
-                    yield await response.text();
-                })()
-                : sseData(response.body ?? emptyStream(), () => watchdog.kick());
-            const streamed = !contentType.includes("application/json");
             try {
-                for await (const data of chunks) {
-                    watchdog.kick();
+                for await (const data of stream.data) {
+                    stream.kick();
                     if (data.trim() === "[DONE]") {
                         done = true;
                         break;
                     }
-                    const chunk: ParsedChunk = parseChunk(data, streamed);
+                    const chunk: ParsedChunk = parseChunk(data, stream.streamed);
                     if (chunk.error != null) {
                         // Before any text, the error is what the upstream answered (it had already
                         // sent its headers); after, the answer broke.
@@ -344,7 +259,7 @@ export class UpstreamEngine implements Engine {
                     }
                     finishReason = chunk.finishReason ?? finishReason;
                     upstreamUsage = chunk.usage ?? upstreamUsage;
-                    if (!streamed) done = true;
+                    if (!stream.streamed) done = true;
                 }
             } catch (err) {
                 if (signal.aborted) {
@@ -352,7 +267,7 @@ export class UpstreamEngine implements Engine {
                     return;
                 }
                 if (err instanceof WorkerError) throw err;
-                if (watchdog.fired) throw this.client.timeoutError(url);
+                if (stream.timedOut()) throw this.client.timeoutError(url);
                 if (err instanceof MalformedChunkError)
                     throw new WorkerError("bad_gateway", "upstream_malformed_stream",
                         `The upstream at ${this.client.displayUrl} sent a malformed stream: ${err.message}`);
@@ -383,12 +298,7 @@ export class UpstreamEngine implements Engine {
             }
             throw err;
         } finally {
-            watchdog.stop();
-            signal.removeEventListener("abort", onAbort);
-            // Not finished (a disconnect, an error, a consumer that stopped): drop the connection,
-            // which makes the upstream cancel the generation.
-            if (!done) controller.abort();
-            release();
+            stream?.close(done);
         }
     }
 
@@ -399,8 +309,4 @@ export class UpstreamEngine implements Engine {
 
 function failed(reason: string): EngineStatus {
     return {state: "failed", reason, loadProgress: null};
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-    return new ReadableStream({start: (controller) => controller.close()});
 }
