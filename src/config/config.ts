@@ -1,193 +1,26 @@
 import os from "node:os";
-import path from "node:path";
-import {ConfigError, boolean, decimal, integer, list, oneOf, text, url, type Parser} from "./settings.js";
+import {ConfigError} from "./settings.js";
+import {BUILTIN_MODEL_PATH, SETTINGS, camelCase, type SettingName, type Settings} from "./settingsTable.js";
 
 export {ConfigError} from "./settings.js";
-
-export const GPU_MODES = ["auto", "cuda", "vulkan", "false"] as const;
-export type GpuMode = (typeof GPU_MODES)[number];
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export const ENGINE_KINDS = ["embedded", "openai"] as const;
-export type EngineKind = (typeof ENGINE_KINDS)[number];
-/** Where a GBNF grammar goes in an upstream request: llama-server (and this worker) read `grammar`, vLLM >= 0.12 `structured_outputs.grammar`, older vLLM `guided_grammar`. */
-export const DETERMINISTIC_MODES = ["auto", "true", "false"] as const;
-export type DeterministicMode = (typeof DETERMINISTIC_MODES)[number];
-export const UPSTREAM_GRAMMAR_FIELDS = ["grammar", "structured_outputs", "guided_grammar"] as const;
-export type UpstreamGrammarField = (typeof UPSTREAM_GRAMMAR_FIELDS)[number];
-
-/** Where `npm start` puts (and on first start creates) the built-in synthetic test model. */
-export const BUILTIN_MODEL_PATH = path.join("models", "chat-worker-tiny.gguf");
-
-const cores = Math.max(1, os.availableParallelism());
+export {
+    BUILTIN_MODEL_PATH, DETERMINISTIC_MODES, ENGINE_KINDS, GPU_MODES, LOG_LEVELS, SETTINGS, UPSTREAM_GRAMMAR_FIELDS,
+    type DeterministicMode, type EngineKind, type GpuMode, type LogLevel, type SettingName, type UpstreamGrammarField
+} from "./settingsTable.js";
 
 /**
- * Every setting the worker reads, in one table: the variable, its default, its parser and the
- * sentence the README shows. `loadConfig` walks this table once at boot.
+ * The validated configuration: every setting of the table (settingsTable.ts) under its camelCase
+ * name, with the derived values that need more than one setting.
  */
-export const SETTINGS = {
-    PORT: {default: "7861", parse: integer({min: 0, max: 65535}), doc: "TCP port to listen on."},
-    HOST: {default: "0.0.0.0", parse: text, doc: "Interface to bind."},
-    ENGINE: {
-        default: "embedded", parse: oneOf(ENGINE_KINDS),
-        doc: "`embedded` runs the GGUF model in-process; `openai` forwards to an OpenAI-compatible upstream (see Scaling out)."
-    },
-    MODEL_PATH: {
-        default: "", parse: text,
-        doc: `GGUF model file. Default: the built-in synthetic test model \`${BUILTIN_MODEL_PATH}\`, generated on first start if missing.`
-    },
-    MODEL_NAME: {default: "", parse: text, doc: "Model name reported by the API. Default: the GGUF's `general.name` (`ENGINE=openai`: the upstream's model id)."},
-    CONTEXT_SIZE: {
-        default: "4096", parse: integer({min: 64, max: 1_048_576}),
-        doc: "Context window of each sequence, in tokens. `ENGINE=openai`: used only when the upstream's `/models` gives no `max_model_len`."
-    },
-    PARALLEL: {
-        default: "4", parse: integer({min: 1, max: 256}),
-        doc: "Sequences evaluated together in one batched context (concurrent generations). `ENGINE=openai`: most requests forwarded to the upstream at once."
-    },
-    THREADS: {
-        default: String(Math.max(1, cores - 1)), parse: integer({min: 1, max: 1024}),
-        doc: "llama.cpp compute threads. Default: `os.availableParallelism() - 1` (at least 1), leaving a core to Node's main thread (HTTP, streaming). ggml's threads spin-wait at barriers, so any oversubscription collapses throughput (measured: 130 vs 405 tok/s on 2 cores)."
-    },
-    UV_THREADPOOL_SIZE: {
-        default: "", parse: integer({min: 1, max: 1024}),
-        doc: "libuv pool size, set before the pool starts (by `bin/chat-worker.cjs`). Default: max(1, cores - THREADS). node-llama-cpp runs evaluation on the pool; idle pool threads beside the compute threads oversubscribe small machines."
-    },
-    BATCH_SIZE: {default: "512", parse: integer({min: 1, max: 65536}), doc: "Maximum tokens per evaluation batch (prompt chunks of all sequences together)."},
-    GPU: {default: "auto", parse: oneOf(GPU_MODES), doc: "`auto`, `cuda`, `vulkan` or `false` (CPU only)."},
-    GPU_LAYERS: {default: "", parse: integer({min: 0, max: 100000}), doc: "Layers to offload to the GPU. Default: as many as fit."},
-    MAX_QUEUE: {default: "64", parse: integer({min: 0, max: 100000}), doc: "Requests that may wait for a free sequence; past that, 429 with `Retry-After`."},
-    MAX_TOKENS_LIMIT: {default: "4096", parse: integer({min: 1, max: 1_048_576}), doc: "Largest `max_tokens` a request may ask for (400 above it)."},
-    DEFAULT_MAX_TOKENS: {default: "512", parse: integer({min: 1, max: 1_048_576}), doc: "`max_tokens` when a request gives none (capped by `MAX_TOKENS_LIMIT`)."},
-    BODY_LIMIT_BYTES: {default: "1048576", parse: integer({min: 1024, max: 1_073_741_824}), doc: "Largest request body; past that, 413."},
-    MAX_HISTORY_MESSAGES: {default: "1000", parse: integer({min: 0, max: 1_000_000}), doc: "Most `conversation_history` entries (or OpenAI `messages`) a request may carry; past that, 400."},
-    MAX_STOP_SEQUENCES: {default: "16", parse: integer({min: 0, max: 1024}), doc: "Most `stop` strings a request may give; each at most 256 characters."},
-    REQUEST_TIMEOUT_SECONDS: {default: "300", parse: decimal({min: 0}), doc: "Longest a generation may run; it then ends with the partial text and `finish_reason: \"timeout\"`. 0 disables."},
-    PREFIX_CACHE: {
-        default: "true", parse: boolean,
-        doc: "Reuse the prompt prefix a sequence already holds (conversation affinity). `false` evaluates every prompt from scratch: the cold baseline of the benchmark."
-    },
-    DETERMINISTIC: {
-        default: "auto", parse: oneOf(DETERMINISTIC_MODES),
-        doc: "Make an answer depend only on the model, the rendered prompt, the sampling parameters and the seed: not on the conversation cache, on other requests batched with it, or on the CPU. `true` turns off flash attention and gives every single-token decode a throwaway second row on models with F32/F16/BF16 weights (see Determinism). `auto`: on with the CPU backend, off on a GPU (whose kernels llama.cpp picks by batch size anyway)."
-    },
-    STATE_CACHE_DIR: {
-        default: ".state-cache", parse: text,
-        doc: "Folder for conversation states spilled from sequences (one subfolder per model identity); survives restarts."
-    },
-    STATE_CACHE_MAX_BYTES: {
-        default: "1073741824", parse: integer({min: 0}),
-        doc: "Byte budget of the state folder, least recently used states evicted first. 0 disables spilling (warm sequences are still reused)."
-    },
-    UPSTREAM_URL: {
-        default: "", parse: url,
-        doc: "`ENGINE=openai` (required there): base URL of the OpenAI-compatible upstream, e.g. `http://vllm:8000/v1`. Template and tokenizer endpoints are looked up beside it, at the URL without `/v1`."
-    },
-    UPSTREAM_API_KEY: {default: "", parse: text, doc: "`ENGINE=openai`: sent as `Authorization: Bearer`. Never logged."},
-    UPSTREAM_MODEL: {default: "", parse: text, doc: "`ENGINE=openai`: model id to ask the upstream for. Default: the first model its `/models` lists."},
-    UPSTREAM_TIMEOUT_SECONDS: {
-        default: "60", parse: decimal({min: 0.01, max: 86_400}),
-        doc: "`ENGINE=openai`: longest wait for the upstream's response headers and then for each streamed chunk; past it, 504. The whole generation is bounded by `REQUEST_TIMEOUT_SECONDS`."
-    },
-    UPSTREAM_GRAMMAR_FIELD: {
-        default: "grammar", parse: oneOf(UPSTREAM_GRAMMAR_FIELDS),
-        doc: "`ENGINE=openai`: request field that carries a GBNF grammar: `grammar` (llama-server, chat-worker), `structured_outputs` (vLLM >= 0.12) or `guided_grammar` (older vLLM)."
-    },
-    LOG_LEVEL: {default: "info", parse: oneOf(LOG_LEVELS), doc: "pino log level."},
-    LOG_PROMPTS: {default: "false", parse: boolean, doc: "Log prompt and response text (off by default: logs carry only lengths, ids and timings)."},
-    ENHANCE_TEMPLATES_DIR: {
-        default: "", parse: text,
-        doc: "Folder of operator templates for `/enhance` (`<job_type>.json`), each replacing the built-in one of that job type. Checked at boot: a missing folder or a bad template refuses to start. Default: the built-in `templates/enhance/`."
-    },
-    ENHANCE_MAX_PROMPT_CHARS: {default: "2000", parse: integer({min: 1, max: 1_000_000}), doc: "Longest `prompt` that `/enhance` accepts, in characters; past that, 400."},
-    MEMORY_CHECK: {
-        default: "true", parse: boolean,
-        doc: "Before loading, compare node-llama-cpp's estimate of the model's and context's memory with the free RAM/VRAM; when it does not fit, stay up as `degraded` instead of loading. `false` skips the check."
-    },
-    IDLE_UNLOAD_SECONDS: {default: "0", parse: decimal({min: 0}), doc: "Unload the model after this many seconds without a request; the next request loads it again. 0 means never."},
-    SHUTDOWN_GRACE_SECONDS: {
-        default: "25", parse: decimal({min: 0}),
-        doc: "On SIGTERM/SIGINT, how long running generations may go on before they are aborted (new requests get 503 meanwhile)."
-    },
-    CORS_ORIGINS: {
-        default: "", parse: list,
-        doc: "Comma-separated origins allowed to call the worker from a browser (exact match, e.g. `https://app.example.com`). Default: CORS off, no `Access-Control-*` headers."
-    },
-    HEADERS_TIMEOUT_SECONDS: {
-        default: "20", parse: decimal({min: 1, max: 3600}),
-        doc: "Longest a client may take to send its request headers; past it, 408 and the connection closes (slow-loris)."
-    },
-    BODY_TIMEOUT_SECONDS: {
-        default: "30", parse: decimal({min: 1, max: 3600}),
-        doc: "Longest a client may take to send a whole request (headers and body); past it, 408 and the connection closes. Does not bound the response (generations are bounded by `REQUEST_TIMEOUT_SECONDS`)."
-    },
-    WORKER_API_KEY: {
-        default: "", parse: text,
-        doc: "When set, every endpoint except `/health`, `/ready` and the pages' files (playground, docs UI) requires `Authorization: Bearer <key>` (401 otherwise)."
-    },
-    SUPABASE_URL: {default: "", parse: url, doc: "With `SUPABASE_SERVICE_KEY`, the worker registers itself at `{SUPABASE_URL}/functions/v1/register-chat-worker` once the model is ready."},
-    SUPABASE_SERVICE_KEY: {default: "", parse: text, doc: "Bearer key for the registration call. Never logged."},
-    WORKER_PUBLIC_URL: {default: "", parse: url, doc: "The URL this worker is reached at, sent when registering. Default: `https://{RUNPOD_POD_ID}-{PORT}.proxy.runpod.net`."},
-    RUNPOD_POD_ID: {default: "", parse: text, doc: "Set by RunPod; used to build the public URL when `WORKER_PUBLIC_URL` is not set."},
-    REGISTRATION_MAX_ATTEMPTS: {default: "8", parse: integer({min: 1, max: 1000}), doc: "Registration attempts before giving up (network errors, 5xx and 429 are retried; other 4xx are not)."},
-    REGISTRATION_BACKOFF_SECONDS: {
-        default: "2", parse: decimal({min: 0, max: 3600}),
-        doc: "Wait before the first registration retry; it doubles after each failure, up to 60 s."
-    },
-} satisfies Record<string, {default: string; parse: Parser<unknown>; doc: string}>;
-
-export type SettingName = keyof typeof SETTINGS;
-
-export interface Config {
-    port: number;
-    host: string;
-    engine: EngineKind;
-    /** Absolute or cwd-relative path of the GGUF file. */
+export interface Config extends Omit<Settings, "modelPath" | "uvThreadpoolSize" | "corsOrigins"> {
+    /** Absolute or cwd-relative path of the GGUF file (the built-in one when MODEL_PATH is not set). */
     modelPath: string;
-    /** True when `modelPath` is the built-in test model, which main.ts creates if missing. */
+    /** True when `modelPath` is the built-in test model, which worker.ts creates if missing. */
     modelIsBuiltin: boolean;
-    /** Name override; null means "use the GGUF's general.name". */
-    modelName: string | null;
-    contextSize: number;
-    parallel: number;
-    threads: number;
+    /** UV_THREADPOOL_SIZE, or what bin/chat-worker.cjs derives from THREADS. */
     uvThreadpoolSize: number;
-    batchSize: number;
-    gpu: GpuMode;
-    gpuLayers: number | null;
-    maxQueue: number;
-    maxTokensLimit: number;
-    defaultMaxTokens: number;
-    bodyLimitBytes: number;
-    maxHistoryMessages: number;
-    maxStopSequences: number;
-    requestTimeoutSeconds: number;
-    prefixCache: boolean;
-    /** "auto": on for the CPU backend, off on a GPU; resolved by the engine once it knows the backend. */
-    deterministic: DeterministicMode;
-    stateCacheDir: string;
-    stateCacheMaxBytes: number;
-    /** ENGINE=openai only: base URL without a trailing slash; null when not set. */
-    upstreamUrl: string | null;
-    upstreamApiKey: string | null;
-    upstreamModel: string | null;
-    upstreamTimeoutSeconds: number;
-    upstreamGrammarField: UpstreamGrammarField;
-    logLevel: LogLevel;
-    logPrompts: boolean;
-    /** Operator template folder for /enhance; null means the built-in templates only. */
-    enhanceTemplatesDir: string | null;
-    enhanceMaxPromptChars: number;
-    memoryCheck: boolean;
-    /** 0 means never. */
-    idleUnloadSeconds: number;
-    shutdownGraceSeconds: number;
     /** Empty: CORS off. */
     corsOrigins: string[];
-    headersTimeoutSeconds: number;
-    bodyTimeoutSeconds: number;
-    /** null: no auth. */
-    workerApiKey: string | null;
     /** null when auto-registration is off (SUPABASE_URL and SUPABASE_SERVICE_KEY not both set). */
     registration: RegistrationConfig | null;
 }
@@ -203,73 +36,31 @@ export interface RegistrationConfig {
     backoffSeconds: number;
 }
 
-function read<N extends SettingName>(env: NodeJS.ProcessEnv, name: N): ReturnType<(typeof SETTINGS)[N]["parse"]> | null {
+function read(env: NodeJS.ProcessEnv, name: SettingName): unknown {
     const raw = env[name];
     const setting = SETTINGS[name];
-    const source = raw == null ? setting.default : raw;
-    if (raw == null && setting.default === "")
+    const source: string | null = raw ?? setting.default;
+    if (source == null)
         return null;
     try {
-        return setting.parse(source) as ReturnType<(typeof SETTINGS)[N]["parse"]>;
+        return setting.parse(source);
     } catch (err) {
         throw new ConfigError(name, (err as Error).message);
     }
 }
 
-function required<T>(value: T | null): T {
-    if (value == null)
-        throw new Error("setting without a default read as required");
-    return value;
-}
-
 /** Parses and validates every setting once. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-    const modelPath = read(env, "MODEL_PATH");
+    const settings = Object.fromEntries((Object.keys(SETTINGS) as SettingName[])
+        .map((name) => [camelCase(name), read(env, name)])) as Settings;
     const config: Config = {
-        port: required(read(env, "PORT")),
-        host: required(read(env, "HOST")),
-        engine: required(read(env, "ENGINE")),
-        modelPath: modelPath ?? BUILTIN_MODEL_PATH,
-        modelIsBuiltin: modelPath == null,
-        modelName: read(env, "MODEL_NAME"),
-        contextSize: required(read(env, "CONTEXT_SIZE")),
-        parallel: required(read(env, "PARALLEL")),
-        threads: required(read(env, "THREADS")),
-        uvThreadpoolSize: 0,
-        batchSize: required(read(env, "BATCH_SIZE")),
-        gpu: required(read(env, "GPU")),
-        gpuLayers: read(env, "GPU_LAYERS"),
-        maxQueue: required(read(env, "MAX_QUEUE")),
-        maxTokensLimit: required(read(env, "MAX_TOKENS_LIMIT")),
-        defaultMaxTokens: required(read(env, "DEFAULT_MAX_TOKENS")),
-        bodyLimitBytes: required(read(env, "BODY_LIMIT_BYTES")),
-        maxHistoryMessages: required(read(env, "MAX_HISTORY_MESSAGES")),
-        maxStopSequences: required(read(env, "MAX_STOP_SEQUENCES")),
-        requestTimeoutSeconds: required(read(env, "REQUEST_TIMEOUT_SECONDS")),
-        prefixCache: required(read(env, "PREFIX_CACHE")),
-        deterministic: required(read(env, "DETERMINISTIC")),
-        stateCacheDir: required(read(env, "STATE_CACHE_DIR")),
-        stateCacheMaxBytes: required(read(env, "STATE_CACHE_MAX_BYTES")),
-        upstreamUrl: read(env, "UPSTREAM_URL"),
-        upstreamApiKey: read(env, "UPSTREAM_API_KEY"),
-        upstreamModel: read(env, "UPSTREAM_MODEL"),
-        upstreamTimeoutSeconds: required(read(env, "UPSTREAM_TIMEOUT_SECONDS")),
-        upstreamGrammarField: required(read(env, "UPSTREAM_GRAMMAR_FIELD")),
-        logLevel: required(read(env, "LOG_LEVEL")),
-        logPrompts: required(read(env, "LOG_PROMPTS")),
-        enhanceTemplatesDir: read(env, "ENHANCE_TEMPLATES_DIR"),
-        enhanceMaxPromptChars: required(read(env, "ENHANCE_MAX_PROMPT_CHARS")),
-        memoryCheck: required(read(env, "MEMORY_CHECK")),
-        idleUnloadSeconds: required(read(env, "IDLE_UNLOAD_SECONDS")),
-        shutdownGraceSeconds: required(read(env, "SHUTDOWN_GRACE_SECONDS")),
-        corsOrigins: read(env, "CORS_ORIGINS") ?? [],
-        headersTimeoutSeconds: required(read(env, "HEADERS_TIMEOUT_SECONDS")),
-        bodyTimeoutSeconds: required(read(env, "BODY_TIMEOUT_SECONDS")),
-        workerApiKey: read(env, "WORKER_API_KEY"),
-        registration: null,
+        ...settings,
+        modelPath: settings.modelPath ?? BUILTIN_MODEL_PATH,
+        modelIsBuiltin: settings.modelPath == null,
+        uvThreadpoolSize: settings.uvThreadpoolSize ?? Math.max(1, Math.max(1, os.availableParallelism()) - settings.threads),
+        corsOrigins: settings.corsOrigins ?? [],
+        registration: readRegistration(settings)
     };
-    config.registration = readRegistration(env, config.port);
-    config.uvThreadpoolSize = read(env, "UV_THREADPOOL_SIZE") ?? Math.max(1, cores - config.threads);
     if (config.defaultMaxTokens > config.maxTokensLimit)
         throw new ConfigError("DEFAULT_MAX_TOKENS", `must be <= MAX_TOKENS_LIMIT (${config.maxTokensLimit}), got ${config.defaultMaxTokens}`);
     if (config.headersTimeoutSeconds > config.bodyTimeoutSeconds)
@@ -285,15 +76,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 /**
  * Registration is on when both Supabase settings are given. Half of them, or no way to tell the
  * worker's public URL, is a mistake that would otherwise only show as a silent missing worker.
+ * Every value was parsed already, even with registration off, so a typo never waits for the day it is used.
  */
-function readRegistration(env: NodeJS.ProcessEnv, port: number): RegistrationConfig | null {
-    // Every value is checked, even when registration is off, so a typo never waits for the day it is used.
-    const supabaseUrl = read(env, "SUPABASE_URL");
-    const serviceKey = read(env, "SUPABASE_SERVICE_KEY");
-    const publicUrl = read(env, "WORKER_PUBLIC_URL");
-    const podId = read(env, "RUNPOD_POD_ID");
-    const maxAttempts = required(read(env, "REGISTRATION_MAX_ATTEMPTS"));
-    const backoffSeconds = required(read(env, "REGISTRATION_BACKOFF_SECONDS"));
+function readRegistration(settings: Settings): RegistrationConfig | null {
+    const {supabaseUrl, supabaseServiceKey: serviceKey, workerPublicUrl: publicUrl, runpodPodId: podId} = settings;
     if (podId != null && !/^[A-Za-z0-9-]+$/.test(podId))
         throw new ConfigError("RUNPOD_POD_ID", `expected letters, digits and dashes, got ${JSON.stringify(podId)}`);
     if (supabaseUrl == null && serviceKey == null)
@@ -307,12 +93,9 @@ function readRegistration(env: NodeJS.ProcessEnv, port: number): RegistrationCon
     return {
         endpoint: `${supabaseUrl}/functions/v1/register-chat-worker`,
         serviceKey,
-        workerUrl: publicUrl ?? `https://${podId}-${port}.proxy.runpod.net`,
+        workerUrl: publicUrl ?? `https://${podId}-${settings.port}.proxy.runpod.net`,
         detectionMethod: publicUrl != null ? "worker_public_url" : "runpod_pod_id",
-        maxAttempts,
-        backoffSeconds
+        maxAttempts: settings.registrationMaxAttempts,
+        backoffSeconds: settings.registrationBackoffSeconds
     };
 }
-
-// Re-exported for modules that add settings later without reaching into settings.ts.
-export {boolean, decimal, integer, list, oneOf, text, url};

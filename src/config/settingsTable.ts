@@ -1,0 +1,167 @@
+import os from "node:os";
+import path from "node:path";
+import {boolean, decimal, integer, list, oneOf, text, url, type Parser} from "./settings.js";
+
+export const GPU_MODES = ["auto", "cuda", "vulkan", "false"] as const;
+export type GpuMode = (typeof GPU_MODES)[number];
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const ENGINE_KINDS = ["embedded", "openai"] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];
+export const DETERMINISTIC_MODES = ["auto", "true", "false"] as const;
+export type DeterministicMode = (typeof DETERMINISTIC_MODES)[number];
+/** Where a GBNF grammar goes in an upstream request: llama-server (and this worker) read `grammar`, vLLM >= 0.12 `structured_outputs.grammar`, older vLLM `guided_grammar`. */
+export const UPSTREAM_GRAMMAR_FIELDS = ["grammar", "structured_outputs", "guided_grammar"] as const;
+export type UpstreamGrammarField = (typeof UPSTREAM_GRAMMAR_FIELDS)[number];
+
+/** Where `npm start` puts (and on first start creates) the built-in synthetic test model. */
+export const BUILTIN_MODEL_PATH = path.join("models", "chat-worker-tiny.gguf");
+
+const cores = Math.max(1, os.availableParallelism());
+
+export interface SettingSpec<T = unknown> {
+    /** The value when the variable is not set; null: the setting is off or derived (its value reads as null). */
+    default: string | null;
+    parse: Parser<T>;
+    /** The README's sentence (the settings table is generated from this table). */
+    doc: string;
+    /** How the README shows a default that is not a literal value. */
+    shown?: string;
+}
+
+/**
+ * Every setting the worker reads, in one table: the variable, its default, its parser and the
+ * sentence the README shows. `loadConfig` walks this table once at boot; the Config type and the
+ * README's settings table are derived from it.
+ */
+export const SETTINGS = {
+    PORT: {default: "7861", parse: integer({min: 0, max: 65535}), doc: "TCP port to listen on."},
+    HOST: {default: "0.0.0.0", parse: text, doc: "Interface to bind."},
+    ENGINE: {
+        default: "embedded", parse: oneOf(ENGINE_KINDS),
+        doc: "`embedded` runs the GGUF model in-process; `openai` forwards to an OpenAI-compatible upstream (see Scaling out)."
+    },
+    MODEL_PATH: {
+        shown: "built-in",
+        default: null, parse: text,
+        doc: `GGUF model file. Default: the built-in synthetic test model \`${BUILTIN_MODEL_PATH}\`, generated on first start if missing.`
+    },
+    MODEL_NAME: {shown: "from GGUF", default: null, parse: text, doc: "Model name reported by the API. Default: the GGUF's `general.name` (`ENGINE=openai`: the upstream's model id)."},
+    CONTEXT_SIZE: {
+        default: "4096", parse: integer({min: 64, max: 1_048_576}),
+        doc: "Context window of each sequence, in tokens. `ENGINE=openai`: used only when the upstream's `/models` gives no `max_model_len`."
+    },
+    PARALLEL: {
+        default: "4", parse: integer({min: 1, max: 256}),
+        doc: "Sequences evaluated together in one batched context (concurrent generations). `ENGINE=openai`: most requests forwarded to the upstream at once."
+    },
+    THREADS: {
+        shown: "cores − 1 (≥ 1)",
+        default: String(Math.max(1, cores - 1)), parse: integer({min: 1, max: 1024}),
+        doc: "llama.cpp compute threads: `os.availableParallelism() - 1` (at least 1) by default, leaving a core to Node's main thread (HTTP, streaming). ggml's threads spin-wait at barriers, so any oversubscription collapses throughput (measured: 130 vs 405 tok/s on 2 cores)."
+    },
+    UV_THREADPOOL_SIZE: {
+        shown: "max(1, cores − `THREADS`)",
+        default: null, parse: integer({min: 1, max: 1024}),
+        doc: "libuv pool size, set by `bin/chat-worker.cjs` before the pool starts. node-llama-cpp runs evaluation and sampling on the pool; busy pool threads beside the compute threads oversubscribe small machines."
+    },
+    BATCH_SIZE: {default: "512", parse: integer({min: 1, max: 65536}), doc: "Maximum tokens per evaluation batch (prompt chunks of all sequences together)."},
+    GPU: {default: "auto", parse: oneOf(GPU_MODES), doc: "`auto`, `cuda`, `vulkan` or `false` (CPU only)."},
+    GPU_LAYERS: {shown: "as many as fit", default: null, parse: integer({min: 0, max: 100000}), doc: "Layers to offload to the GPU."},
+    MAX_QUEUE: {default: "64", parse: integer({min: 0, max: 100000}), doc: "Requests that may wait for a free sequence; past that, 429 with `Retry-After`."},
+    MAX_TOKENS_LIMIT: {default: "4096", parse: integer({min: 1, max: 1_048_576}), doc: "Largest `max_tokens` a request may ask for (400 above it)."},
+    DEFAULT_MAX_TOKENS: {default: "512", parse: integer({min: 1, max: 1_048_576}), doc: "`max_tokens` when a request gives none (capped by `MAX_TOKENS_LIMIT`)."},
+    BODY_LIMIT_BYTES: {default: "1048576", parse: integer({min: 1024, max: 1_073_741_824}), doc: "Largest request body; past that, 413."},
+    MAX_HISTORY_MESSAGES: {default: "1000", parse: integer({min: 0, max: 1_000_000}), doc: "Most `conversation_history` entries (or OpenAI `messages`) a request may carry; past that, 400."},
+    MAX_STOP_SEQUENCES: {default: "16", parse: integer({min: 0, max: 1024}), doc: "Most `stop` strings a request may give; each at most 256 characters."},
+    REQUEST_TIMEOUT_SECONDS: {default: "300", parse: decimal({min: 0}), doc: "Longest a generation may run; it then ends with the partial text and `finish_reason: \"timeout\"`. 0 disables."},
+    PREFIX_CACHE: {
+        default: "true", parse: boolean,
+        doc: "Reuse the prompt prefix a sequence already holds (conversation affinity). `false` evaluates every prompt from scratch: the cold baseline of the benchmark."
+    },
+    DETERMINISTIC: {
+        default: "auto", parse: oneOf(DETERMINISTIC_MODES),
+        doc: "Make an answer depend only on the model, the rendered prompt, the sampling parameters and the seed: not on the conversation cache, on other requests batched with it, or on the CPU. `true` turns off flash attention and gives every single-token decode a throwaway second row on models with F32/F16/BF16 weights (see Determinism). `auto`: on with the CPU backend, off on a GPU (whose kernels llama.cpp picks by batch size anyway)."
+    },
+    STATE_CACHE_DIR: {
+        default: ".state-cache", parse: text,
+        doc: "Folder for conversation states spilled from sequences (one subfolder per model identity); survives restarts."
+    },
+    STATE_CACHE_MAX_BYTES: {
+        default: "1073741824", parse: integer({min: 0}),
+        doc: "Byte budget of the state folder, least recently used states evicted first. 0 disables spilling (warm sequences are still reused)."
+    },
+    UPSTREAM_URL: {
+        shown: "—",
+        default: null, parse: url,
+        doc: "`ENGINE=openai` (required there): base URL of the OpenAI-compatible upstream, e.g. `http://vllm:8000/v1`. Template and tokenizer endpoints are looked up beside it, at the URL without `/v1`."
+    },
+    UPSTREAM_API_KEY: {shown: "—", default: null, parse: text, doc: "`ENGINE=openai`: sent as `Authorization: Bearer`. Never logged."},
+    UPSTREAM_MODEL: {shown: "first listed", default: null, parse: text, doc: "`ENGINE=openai`: model id to ask the upstream for. Default: the first model its `/models` lists."},
+    UPSTREAM_TIMEOUT_SECONDS: {
+        default: "60", parse: decimal({min: 0.01, max: 86_400}),
+        doc: "`ENGINE=openai`: longest wait for the upstream's response headers and then for each streamed chunk; past it, 504. The whole generation is bounded by `REQUEST_TIMEOUT_SECONDS`."
+    },
+    UPSTREAM_GRAMMAR_FIELD: {
+        default: "grammar", parse: oneOf(UPSTREAM_GRAMMAR_FIELDS),
+        doc: "`ENGINE=openai`: request field that carries a GBNF grammar: `grammar` (llama-server, chat-worker), `structured_outputs` (vLLM ≥ 0.12) or `guided_grammar` (older vLLM)."
+    },
+    LOG_LEVEL: {default: "info", parse: oneOf(LOG_LEVELS), doc: "pino log level (`fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`)."},
+    LOG_PROMPTS: {default: "false", parse: boolean, doc: "Log prompt and response text (off by default: logs carry only lengths, ids and timings)."},
+    ENHANCE_TEMPLATES_DIR: {
+        shown: "built-in",
+        default: null, parse: text,
+        doc: "Folder of operator templates for `/enhance` (`<job_type>.json`), each replacing the built-in one of that job type. Checked at boot: a missing folder or a bad template refuses to start. Default: the built-in `templates/enhance/`."
+    },
+    ENHANCE_MAX_PROMPT_CHARS: {default: "2000", parse: integer({min: 1, max: 1_000_000}), doc: "Longest `prompt` that `/enhance` accepts, in characters; past that, 400."},
+    MEMORY_CHECK: {
+        default: "true", parse: boolean,
+        doc: "Before loading, compare node-llama-cpp's estimate of the model's and context's memory with the free RAM/VRAM; when it does not fit, stay up as `degraded` instead of loading. `false` skips the check."
+    },
+    IDLE_UNLOAD_SECONDS: {default: "0", parse: decimal({min: 0}), doc: "Unload the model after this many seconds without a request; the next request loads it again. 0 means never."},
+    SHUTDOWN_GRACE_SECONDS: {
+        default: "25", parse: decimal({min: 0}),
+        doc: "On SIGTERM/SIGINT, how long running generations may go on before they are aborted (new requests get 503 meanwhile)."
+    },
+    CORS_ORIGINS: {
+        default: null, parse: list,
+        doc: "Comma-separated origins allowed to call the worker from a browser (exact match, e.g. `https://app.example.com`). Default: CORS off, no `Access-Control-*` headers."
+    },
+    HEADERS_TIMEOUT_SECONDS: {
+        default: "20", parse: decimal({min: 1, max: 3600}),
+        doc: "Longest a client may take to send its request headers; past it, 408 and the connection closes (slow-loris)."
+    },
+    BODY_TIMEOUT_SECONDS: {
+        default: "30", parse: decimal({min: 1, max: 3600}),
+        doc: "Longest a client may take to send a whole request (headers and body); past it, 408 and the connection closes. Does not bound the response (generations are bounded by `REQUEST_TIMEOUT_SECONDS`)."
+    },
+    WORKER_API_KEY: {
+        default: null, parse: text,
+        doc: "When set, every endpoint except `/health`, `/ready` and the pages' files (playground, docs UI) requires `Authorization: Bearer <key>` (401 otherwise)."
+    },
+    SUPABASE_URL: {default: null, parse: url, doc: "With `SUPABASE_SERVICE_KEY`, the worker registers itself at `{SUPABASE_URL}/functions/v1/register-chat-worker` once the model is ready. Setting only one of the two refuses to start."},
+    SUPABASE_SERVICE_KEY: {default: null, parse: text, doc: "Bearer key for the registration call. Never logged."},
+    WORKER_PUBLIC_URL: {shown: "`https://{RUNPOD_POD_ID}-{PORT}.proxy.runpod.net`", default: null, parse: url, doc: "The URL this worker is reached at, sent when registering. With registration on, this or `RUNPOD_POD_ID` is required."},
+    RUNPOD_POD_ID: {default: null, parse: text, doc: "Set by RunPod; used to build the public URL when `WORKER_PUBLIC_URL` is not set."},
+    REGISTRATION_MAX_ATTEMPTS: {default: "8", parse: integer({min: 1, max: 1000}), doc: "Registration attempts before giving up (network errors, 5xx and 429 are retried; other 4xx are not)."},
+    REGISTRATION_BACKOFF_SECONDS: {
+        default: "2", parse: decimal({min: 0, max: 3600}),
+        doc: "Wait before the first registration retry; it doubles after each failure, up to 60 s."
+    },
+} satisfies Record<string, SettingSpec>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** MODEL_PATH -> modelPath */
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}` : Lowercase<S>;
+
+export function camelCase(name: string): string {
+    return name.toLowerCase().replace(/_([a-z0-9])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** A setting's parsed type; null when it has no default and is not set. */
+type SettingValue<N extends SettingName> =
+    ReturnType<(typeof SETTINGS)[N]["parse"]> | ((typeof SETTINGS)[N]["default"] extends null ? null : never);
+
+/** Every setting, parsed, under its camelCase name (MODEL_PATH -> modelPath). */
+export type Settings = {[N in SettingName as CamelCase<N>]: SettingValue<N>};

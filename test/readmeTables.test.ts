@@ -1,0 +1,18 @@
+import {test} from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import {renderSettingsTable, withSettingsTable} from "../src/config/settingsDoc.js";
+import {SETTINGS} from "../src/config/config.js";
+
+const readme = fs.readFileSync("README.md", "utf8");
+
+test("the README's settings table is the one generated from the settings table in code (npm run docs)", () => {
+    assert.equal(withSettingsTable(readme, renderSettingsTable()), readme,
+        "README.md's settings table is stale: run `npm run docs` and commit the result");
+});
+
+test("every setting has a row, and every row a setting", () => {
+    const section = readme.slice(readme.indexOf("<!-- settings:start -->"), readme.indexOf("<!-- settings:end -->"));
+    const rows = [...section.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((match) => match[1]);
+    assert.deepEqual(rows, Object.keys(SETTINGS));
+});
