@@ -31,8 +31,10 @@ export function projectWithCpuVariant(variant: string): string {
     if (!shippedCpuVariants().includes(variant))
         throw new Error(`the prebuilt binaries ship no ${variant} variant (they ship ${shippedCpuVariants().join(", ")})`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `chat-worker-cpu-${variant}-`));
-    for (const entry of ["src", "templates", "bin", "package.json", "tsconfig.json"])
-        fs.symlinkSync(path.join(root, entry), path.join(dir, entry));
+    // Everything the worker may read at run time (src, templates, playground, ...), but node_modules.
+    for (const entry of fs.readdirSync(root))
+        if (entry !== "node_modules" && entry !== ".git")
+            fs.symlinkSync(path.join(root, entry), path.join(dir, entry));
     const modules = path.join(dir, "node_modules");
     fs.mkdirSync(path.join(modules, "@node-llama-cpp"), {recursive: true});
     for (const entry of fs.readdirSync(path.join(root, "node_modules")))

@@ -1,29 +1,26 @@
-import {
-    GgmlType, TokenPredictor, type BatchItem, type GgufInsights, type PrioritizedBatchItem, type Token
-} from "node-llama-cpp";
+import {GgmlType, type BatchItem, type GgufInsights, type PrioritizedBatchItem} from "node-llama-cpp";
 import type {DeterministicMode} from "../../config/config.js";
 
 /**
- * Batch-invariant inference on llama.cpp's CPU backend, without patching it (see README
- * "Determinism" for the measurements behind each rule):
+ * Batch-invariant inference on llama.cpp's CPU backend, without patching it. README "Determinism"
+ * has the measurements behind each rule. On the CPU, the numbers a token gets depend on the shape of
+ * the batch it is evaluated in, in three places:
  *
- * 1. Flash attention is off. ggml's CPU flash attention has two kernels: a tiled one for 64 or more
- *    query rows of a sequence in one batch, and a row-by-row one below that. They round differently
- *    (up to 7e-2 in a logprob on the bench model), so the same token got different numbers when its
- *    prompt was evaluated in one piece (cold) or after a reused prefix (warm), or split across
- *    batches by concurrent requests. Without flash attention, attention is two matrix products and a
- *    softmax whose per-row results do not depend on the batch.
- * 2. F32, F16 and BF16 weights: llamafile's tinyBLAS computes matrix products from 2 rows up and
- *    ggml_vec_dot for a batch of 1 row, and the two sum in different orders (~1e-6 apart). A lone
- *    generation step is a 1-row batch; the same step among other requests, or the same token inside
- *    a prompt, is not. So every decode gets a throwaway second row (a "predicted" token that
- *    node-llama-cpp checks and erases), and all rows go through the batched kernel. Quantized Q8_0
- *    weights need no padding: its two kernels add the same partial sums in the same order (measured
- *    bit-identical).
- * 3. The output head is a product over the rows that want logits only. A padded decode asks logits
- *    of both rows, so the head sees 2 rows, unless a batch cuts between the real token and its pad:
- *    then the real token's logits may be computed alone, by the single-row kernel. The batch
- *    strategy below never leaves the last token of a request alone for the next batch.
+ * 1. Flash attention has a tiled kernel for 64 or more query rows of a sequence in one batch and a
+ *    row-by-row kernel below that; they round differently (up to 7e-2 in a logprob on the bench
+ *    model). Rule: flash attention is off.
+ * 2. Without flash attention, attention is two matrix products. llamafile's tinyBLAS computes them
+ *    from 2 rows up, ggml_vec_dot for 1 row, and the two sum in different orders: a token evaluated
+ *    alone (a generation step) can get other numbers than the same token inside a prompt (measured:
+ *    1e-1 at some positions on the bench model). Rule: only tokens evaluated as part of a prompt,
+ *    in pieces of 2 or more tokens of one sequence, are kept for reuse; a reply is evaluated again
+ *    as history on the next turn.
+ * 3. A prompt piece must be the only sequence in its batch: llama.cpp cuts a batch of several
+ *    sequences into sub-batches with as many tokens of each ("split_equal"), so a prompt evaluated
+ *    beside a generation step would get a sub-batch of 1 token. Generation steps (1 token each)
+ *    batch together: each sequence's attention is then 1 row whether alone or not, and quantized
+ *    weights (Q8_0 measured) give the same products for 1 row or many. F32, F16 and BF16 weights do
+ *    not (tinyBLAS vs ggml_vec_dot again): on such models each generation step gets its own batch.
  */
 
 /** Weight types whose single-row product differs from the batched one on x86 CPUs. */
@@ -38,7 +35,7 @@ export function resolveDeterministic(mode: DeterministicMode, gpu: string | fals
  * True when a matrix product of the model multiplies a row-sensitive weight type: any 2-D tensor but
  * the token embedding (a row lookup), unless the embedding doubles as the output head (no output.weight).
  */
-export function needsRowPadding(insights: GgufInsights): boolean {
+export function hasRowSensitiveWeights(insights: GgufInsights): boolean {
     const tensors = insights.ggufFileInfo.fullTensorInfo ?? [];
     const tiedOutput = !tensors.some((tensor) => tensor.name === "output.weight");
     return tensors.some((tensor) =>
@@ -47,55 +44,27 @@ export function needsRowPadding(insights: GgufInsights): boolean {
 }
 
 /**
- * Always "predicts" one token, so each decode of the sequence carries a second row. node-llama-cpp
- * evaluates the prediction beside the real token, samples it (so a seeded sampler advances by the same
- * steps every time), and erases it unless the model really chose it. Either way the real token's row
- * went through the batched kernel. The pad is the end-of-generation token: rarely chosen mid-answer,
- * and harmless as an input row.
+ * node-llama-cpp's batch prioritization for deterministic mode (rule 3): a batch holds either one
+ * prompt piece (2 or more tokens of one sequence, never leaving 1 token for later) or generation
+ * steps, all of them or (`oneStepPerBatch`, row-sensitive weights) one. Prompts and steps take turns,
+ * so neither starves the other; waiting items keep their order.
  */
-export class RowPaddingPredictor extends TokenPredictor {
-    constructor(private readonly pad: Token) {
-        super();
-    }
-
-    reset(): void {
-        // Stateless: the prediction never depends on the tokens.
-    }
-
-    pushTokens(): void {
-        // Stateless.
-    }
-
-    predictTokens(): Token[] {
-        return [this.pad];
-    }
+export function deterministicBatching(oneStepPerBatch: boolean): (options: {items: readonly BatchItem[]; size: number}) => PrioritizedBatchItem[] {
+    let lastWasPrompt = false;
+    return ({items, size}) => {
+        const prompts = items.filter((item) => item.tokens.length > 1);
+        const steps = items.filter((item) => item.tokens.length === 1);
+        if (prompts.length > 0 && (steps.length === 0 || !lastWasPrompt)) {
+            lastWasPrompt = true;
+            const item = prompts[0];
+            let amount = Math.min(item.tokens.length, size);
+            if (item.tokens.length - amount === 1) amount--;
+            return [{item, processAmount: amount}];
+        }
+        lastWasPrompt = false;
+        return (oneStepPerBatch ? steps.slice(0, 1) : steps.slice(0, size)).map((item) => ({item, processAmount: 1}));
+    };
 }
 
-/**
- * node-llama-cpp's default "maximumParallelism" (an equal share of the batch for every pending
- * request, the rest to the ones that want more), except that a request is never cut one token
- * before its end: that would put its real last token and its pad in different batches.
- */
-export function keepPadTogetherStrategy({items, size}: {items: readonly BatchItem[]; size: number}): PrioritizedBatchItem[] {
-    const share = Math.floor(size / Math.max(1, items.length));
-    let left = size;
-    const chosen: PrioritizedBatchItem[] = [];
-    for (const item of items) {
-        if (left <= 0) break;
-        const amount = Math.min(item.tokens.length, left, Math.max(share, 2));
-        chosen.push({item, processAmount: amount});
-        left -= amount;
-    }
-    // What the equal shares leave unused goes to the requests that were cut, in order.
-    for (const entry of chosen) {
-        if (left <= 0) break;
-        const more = Math.min(entry.item.tokens.length - entry.processAmount, left);
-        entry.processAmount += more;
-        left -= more;
-    }
-    const kept = chosen
-        .map((entry) => entry.item.tokens.length - entry.processAmount === 1 ? {...entry, processAmount: entry.processAmount - 1} : entry)
-        .filter((entry) => entry.processAmount > 0);
-    // Never an empty batch: a lone two-token request that does not fit is rare, and better split than stalled.
-    return kept.length > 0 ? kept : chosen;
-}
+/** The most tokens of a prompt that may come from a reused prefix: at least 2 are evaluated (rule 2). */
+export const MIN_EVALUATED_TOKENS = 2;

@@ -12,7 +12,7 @@ import type {
 } from "../types.js";
 import {GrammarCache} from "./grammarCache.js";
 import {generateTokens, type GenerationOutcome} from "./generation.js";
-import {keepPadTogetherStrategy, needsRowPadding, resolveDeterministic, RowPaddingPredictor} from "./determinism.js";
+import {deterministicBatching, hasRowSensitiveWeights, MIN_EVALUATED_TOKENS, resolveDeterministic} from "./determinism.js";
 import {StateStore} from "./stateStore.js";
 import {pickSlot} from "./slotAffinity.js";
 import {renderPrompt} from "./promptRender.js";
@@ -35,10 +35,8 @@ interface Loaded {
     eogBias: TokenBias;
     grammars: GrammarCache;
     loadTimeSeconds: number;
-    /** DETERMINISTIC resolved for this backend: flash attention off, and `padded` decodes where the weights need it. */
+    /** DETERMINISTIC resolved for this backend (see determinism.ts). */
     deterministic: boolean;
-    /** Every decode carries a throwaway second row (see determinism.ts). */
-    padded: boolean;
     /** Spilled sequence states of this exact model, or null when STATE_CACHE_MAX_BYTES is 0. */
     store: StateStore | null;
     slots: SlotRecord[];
@@ -131,18 +129,17 @@ export class LlamaEngine implements Engine {
                 }
             });
             const deterministic = resolveDeterministic(this.settings.deterministic, llama.gpu);
-            const pad = model.tokens.eos ?? model.tokens.eot ?? model.tokens.bos;
-            const padded = deterministic && pad != null && needsRowPadding(facts.insights);
             const context = await model.createContext({
                 sequences: this.settings.parallel,
                 contextSize: this.settings.contextSize,
                 batchSize: this.settings.batchSize,
                 threads: this.settings.threads,
-                ...(padded ? {batching: {itemPrioritizationStrategy: keepPadTogetherStrategy}} : {}),
-                ...(deterministic ? {flashAttention: false} : {})
+                ...(deterministic ? {
+                    flashAttention: false,
+                    batching: {itemPrioritizationStrategy: deterministicBatching(hasRowSensitiveWeights(facts.insights))}
+                } : {})
             });
-            const sequences = Array.from({length: this.settings.parallel}, () =>
-                context.getSequence(padded ? {tokenPredictor: new RowPaddingPredictor(pad!)} : {}));
+            const sequences = Array.from({length: this.settings.parallel}, () => context.getSequence());
             const chatWrapper = resolveChatWrapper(model, {fallbackToOtherWrappersOnJinjaError: true}) ?? new ChatMLChatWrapper();
             const eogBias = new TokenBias(model.tokenizer);
             for (const token of [model.tokens.eos, model.tokens.eot].filter((token): token is Token => token != null))
@@ -152,7 +149,7 @@ export class LlamaEngine implements Engine {
                 // States are only loadable into the model (and context layout) that wrote them.
                 const identity = await modelIdentity(this.settings.modelPath, {
                     nodeLlamaCpp: nodeLlamaCppVersion, kvKey: context.kvCacheKeyType, kvValue: context.kvCacheValueType,
-                    flashAttention: context.flashAttention, gpu: llama.gpu
+                    flashAttention: context.flashAttention, gpu: llama.gpu, deterministic
                 });
                 store = new StateStore(path.join(this.settings.stateCacheDir, identity), this.settings.stateCacheMaxBytes,
                     this.logger);
@@ -160,13 +157,13 @@ export class LlamaEngine implements Engine {
             }
             const loadTimeSeconds = (performance.now() - started) / 1000;
             this.loaded = {
-                model, context, sequences, chatWrapper, eogBias, deterministic, padded,
+                model, context, sequences, chatWrapper, eogBias, deterministic,
                 grammars: new GrammarCache(llama), loadTimeSeconds, store,
-                slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null}))
+                slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY}))
             };
             this.state = {state: "ready", reason: null, loadProgress: null, code: null};
             this.logger.info({
-                modelPath: this.settings.modelPath, chatWrapper: chatWrapper.wrapperName, deterministic, padded,
+                modelPath: this.settings.modelPath, chatWrapper: chatWrapper.wrapperName, deterministic,
                 flashAttention: context.flashAttention, gpu: llama.gpu, gpuLayers: model.gpuLayers, loadTimeSeconds: Number(loadTimeSeconds.toFixed(3))
             }, "model loaded");
         } catch (err) {
@@ -333,6 +330,7 @@ export class LlamaEngine implements Engine {
         const conversationId = request.conversationId ?? null;
         const reuse = await reusePrefix({
             sequence, record: loaded.slots[request.slot], store: loaded.store, prefixCache: this.settings.prefixCache,
+            minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1,
             renderHistory: (messages) => renderPrompt(loaded, messages, false).tokens
         }, tokens, conversationId);
         this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.reused, promptTokens: tokens.length});
@@ -341,22 +339,16 @@ export class LlamaEngine implements Engine {
         record.conversationId = conversationId;
         record.lastUsed = Date.now();
         record.lastExchange = null;
+        // Deterministic: the prompt is reusable, the reply (evaluated a token at a time) is not.
+        record.reusableEnd = loaded.deterministic ? tokens.length : Number.POSITIVE_INFINITY;
 
         const grammar = params.grammar != null ? await loaded.grammars.get(params.grammar) : null;
         const outcome: GenerationOutcome = {reply: ""};
-        try {
-            yield* generateTokens({
-                model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused, params,
-                signal: request.signal, abortReason: request.abortReason
-            }, outcome);
-            record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
-        } finally {
-            // A padded decode may leave a validated prediction in the sequence; dropping the last
-            // token drops it too, so a spilled state never holds a cell its token list lacks.
-            if (loaded.padded && sequence.nextTokenIndex > 0)
-                await sequence.eraseContextTokenRanges([{start: sequence.nextTokenIndex - 1, end: sequence.nextTokenIndex}])
-                    .catch(() => undefined);
-        }
+        yield* generateTokens({
+            model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused, params,
+            signal: request.signal, abortReason: request.abortReason
+        }, outcome);
+        record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
     }
 
     private requireLoaded(): Loaded {

@@ -12,6 +12,11 @@ export interface SlotRecord {
     lastUsed: number;
     /** The last exchange, to work out which held tokens the conversation's next turn will reuse. */
     lastExchange: {messages: ChatMessage[]; reply: string} | null;
+    /**
+     * How many of the held tokens may be reused. Infinity, except in deterministic mode, where only
+     * tokens evaluated as part of a prompt count (not the reply, evaluated a token at a time).
+     */
+    reusableEnd: number;
 }
 
 export interface ReuseTarget {
@@ -21,6 +26,8 @@ export interface ReuseTarget {
     store: StateStore | null;
     /** PREFIX_CACHE: false evaluates every prompt from scratch. */
     prefixCache: boolean;
+    /** Prompt tokens always evaluated again: 1 for fresh logits, 2 in deterministic mode (no 1-token batch). */
+    minEvaluated: number;
     /** Tokens of messages rendered as history (no open assistant turn). */
     renderHistory(messages: ChatMessage[]): Token[];
 }
@@ -33,8 +40,8 @@ export interface ReuseTarget {
 export async function reusePrefix(
     target: ReuseTarget, tokens: Token[], conversationId: string | null
 ): Promise<{reused: number; source: CacheEvent["source"]}> {
-    const {sequence, store} = target;
-    let reused = target.prefixCache ? commonPrefixLength(sequence.contextTokens, tokens) : 0;
+    const {sequence, store, record} = target;
+    let reused = target.prefixCache ? Math.min(commonPrefixLength(sequence.contextTokens, tokens), record.reusableEnd) : 0;
     let source: CacheEvent["source"] = reused >= MIN_STATE_TOKENS ? "warm" : "miss";
     if (store != null) {
         const stored = store.find(tokens, conversationId);
@@ -47,11 +54,13 @@ export async function reusePrefix(
                 source = "restored";
             } else
                 reused = 0;
+            // A stored state holds only what was kept for reuse.
+            record.reusableEnd = Number.POSITIVE_INFINITY;
         }
         reused = Math.min(reused, sequence.nextTokenIndex);
     }
     // At least one prompt token is evaluated again, so that there are fresh logits to sample from.
-    reused = Math.min(reused, tokens.length - 1);
+    reused = Math.max(0, Math.min(reused, tokens.length - target.minEvaluated));
     if (reused < sequence.nextTokenIndex)
         await sequence.eraseContextTokenRanges([{start: reused, end: sequence.nextTokenIndex}]);
     return {reused, source: reused > 0 ? source : "miss"};
@@ -62,15 +71,16 @@ async function spill(target: ReuseTarget, store: StateStore): Promise<void> {
     const {sequence, record} = target;
     if (sequence.nextTokenIndex < MIN_STATE_TOKENS)
         return;
+    let keep = Math.min(sequence.nextTokenIndex, record.reusableEnd);
     if (record.lastExchange != null) {
         // Sampled tokens can differ from how the reply is tokenized when it comes back as history.
         const next = target.renderHistory([...record.lastExchange.messages,
             {role: "assistant", content: record.lastExchange.reply}]);
-        const keep = commonPrefixLength(sequence.contextTokens, next);
-        if (keep < MIN_STATE_TOKENS)
-            return;
-        if (keep < sequence.nextTokenIndex)
-            await sequence.eraseContextTokenRanges([{start: keep, end: sequence.nextTokenIndex}]);
+        keep = Math.min(keep, commonPrefixLength(sequence.contextTokens, next));
     }
+    if (keep < MIN_STATE_TOKENS)
+        return;
+    if (keep < sequence.nextTokenIndex)
+        await sequence.eraseContextTokenRanges([{start: keep, end: sequence.nextTokenIndex}]);
     await store.save(sequence, record.conversationId);
 }

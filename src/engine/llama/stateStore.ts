@@ -38,6 +38,8 @@ interface Sidecar {
  */
 export class StateStore {
     private readonly entries = new Map<string, StoredState>();
+    /** Entries being loaded into a sequence right now: their files are removed only afterwards. */
+    private readonly restoring = new Map<string, {removeAfter: boolean}>();
     private totalBytes = 0;
 
     constructor(
@@ -127,19 +129,29 @@ export class StateStore {
      * file is gone or does not hold exactly the recorded tokens.
      */
     async restore(sequence: StatefulSequence, entry: StoredState): Promise<boolean> {
+        const pin = {removeAfter: false};
+        this.restoring.set(entry.id, pin);
         try {
+            // Emptied first: a load that fails before reading (file gone) would otherwise leave the
+            // old cells in the KV cache while node-llama-cpp believes the sequence empty.
+            await sequence.clearHistory();
             await sequence.loadStateFromFile(this.stateFile(entry.id), {acceptRisk: true});
             const loaded = sequence.contextTokens;
             if (loaded.length !== entry.tokens.length || commonPrefixLength(loaded, entry.tokens) !== loaded.length)
                 throw new Error("restored tokens differ from the recorded ones");
             entry.lastUsed = Date.now();
-            void this.writeSidecar(entry).catch(() => undefined);
+            if (!pin.removeAfter)
+                void this.writeSidecar(entry).catch(() => undefined);
             return true;
         } catch (err) {
             this.logger.warn({error: (err as Error).message}, "discarded a stored sequence state");
             await sequence.clearHistory().catch(() => undefined);
-            await this.delete(entry);
+            pin.removeAfter = true;
             return false;
+        } finally {
+            this.restoring.delete(entry.id);
+            if (pin.removeAfter)
+                await this.delete(entry);
         }
     }
 
@@ -152,6 +164,12 @@ export class StateStore {
     private async delete(entry: StoredState): Promise<void> {
         if (this.entries.delete(entry.id))
             this.totalBytes -= entry.bytes;
+        const pin = this.restoring.get(entry.id);
+        if (pin != null) {
+            // Another request is loading it: its files go once that load is done.
+            pin.removeAfter = true;
+            return;
+        }
         await this.removeFiles(entry.id);
     }
 
