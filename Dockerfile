@@ -13,10 +13,12 @@ ARG NODE_VERSION=24
 # reach the runtime image: the compiler and the dev dependencies stay here.
 FROM node:${NODE_VERSION}-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.playground.json ./
 # tsc needs neither the native llama.cpp binaries (optional dependencies) nor install scripts.
 RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
+# The build also type-checks the playground's hand-written JavaScript (it emits nothing for it).
 COPY src ./src
+COPY playground ./playground
 RUN npm run build \
  && node dist/src/cli/makeModel.js --preset tiny --out models/chat-worker-tiny.gguf --quiet
 
@@ -44,6 +46,7 @@ RUN groupadd --system --gid 10001 chatworker \
 COPY package.json ./
 COPY bin ./bin
 COPY templates ./templates
+COPY playground ./playground
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/models ./models

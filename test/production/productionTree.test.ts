@@ -91,9 +91,15 @@ test("the CPU image's tree, built as the Dockerfile builds it, serves /chat and 
         };
         assert.equal(await healthcheck(), 0, "HEALTHCHECK passes once the model is ready");
 
-        // Files the worker reads at run time beside dist/: package.json (version) and the templates.
-        const docs = await getJson(`${worker.url}/docs`);
+        // Files the worker reads at run time beside dist/: package.json (version), the templates,
+        // the playground, and Swagger UI's assets (in node_modules).
+        const docs = await getJson(`${worker.url}/docs/json`);
         assert.equal(docs.json.info.version, JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).version);
+        for (const page of ["/", "/docs"]) {
+            const response = await fetch(`${worker.url}${page}`);
+            assert.equal(response.status, 200, page);
+            assert.match(await response.text(), /<html/i, page);
+        }
         const info = await getJson(`${worker.url}/enhancement/info`);
         assert.deepEqual([...info.json.supported_job_types].sort(),
             fs.readdirSync(path.join(root, "templates/enhance")).map((file) => file.replace(/\.json$/, "")).sort());
