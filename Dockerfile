@@ -3,7 +3,7 @@
 #   docker build -t chat-worker:cpu .
 #   docker run --rm -p 7861:7861 --stop-timeout 35 chat-worker:cpu
 # `npm run test:production` replays the build and deps stages in a plain folder and starts the
-# ENTRYPOINT there, and test/production/dockerfiles.test.ts checks this file's rules, so keep
+# ENTRYPOINT there, and test/dockerfiles.test.ts checks this file's rules, so keep
 # the app's steps in WORKDIR, COPY and RUN lines that also work outside Docker.
 
 # A current Node.js LTS line (Node 20 reached end of life in April 2026).
