@@ -29,13 +29,36 @@ export interface SpawnOptions {
 export async function spawnWorker(env: Record<string, string>, options: SpawnOptions = {}): Promise<RunningWorker> {
     const cleanEnv: NodeJS.ProcessEnv = {...process.env};
     for (const name of Object.keys(SETTINGS)) delete cleanEnv[name];
-    const child = spawn(process.execPath, [...options.nodeArgs ?? [], "--import", "tsx", "src/main.ts"], {
+    return spawnWorkerProcess({
+        args: [...options.nodeArgs ?? [], "--import", "tsx", "src/main.ts"],
         cwd: options.cwd ?? root,
         env: {
             ...cleanEnv, UV_THREADPOOL_SIZE: "1", PORT: "0", HOST: "127.0.0.1", GPU: "false", ...ONE_THREAD,
             MODEL_PATH: await testModelPath(), LOG_LEVEL: "info", ...env
-        },
-        stdio: ["ignore", "pipe", "pipe"]
+        }
+    });
+}
+
+export interface WorkerProcessOptions {
+    /** The node binary; default: the one running the tests. */
+    node?: string;
+    /** Arguments to node: loader flags and the entry point. */
+    args: string[];
+    cwd: string;
+    /** The whole environment; it must set LOG_LEVEL=info (or lower), PORT=0 and HOST=127.0.0.1. */
+    env: NodeJS.ProcessEnv;
+    /** Run as this user and group (only root can). */
+    uid?: number;
+    gid?: number;
+}
+
+/**
+ * Starts any worker entry point (src/main.ts under tsx, or a built bin/chat-worker.cjs) as its own
+ * process on a free port; resolves once it logged "listening" and "model loaded".
+ */
+export async function spawnWorkerProcess(options: WorkerProcessOptions): Promise<RunningWorker> {
+    const child = spawn(options.node ?? process.execPath, options.args, {
+        cwd: options.cwd, env: options.env, uid: options.uid, gid: options.gid, stdio: ["ignore", "pipe", "pipe"]
     });
     const logs: Array<Record<string, any>> = [];
     const listeners = new Set<() => void>();
@@ -73,7 +96,12 @@ export async function spawnWorker(env: Record<string, string>, options: SpawnOpt
             child.once("exit", check);
             check();
         });
-    const listening = await waitForLog((record) => record.msg === "listening", 30_000, "the listening log line");
-    await waitForLog((record) => record.msg === "model loaded", 30_000, "the model to load");
-    return {child, url: `http://127.0.0.1:${listening.port}`, logs, waitForLog, exited};
+    try {
+        const listening = await waitForLog((record) => record.msg === "listening", 30_000, "the listening log line");
+        await waitForLog((record) => record.msg === "model loaded", 30_000, "the model to load");
+        return {child, url: `http://127.0.0.1:${listening.port}`, logs, waitForLog, exited};
+    } catch (err) {
+        child.kill("SIGKILL");
+        throw err;
+    }
 }
