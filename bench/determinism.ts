@@ -12,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import {writeSyntheticModel, type ModelPreset} from "../src/testmodel/syntheticModel.js";
 import {startWorker, type RunningServer} from "./lib/servers.js";
+import {updateReadme} from "./lib/report.js";
 
 const THREADS = 1;
 const log = (line: string) => process.stderr.write(`[determinism] ${line}\n`);
@@ -136,6 +137,7 @@ async function main(): Promise<void> {
     fs.mkdirSync("bench/results", {recursive: true});
     fs.writeFileSync("bench/results/determinism.json", `${JSON.stringify({date, machine, rows}, null, 2)}\n`);
     fs.writeFileSync("bench/results/determinism.md", `${lines.join("\n")}\n`);
+    updateReadme("README.md", `${lines.join("\n")}\n`, "determinism");
     process.stdout.write(`${lines.join("\n")}\n`);
 }
 

@@ -64,15 +64,13 @@ export function renderMarkdown(result: BenchResult): string {
     return `${lines.join("\n")}\n`;
 }
 
-const START = "<!-- bench:start -->";
-const END = "<!-- bench:end -->";
-
-/** Replaces the README's benchmark section (between the markers) with the latest table. */
-export function updateReadme(file: string, markdown: string): void {
+/** Replaces a section of the README (between `<!-- name:start -->` and `<!-- name:end -->`) with the latest table. */
+export function updateReadme(file: string, markdown: string, name = "bench"): void {
     if (!fs.existsSync(file)) return;
     const readme = fs.readFileSync(file, "utf8");
-    const start = readme.indexOf(START);
-    const end = readme.indexOf(END);
+    const startMarker = `<!-- ${name}:start -->`;
+    const start = readme.indexOf(startMarker);
+    const end = readme.indexOf(`<!-- ${name}:end -->`);
     if (start === -1 || end === -1) return;
-    fs.writeFileSync(file, `${readme.slice(0, start + START.length)}\n${markdown}${readme.slice(end)}`);
+    fs.writeFileSync(file, `${readme.slice(0, start + startMarker.length)}\n${markdown}${readme.slice(end)}`);
 }

@@ -140,7 +140,10 @@ export interface GenerateRequest {
 
 /** Memory as the engine's device sees it. Figures are null when unknown (e.g. an upstream's memory). */
 export interface MemoryReport {
-    /** "cuda", "vulkan", "metal", "cpu", or "upstream" when the memory belongs to another server. */
+    /**
+     * "cuda", "vulkan", "metal", "cpu", "upstream" when the memory belongs to another server, or
+     * "unknown" before the backend has started (which device it would use is not known yet).
+     */
     deviceType: string;
     /** "cuda:0", "cpu", ... or null when unknown. */
     device: string | null;

@@ -25,7 +25,7 @@ export interface TestWorker<E extends Engine = LlamaEngine> {
     close(): Promise<void>;
 }
 
-/** Test defaults: CPU only, 2 threads, a small context; `env` overrides any setting. */
+/** Test defaults: CPU only, 1 compute thread, a small context; `env` overrides any setting. */
 export async function startTestWorker(env: Record<string, string> = {}, logger?: Logger): Promise<TestWorker<LlamaEngine>> {
     const started = await startWorker({MODEL_PATH: await testModelPath(), ...env}, logger);
     if (!(started.worker.engine instanceof LlamaEngine)) {

@@ -21,11 +21,6 @@ import {modelIdentity} from "./modelIdentity.js";
 import {baseName, classifyLoadError, fileSizeOf, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {checkMemory, freeRamBytes} from "./memoryCheck.js";
 
-/** node-llama-cpp's own version (its package.json is not importable through its exports map). */
-let nodeLlamaCppVersion: string | null = null;
-void getModuleVersion().then((version) => {
-    nodeLlamaCppVersion = version;
-}, () => undefined);
 
 interface Loaded {
     model: LlamaModel;
@@ -72,6 +67,7 @@ export class LlamaEngine implements Engine {
     private loading: Promise<void> | null = null;
     private unloading: Promise<void> | null = null;
     private closed = false;
+    private nodeLlamaCppVersion: string | null = null;
 
     constructor(
         private readonly settings: EngineSettings,
@@ -109,6 +105,9 @@ export class LlamaEngine implements Engine {
         let model: LlamaModel | null = null;
         try {
             const llama = await this.backend();
+            // node-llama-cpp's own version (its package.json is not importable through its exports
+            // map); read before the state-cache identity, which depends on it.
+            this.nodeLlamaCppVersion ??= await getModuleVersion().catch(() => null);
             const facts = await readModelFacts(llama, this.settings.modelPath);
             this.facts = facts;
             if (this.settings.memoryCheck) {
@@ -148,7 +147,7 @@ export class LlamaEngine implements Engine {
             if (this.settings.prefixCache && this.settings.stateCacheMaxBytes > 0) {
                 // States are only loadable into the model (and context layout) that wrote them.
                 const identity = await modelIdentity(this.settings.modelPath, {
-                    nodeLlamaCpp: nodeLlamaCppVersion, kvKey: context.kvCacheKeyType, kvValue: context.kvCacheValueType,
+                    nodeLlamaCpp: this.nodeLlamaCppVersion, kvKey: context.kvCacheKeyType, kvValue: context.kvCacheValueType,
                     flashAttention: context.flashAttention, gpu: llama.gpu, deterministic
                 });
                 store = new StateStore(path.join(this.settings.stateCacheDir, identity), this.settings.stateCacheMaxBytes,
@@ -258,7 +257,7 @@ export class LlamaEngine implements Engine {
             gpu: llama == null ? null : llama.gpu === false ? "cpu" : llama.gpu,
             gpuLayers: loaded?.model.gpuLayers ?? null,
             chatTemplate: loaded?.chatWrapper.wrapperName ?? null,
-            nodeLlamaCppVersion,
+            nodeLlamaCppVersion: this.nodeLlamaCppVersion,
             llamaCppRelease: llama?.llamaCppRelease.release ?? null,
             loadTimeSeconds: loaded?.loadTimeSeconds ?? null,
             deterministic: loaded?.deterministic ?? null
