@@ -1,4 +1,6 @@
 import {Type, type Static} from "@sinclair/typebox";
+import {FINISH_REASONS, chatUsageSchema} from "./native.js";
+import {StringEnum} from "./schemaTypes.js";
 
 /**
  * Wire types of /enhance, /enhance/legacy and /enhancement/info (the original worker's contract in
@@ -16,16 +18,12 @@ export interface EnhanceLimits {
 }
 
 /** A string enum whose validation error lists the allowed values (a union of literals would not). */
-function stringEnum<const T extends string>(values: readonly T[]) {
-    return Type.Unsafe<T>({type: "string", enum: [...values]});
-}
-
 export function enhanceRequestSchema(limits: EnhanceLimits) {
     return Type.Object({
         prompt: Type.String({minLength: 1, maxLength: limits.maxPromptChars}),
-        job_type: Type.Optional(stringEnum(limits.jobTypes)),
-        quality: Type.Optional(stringEnum(QUALITY_VALUES)),
-        enhancement_type: Type.Optional(stringEnum(ENHANCEMENT_TYPES)),
+        job_type: Type.Optional(StringEnum(limits.jobTypes)),
+        quality: Type.Optional(StringEnum(QUALITY_VALUES)),
+        enhancement_type: Type.Optional(StringEnum(ENHANCEMENT_TYPES)),
         seed: Type.Optional(Type.Integer({minimum: 0, maximum: 4294967295})),
         temperature: Type.Optional(Type.Number({minimum: 0, maximum: 2})),
         max_tokens: Type.Optional(Type.Integer({minimum: 1, maximum: limits.maxTokensLimit}))
@@ -34,24 +32,18 @@ export function enhanceRequestSchema(limits: EnhanceLimits) {
 
 export type EnhanceRequestBody = Static<ReturnType<typeof enhanceRequestSchema>>;
 
-export interface EnhanceUsage {
-    prompt_tokens: number;
-    completion_tokens: number;
-    total_tokens: number;
-    cached_tokens: number;
-}
-
-export interface EnhanceResponseBody {
-    success: true;
-    original_prompt: string;
-    enhanced_prompt: string;
-    generation_time: number;
-    enhancement_type: string;
-    job_type: string;
-    quality: string;
-    finish_reason: "stop" | "length" | "abort" | "timeout";
-    usage: EnhanceUsage;
-}
+export const enhanceResponseSchema = Type.Object({
+    success: Type.Literal(true),
+    original_prompt: Type.String(),
+    enhanced_prompt: Type.String(),
+    generation_time: Type.Number(),
+    enhancement_type: Type.String(),
+    job_type: Type.String(),
+    quality: Type.String(),
+    finish_reason: StringEnum(FINISH_REASONS),
+    usage: chatUsageSchema
+});
+export type EnhanceResponseBody = Static<typeof enhanceResponseSchema>;
 
 /** The original's failure body (the prompt handed back unchanged), now with a status and a code. */
 export interface EnhanceFailureBody {

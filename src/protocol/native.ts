@@ -1,4 +1,5 @@
 import {Type, type Static} from "@sinclair/typebox";
+import {Nullable, StringEnum} from "./schemaTypes.js";
 
 /**
  * Wire types of the worker's native API (the original worker's contract in shared/spec).
@@ -55,56 +56,63 @@ export function chatRequestSchema(limits: GenerationLimits) {
 export type ChatRequestBody = Static<ReturnType<typeof chatRequestSchema>>;
 export type HistoryEntry = NonNullable<ChatRequestBody["conversation_history"]>[number];
 
-export interface ChatUsage {
-    prompt_tokens: number;
-    completion_tokens: number;
-    total_tokens: number;
-    cached_tokens: number;
-}
+export const FINISH_REASONS = ["stop", "length", "abort", "timeout"] as const;
 
-export interface ChatResponseBody {
-    success: true;
-    response: string;
-    conversation_id: string | null;
-    context_type: string;
-    message_id: string;
-    conversation_history: HistoryEntry[];
-    system_prompt_used: string;
-    model_info: {model_name: string; model_loaded: boolean};
-    processing_time: number;
-    generation_time: number;
-    finish_reason: "stop" | "length" | "abort" | "timeout";
-    usage: ChatUsage;
-    history_truncated: number;
-    /** Only when the request asked for `logprobs`. */
-    logprobs?: {content: LogprobEntry[]};
-}
+export const chatUsageSchema = Type.Object({
+    prompt_tokens: Type.Integer(),
+    completion_tokens: Type.Integer(),
+    total_tokens: Type.Integer(),
+    cached_tokens: Type.Integer({description: "prompt tokens reused from the conversation cache"})
+});
+export type ChatUsage = Static<typeof chatUsageSchema>;
 
-export interface TopLogprobEntry {
-    token: string;
-    logprob: number;
-    bytes: number[];
-}
+export const topLogprobSchema = Type.Object({token: Type.String(), logprob: Type.Number(), bytes: Type.Array(Type.Integer())});
+export const logprobEntrySchema = Type.Object({
+    token: Type.String(), logprob: Type.Number(), bytes: Type.Array(Type.Integer()), top_logprobs: Type.Array(topLogprobSchema)
+});
+export type TopLogprobEntry = Static<typeof topLogprobSchema>;
+export type LogprobEntry = Static<typeof logprobEntrySchema>;
 
-export interface LogprobEntry extends TopLogprobEntry {
-    top_logprobs: TopLogprobEntry[];
-}
+const historyEntrySchema = Type.Object({
+    sender: StringEnum(SENDERS),
+    content: Type.String(),
+    created_at: Type.Optional(Type.String())
+});
 
-export interface DebugPromptResponseBody {
-    success: true;
-    system_prompt_received: string | null;
-    system_prompt_used: string;
-    messages_built: Array<{role: string; content: string}>;
-    rendered_prompt: string | null;
-    prompt_tokens: number | null;
+export const chatResponseSchema = Type.Object({
+    success: Type.Literal(true),
+    response: Type.String(),
+    conversation_id: Nullable(Type.String()),
+    context_type: Type.String(),
+    message_id: Type.String(),
+    conversation_history: Type.Array(historyEntrySchema, {description: "the history sent, then this turn (message and response)"}),
+    system_prompt_used: Type.String(),
+    model_info: Type.Object({model_name: Type.String(), model_loaded: Type.Boolean()}),
+    processing_time: Type.Number({description: "seconds from receipt to the answer"}),
+    generation_time: Type.Number({description: "seconds from the first model step to the end"}),
+    finish_reason: StringEnum(FINISH_REASONS),
+    usage: chatUsageSchema,
+    history_truncated: Type.Integer({description: "oldest history entries left out to fit the context"}),
+    logprobs: Type.Optional(Type.Object({content: Type.Array(logprobEntrySchema)}, {description: "only when the request asked for logprobs"}))
+});
+export type ChatResponseBody = Static<typeof chatResponseSchema>;
+
+export const debugPromptResponseSchema = Type.Object({
+    success: Type.Literal(true),
+    system_prompt_received: Nullable(Type.String()),
+    system_prompt_used: Type.String(),
+    messages_built: Type.Array(Type.Object({role: Type.String(), content: Type.String()})),
+    rendered_prompt: Nullable(Type.String({description: "the exact text the model would see; null when the upstream renders it"})),
+    prompt_tokens: Nullable(Type.Integer()),
     /** Who applied the chat template: this worker's model, or the upstream (ENGINE=openai). */
-    rendered_by: "embedded_engine" | "upstream";
+    rendered_by: Type.Union([Type.Literal("embedded_engine"), Type.Literal("upstream")]),
     /** Says plainly why `rendered_prompt` is null when the upstream keeps its template to itself. */
-    rendering_note: string | null;
-    history_truncated: number;
-    no_override_detected: boolean;
-    pure_inference_mode: true;
-}
+    rendering_note: Nullable(Type.String()),
+    history_truncated: Type.Integer(),
+    no_override_detected: Type.Boolean(),
+    pure_inference_mode: Type.Literal(true)
+});
+export type DebugPromptResponseBody = Static<typeof debugPromptResponseSchema>;
 
 export interface ErrorBody {
     success: false;

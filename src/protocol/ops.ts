@@ -1,4 +1,5 @@
-import {Type, type Static, type TSchema} from "@sinclair/typebox";
+import {Type, type Static} from "@sinclair/typebox";
+import {Nullable} from "./schemaTypes.js";
 
 /**
  * Wire types of the operations endpoints: /health, /ready, /chat/health, /memory/*, /model/info.
@@ -6,7 +7,6 @@ import {Type, type Static, type TSchema} from "@sinclair/typebox";
  * bytes). A value that is not known is null, never a made-up number.
  */
 
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const HEALTH_STATES = ["healthy", "loading", "degraded", "unhealthy"] as const;
 

@@ -2,7 +2,9 @@ import type {FastifyInstance} from "fastify";
 import type {TypeBoxTypeProvider} from "@fastify/type-provider-typebox";
 import type {Config} from "../../config/config.js";
 import type {ChatService} from "../../service/chatService.js";
-import {chatRequestSchema, type ChatRequestBody, type DebugPromptResponseBody} from "../../protocol/native.js";
+import {
+    chatRequestSchema, chatResponseSchema, debugPromptResponseSchema, type ChatRequestBody, type DebugPromptResponseBody
+} from "../../protocol/native.js";
 import {chatInput, chatResponse, logprobEntries, samplingParams, systemPromptUsed} from "../adapters/nativeChat.js";
 import {disconnectSignal, SseStream, wantsStream} from "../adapters/sse.js";
 import {nativeErrorBody} from "../adapters/envelopes.js";
@@ -16,10 +18,13 @@ export interface ChatRouteDeps {
 /** POST /chat and POST /chat/debug/system-prompt: thin handlers over the chat service. */
 export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRouteDeps): Promise<void> {
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-    const schema = {body: chatRequestSchema(config)};
+    const body = chatRequestSchema(config);
     const modelInfo = () => ({model_name: chat.engineInfo().modelName, model_loaded: chat.engineStatus().state === "ready"});
 
-    typed.post("/chat", {schema}, async (request, reply) => {
+    typed.post("/chat", {
+        schema: {summary: "Chat with the model: the original contract, JSON or Server-Sent Events (stream: true).", body,
+            response: {200: chatResponseSchema}}
+    }, async (request, reply) => {
         const received = performance.now();
         const body = request.body as ChatRequestBody;
         const sse = wantsStream(body.stream, request.headers.accept) ? new SseStream(reply) : null;
@@ -64,7 +69,10 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
         }
     });
 
-    typed.post("/chat/debug/system-prompt", {schema}, async (request): Promise<DebugPromptResponseBody> => {
+    typed.post("/chat/debug/system-prompt", {
+        schema: {summary: "The exact prompt /chat would run, rendered by the model's template; no generation.", body,
+            response: {200: debugPromptResponseSchema}}
+    }, async (request): Promise<DebugPromptResponseBody> => {
         const body = request.body as ChatRequestBody;
         const params = samplingParams(body, config.defaultMaxTokens);
         const prepared = await chat.prepare(chatInput(body), params.maxTokens);

@@ -3,7 +3,7 @@ import type {TypeBoxTypeProvider} from "@fastify/type-provider-typebox";
 import type {Config} from "../../config/config.js";
 import type {ChatService} from "../../service/chatService.js";
 import type {EnhanceService, ResolvedJob} from "../../service/enhanceService.js";
-import {enhanceRequestSchema, type EnhanceRequestBody, type EnhancementInfoBody} from "../../protocol/enhance.js";
+import {enhanceRequestSchema, enhanceResponseSchema, type EnhanceRequestBody, type EnhancementInfoBody} from "../../protocol/enhance.js";
 import {enhanceFailure, enhancementInfo, enhanceResponse, enhanceSampling} from "../adapters/nativeEnhance.js";
 import {disconnectSignal} from "../adapters/sse.js";
 import {toProblem} from "../adapters/errorMapping.js";
@@ -18,11 +18,13 @@ export interface EnhanceRouteDeps {
 export async function enhanceRoutes(app: FastifyInstance, {config, chat, enhance}: EnhanceRouteDeps): Promise<void> {
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
     const schema = {
+        summary: "Rewrite a short image or video prompt into a richer one for the job type (grammar-constrained).",
         body: enhanceRequestSchema({
             jobTypes: enhance.jobTypes().map((template) => template.jobType),
             maxPromptChars: config.enhanceMaxPromptChars,
             maxTokensLimit: config.maxTokensLimit
-        })
+        }),
+        response: {200: enhanceResponseSchema}
     };
 
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {

@@ -4,8 +4,9 @@ import type {Config} from "../../config/config.js";
 import {WorkerError} from "../../errors.js";
 import type {ChatService} from "../../service/chatService.js";
 import {
-    applyTemplateRequestSchema, chatCompletionRequestSchema,
-    type ApplyTemplateRequest, type ApplyTemplateResponse, type ChatCompletionRequest, type ModelList, type ModelObject
+    applyTemplateRequestSchema, applyTemplateResponseSchema, chatCompletionRequestSchema, chatCompletionSchema, modelListSchema,
+    modelObjectSchema, type ApplyTemplateRequest, type ApplyTemplateResponse, type ChatCompletionRequest, type ModelList,
+    type ModelObject
 } from "../../protocol/openai.js";
 import {
     chatCompletion, chatCompletionChunk, ignoredFields, newCompletionIdentity, openAiFinishReason, toChatMessages,
@@ -36,10 +37,11 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
         };
     };
 
-    typed.get("/v1/models", async (): Promise<ModelList> => ({object: "list", data: [modelObject()]}));
+    typed.get("/v1/models", {schema: {summary: "The served model (OpenAI's model list).", response: {200: modelListSchema}}},
+        async (): Promise<ModelList> => ({object: "list", data: [modelObject()]}));
 
     // A wildcard, because model ids such as "Qwen/Qwen2.5-7B-Instruct" contain slashes.
-    typed.get("/v1/models/*", async (request): Promise<ModelObject> => {
+    typed.get("/v1/models/*", {schema: {summary: "One model by id.", response: {200: modelObjectSchema}}}, async (request): Promise<ModelObject> => {
         const id = decodeURIComponent((request.params as {"*": string})["*"]);
         const model = modelObject();
         if (id !== model.id)
@@ -48,7 +50,10 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
         return model;
     });
 
-    typed.post("/v1/chat/completions", {schema: {body: chatCompletionRequestSchema(config)}}, async (request, reply) => {
+    typed.post("/v1/chat/completions", {
+        schema: {summary: "OpenAI chat completions on the same chat service as /chat, JSON or SSE chunks (stream: true).",
+            body: chatCompletionRequestSchema(config), response: {200: chatCompletionSchema}}
+    }, async (request, reply) => {
         const body = request.body as ChatCompletionRequest;
         const job = toOpenAiChatJob(body, config.defaultMaxTokens);
         const ignored = ignoredFields(body);
@@ -99,7 +104,10 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
 
     // llama-server's template endpoint: a worker with ENGINE=openai in front of this one renders its
     // debug prompt and counts tokens for context fitting with it.
-    typed.post("/apply-template", {schema: {body: applyTemplateRequestSchema(config)}}, async (request): Promise<ApplyTemplateResponse> => {
+    typed.post("/apply-template", {
+        schema: {summary: "llama-server's template endpoint: messages rendered with the model's chat template.",
+            body: applyTemplateRequestSchema(config), response: {200: applyTemplateResponseSchema}}
+    }, async (request): Promise<ApplyTemplateResponse> => {
         const body = request.body as ApplyTemplateRequest;
         const prompt = await chat.render(toChatMessages(body.messages));
         return {prompt: prompt.text, prompt_tokens: prompt.tokenCount};
