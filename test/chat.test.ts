@@ -1,6 +1,7 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import {postJson, parseSse} from "./helpers/testWorker.js";
+import {parseSse} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
 import {startChatTarget, type ChatTarget} from "./helpers/chatTarget.js";
 import {FALLBACK_SYSTEM_PROMPT} from "../src/http/adapters/nativeChat.js";
 

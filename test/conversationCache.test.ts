@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import {startTestWorker, postJson, type TestWorker} from "./helpers/testWorker.js";
+import {startTestWorker, type TestWorker} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
 
 /**
  * Cache correctness: a worker with more conversations than sequences, reusing warm sequences and

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {startTestWorker, testModelPath, type TestWorker} from "./helpers/testWorker.js";
-import {getJson} from "./helpers/opsHelpers.js";
+import {getJson} from "./helpers/http.js";
 import {spawnWorker, type RunningWorker} from "./helpers/workerProcess.js";
 import {loadedCpuVariants, projectWithCpuVariant} from "./helpers/cpuVariant.js";
 import {

@@ -2,25 +2,19 @@ import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import {Writable} from "node:stream";
-import pino from "pino";
-import {startTestWorker, postJson, type TestWorker} from "./helpers/testWorker.js";
+import {startTestWorker, type TestWorker} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
 import {JOB_TYPES, JOB_TYPE_TRAITS, builtinTemplatesDir, renderUserPrompt, type JobType} from "../src/service/enhanceTemplates.js";
 import {MAX_WORD_CHARS, MIN_TOKEN_BUDGET, outputGrammar, phraseLimits, PREAMBLE_OPENERS} from "../src/service/enhanceOutputFormat.js";
 import {SAMPLING_DEFAULTS} from "../src/http/adapters/nativeChat.js";
+import {captureLogs} from "./helpers/logs.js";
 
 let server: TestWorker;
-const logLines: string[] = [];
+const logs = captureLogs();
 
 before(async () => {
-    const sink = new Writable({
-        write(chunk, _encoding, done) {
-            logLines.push(String(chunk));
-            done();
-        }
-    });
     // One compute thread: this machine is shared, and llama.cpp's spin-waiting collapses when oversubscribed.
-    server = await startTestWorker({THREADS: "1", PARALLEL: "4", CONTEXT_SIZE: "2048"}, pino({level: "info"}, sink));
+    server = await startTestWorker({THREADS: "1", PARALLEL: "4", CONTEXT_SIZE: "2048"}, logs.logger);
     assert.equal(server.worker.engine.status().state, "ready", server.worker.engine.status().reason ?? "");
 });
 after(() => server.close());
@@ -231,10 +225,10 @@ test("logs carry lengths and timings, never the prompt text", async () => {
     const secret = "zebra-unicorn-marmalade-7781";
     const {status} = await enhance({prompt: secret, seed: 5});
     assert.equal(status, 200);
-    const completed = logLines.filter((line) => line.includes("enhance completed"));
+    const completed = logs.lines.filter((line) => line.includes("enhance completed"));
     assert.ok(completed.length > 0);
     assert.ok(completed.some((line) => JSON.parse(line).promptChars === secret.length));
-    assert.ok(!logLines.some((line) => line.includes(secret)), "the prompt is not logged");
+    assert.ok(!logs.lines.some((line) => line.includes(secret)), "the prompt is not logged");
 });
 
 test("a model failure keeps the original's body (prompt unchanged) with a 503 and a code", async () => {

@@ -10,7 +10,8 @@ import {
     builtinTemplatesDir, JOB_TYPES, loadEnhanceTemplates, renderUserPrompt, type EnhanceTemplate
 } from "../src/service/enhanceTemplates.js";
 import {MIN_TOKEN_BUDGET} from "../src/service/enhanceOutputFormat.js";
-import {startTestWorker, postJson, testModelPath} from "./helpers/testWorker.js";
+import {startTestWorker, testModelPath} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "enhance-templates-"));
 after(() => fs.rmSync(scratch, {recursive: true, force: true}));

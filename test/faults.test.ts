@@ -5,8 +5,10 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import {spawn} from "node:child_process";
-import {startTestWorker, postJson, testModelPath} from "./helpers/testWorker.js";
-import {captureLogs, ONE_THREAD} from "./helpers/opsHelpers.js";
+import {startTestWorker, testModelPath} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
+import {ONE_THREAD} from "./helpers/opsHelpers.js";
+import {captureLogs} from "./helpers/logs.js";
 import {SETTINGS} from "../src/config/config.js";
 
 /**

@@ -1,7 +1,9 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import {startTestWorker, postJson, parseSse, until, type TestWorker} from "./helpers/testWorker.js";
-import {getJson, metricValue, openStream, ONE_THREAD} from "./helpers/opsHelpers.js";
+import {startTestWorker, parseSse, until, type TestWorker} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
+import {metricValue, openStream, ONE_THREAD} from "./helpers/opsHelpers.js";
+import {getJson} from "./helpers/http.js";
 import {renderProgressBar, showLoadProgress} from "../src/terminal/loadProgressBar.js";
 
 let server: TestWorker;
@@ -12,9 +14,7 @@ before(async () => {
 });
 after(() => server.close());
 
-const post = (path: string, body?: unknown) => body === undefined
-    ? fetch(`${server.url}${path}`, {method: "POST"}).then(async (r) => ({status: r.status, headers: r.headers, json: await r.json() as any}))
-    : postJson(`${server.url}${path}`, body);
+const post = (path: string, body?: unknown) => postJson(`${server.url}${path}`, body);
 const health = async () => (await getJson(`${server.url}/health`)).json;
 const finalEvent = (body: string) => JSON.parse(parseSse(body).at(-1)!.data);
 

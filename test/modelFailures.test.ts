@@ -3,8 +3,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import {startTestWorker, testModelPath, postJson} from "./helpers/testWorker.js";
-import {captureLogs, getJson} from "./helpers/opsHelpers.js";
+import {startTestWorker, testModelPath} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
+import {captureLogs} from "./helpers/logs.js";
+import {getJson} from "./helpers/http.js";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-bad-models-"));
 after(() => fs.rmSync(dir, {recursive: true, force: true}));

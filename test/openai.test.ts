@@ -1,32 +1,25 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import {Writable} from "node:stream";
-import pino from "pino";
 import OpenAI, {APIError} from "openai";
-import {startTestWorker, postJson, parseSse, until, type TestWorker} from "./helpers/testWorker.js";
+import {startTestWorker, parseSse, until, type TestWorker} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
 import {toChatInput} from "../src/http/adapters/openaiChat.js";
+import {captureLogs} from "./helpers/logs.js";
+import {user, withoutCached} from "./helpers/openaiMessages.js";
 
 // The OpenAI-compatible API, driven by the official `openai` npm client against the real engine.
 
-const logLines: Array<Record<string, unknown>> = [];
-const logStream = new Writable({
-    write(chunk, _encoding, callback) {
-        for (const line of String(chunk).split("\n").filter((item) => item.trim() !== ""))
-            logLines.push(JSON.parse(line) as Record<string, unknown>);
-        callback();
-    }
-});
+const logs = captureLogs();
 
 let server: TestWorker;
 let client: OpenAI;
 
 before(async () => {
-    server = await startTestWorker({MAX_TOKENS_LIMIT: "800"}, pino({level: "info"}, logStream));
+    server = await startTestWorker({MAX_TOKENS_LIMIT: "800"}, logs.logger);
     client = new OpenAI({baseURL: `${server.url}/v1`, apiKey: "not-checked", maxRetries: 0});
 });
 after(() => server.close());
 
-const user = (content: string) => ({role: "user" as const, content});
 
 /** The error the client threw, asserted to be an APIError in OpenAI's envelope. */
 async function apiError(call: Promise<unknown>): Promise<APIError> {
@@ -237,11 +230,11 @@ test("what we cannot honour is refused in OpenAI's error envelope; what we do no
         future_field: true
     } as never);
     assert.equal(accepted.choices[0].finish_reason, "length");
-    const line = logLines.find((entry) => Array.isArray(entry.ignoredFields) && (entry.ignoredFields as string[]).includes("future_field"));
+    const line = logs.records().find((entry) => Array.isArray(entry.ignoredFields) && (entry.ignoredFields as string[]).includes("future_field"));
     assert.ok(line, "the ignored fields are logged");
     assert.deepEqual([...(line.ignoredFields as string[])].sort(),
         ["frequency_penalty", "future_field", "logit_bias", "metadata", "presence_penalty", "store", "tools"]);
-    assert.ok(!JSON.stringify(logLines).includes(secret), "prompt text never reaches the log");
+    assert.ok(!JSON.stringify(logs.records()).includes(secret), "prompt text never reaches the log");
 });
 
 test("a context overflow is a 400 in OpenAI's shape that gives the token counts", async () => {
@@ -266,7 +259,7 @@ test("a client that drops a stream stops its generation and frees the sequence",
     })().catch(() => undefined);
     assert.equal(received, 3);
     await until(() => server.worker.scheduler.running === 0, 10_000, "the sequence to be released");
-    const line = logLines.find((entry) => entry.msg === "chat completion completed" && entry.finishReason === "abort");
+    const line = logs.records().find((entry) => entry.msg === "chat completion completed" && entry.finishReason === "abort");
     assert.ok(line, "the generation ended as aborted");
     assert.ok((line.completionTokens as number) < 800, `stopped after ${String(line.completionTokens)} tokens`);
 });
@@ -291,11 +284,6 @@ test("messages split like /chat's input: leading system pinned, last message pin
 });
 
 /** Usage without the cache figure, which depends on what earlier requests left in the sequences. */
-function withoutCached(usage: any): unknown {
-    if (usage == null) return usage;
-    const {prompt_tokens_details: _details, ...rest} = usage;
-    return rest;
-}
 
 test("logprobs and top_logprobs come back in OpenAI's shape, streaming and not, one entry per token", async () => {
     const request = {model: "any", messages: [user("logprobs please")], max_tokens: 12, temperature: 0, seed: 5, logprobs: true, top_logprobs: 3};

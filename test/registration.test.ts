@@ -1,8 +1,11 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
 import type http from "node:http";
-import {startTestWorker, postJson, until} from "./helpers/testWorker.js";
-import {captureLogs, getJson, stubServer, ONE_THREAD} from "./helpers/opsHelpers.js";
+import {startTestWorker, until} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
+import {stubServer, ONE_THREAD} from "./helpers/opsHelpers.js";
+import {captureLogs} from "./helpers/logs.js";
+import {getJson} from "./helpers/http.js";
 
 const KEY = "service-key-do-not-log-42";
 

@@ -1,8 +1,10 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import {startTestWorker, postJson, type TestWorker} from "./helpers/testWorker.js";
-import {captureLogs, ONE_THREAD} from "./helpers/opsHelpers.js";
+import {startTestWorker, type TestWorker} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
+import {ONE_THREAD} from "./helpers/opsHelpers.js";
+import {captureLogs} from "./helpers/logs.js";
 import {SECURITY_HEADERS} from "../src/http/security.js";
 import {PAGE_CSP} from "../src/http/pages.js";
 

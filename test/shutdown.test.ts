@@ -1,7 +1,9 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
-import {parseSse, postJson} from "./helpers/testWorker.js";
-import {getJson, openStream} from "./helpers/opsHelpers.js";
+import {parseSse} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
+import {openStream} from "./helpers/opsHelpers.js";
+import {getJson} from "./helpers/http.js";
 import {spawnWorker} from "./helpers/workerProcess.js";
 
 test("SIGTERM during a streaming generation: it completes, new requests get 503 meanwhile, the process exits 0", async () => {

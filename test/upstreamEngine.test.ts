@@ -1,27 +1,21 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import {Writable} from "node:stream";
 import type {IncomingMessage, ServerResponse} from "node:http";
-import pino from "pino";
 import OpenAI from "openai";
-import {startTestWorker, startUpstreamWorker, postJson, until, type TestWorker} from "./helpers/testWorker.js";
+import {startTestWorker, startUpstreamWorker, until, type TestWorker} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
 import {startFakeUpstream, json, chunk, openStream, streamAnswer, type FakeUpstream} from "./helpers/fakeUpstream.js";
 import type {UpstreamEngine} from "../src/engine/upstream/upstreamEngine.js";
 import {upstreamRequestBody} from "../src/engine/upstream/upstreamRequest.js";
 import type {SamplingParams} from "../src/engine/types.js";
+import {captureLogs} from "./helpers/logs.js";
+import {user, withoutCached} from "./helpers/openaiMessages.js";
 
 // ENGINE=openai in front of a real embedded worker's /v1 (and of fake vLLM-like upstreams): the
 // OpenAI API, grammars, prompt rendering, disconnects and the engine's reports. The /chat contract
 // tests run through the same chain in test/chatUpstream.test.ts.
 
-const upstreamLog: Array<Record<string, unknown>> = [];
-const upstreamLogStream = new Writable({
-    write(data, _encoding, callback) {
-        for (const line of String(data).split("\n").filter((item) => item.trim() !== ""))
-            upstreamLog.push(JSON.parse(line) as Record<string, unknown>);
-        callback();
-    }
-});
+const upstreamLogs = captureLogs();
 
 let upstream: TestWorker;
 let front: TestWorker<UpstreamEngine>;
@@ -29,7 +23,7 @@ let viaFront: OpenAI;
 let direct: OpenAI;
 
 before(async () => {
-    upstream = await startTestWorker({MAX_TOKENS_LIMIT: "800", CONTEXT_SIZE: "1024"}, pino({level: "info"}, upstreamLogStream));
+    upstream = await startTestWorker({MAX_TOKENS_LIMIT: "800", CONTEXT_SIZE: "1024"}, upstreamLogs.logger);
     // The front's own CONTEXT_SIZE is a fallback: the upstream's /models says 1024.
     front = await startUpstreamWorker(`${upstream.url}/v1`, {MAX_TOKENS_LIMIT: "800", CONTEXT_SIZE: "4096"});
     viaFront = new OpenAI({baseURL: `${front.url}/v1`, apiKey: "x", maxRetries: 0});
@@ -40,7 +34,6 @@ after(async () => {
     await upstream.close();
 });
 
-const user = (content: string) => ({role: "user" as const, content});
 
 test("the front reports the upstream's model and context, and null memory figures", async () => {
     const engine = front.worker.engine;
@@ -143,9 +136,9 @@ test("a client that disconnects from the front cancels the upstream's generation
     assert.equal(received, 3);
     await until(() => front.worker.scheduler.running === 0 && upstream.worker.scheduler.running === 0, 10_000,
         "both workers to release their slots");
-    await until(() => upstreamLog.some((line) => line.msg === "chat completion completed" && line.finishReason === "abort"), 10_000,
+    await until(() => upstreamLogs.records().some((line) => line.msg === "chat completion completed" && line.finishReason === "abort"), 10_000,
         "the upstream to log the aborted generation");
-    const aborted = upstreamLog.find((line) => line.msg === "chat completion completed" && line.finishReason === "abort")!;
+    const aborted = upstreamLogs.records().find((line) => line.msg === "chat completion completed" && line.finishReason === "abort")!;
     assert.ok((aborted.completionTokens as number) < 800, `the upstream stopped after ${String(aborted.completionTokens)} tokens`);
 });
 
@@ -244,8 +237,3 @@ test("unload stops forwarding until the next request loads it again, as with the
 });
 
 /** Usage without the cache figure, which depends on what earlier requests left in the sequences. */
-function withoutCached(usage: any): unknown {
-    if (usage == null) return usage;
-    const {prompt_tokens_details: _details, ...rest} = usage;
-    return rest;
-}

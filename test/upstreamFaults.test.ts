@@ -1,24 +1,18 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import {Writable} from "node:stream";
 import type {ServerResponse} from "node:http";
-import pino from "pino";
 import OpenAI, {APIError} from "openai";
-import {startUpstreamWorker, postJson, parseSse, until, type TestWorker} from "./helpers/testWorker.js";
+import {startUpstreamWorker, parseSse, until, type TestWorker} from "./helpers/testWorker.js";
+import {postJson} from "./helpers/http.js";
 import {startFakeUpstream, closedPort, json, chunk, openStream, streamAnswer, type FakeUpstream, type Handler} from "./helpers/fakeUpstream.js";
 import type {UpstreamEngine} from "../src/engine/upstream/upstreamEngine.js";
+import {captureLogs} from "./helpers/logs.js";
 
 // ENGINE=openai against an upstream that misbehaves on purpose: every fault becomes a clear 502,
 // 503 or 504 (or the 4xx the upstream meant) within UPSTREAM_TIMEOUT_SECONDS, never a hang or a 500.
 
 const API_KEY = "sk-test-very-secret";
-const logText: string[] = [];
-const logStream = new Writable({
-    write(data, _encoding, callback) {
-        logText.push(String(data));
-        callback();
-    }
-});
+const logs = captureLogs();
 
 let fake: FakeUpstream;
 let front: TestWorker<UpstreamEngine>;
@@ -26,7 +20,7 @@ let front: TestWorker<UpstreamEngine>;
 before(async () => {
     fake = await startFakeUpstream();
     front = await startUpstreamWorker(fake.baseUrl, {UPSTREAM_TIMEOUT_SECONDS: "1", UPSTREAM_API_KEY: API_KEY},
-        pino({level: "info"}, logStream));
+        logs.logger);
     assert.equal(front.worker.engine.status().state, "ready", front.worker.engine.status().reason ?? "");
 });
 after(async () => {
@@ -159,7 +153,7 @@ test("each upstream fault maps to its status with a clear message, within the ti
     const forwarded = fake.requests.filter((request) => request.path === "/v1/chat/completions");
     assert.ok(forwarded.length >= faults.length);
     assert.ok(forwarded.every((request) => request.headers.authorization === `Bearer ${API_KEY}`));
-    assert.ok(!logText.join("").includes(API_KEY), "the API key is never logged");
+    assert.ok(!logs.lines.join("").includes(API_KEY), "the API key is never logged");
 });
 
 test("a fault after the stream started becomes an error event; the OpenAI API reports it in its own envelope", async () => {

@@ -2,7 +2,8 @@ import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import type {Page, Request} from "playwright-core";
 import {parseSse, startTestWorker, until, type TestWorker} from "../helpers/testWorker.js";
-import {getJson, metricValue} from "../helpers/opsHelpers.js";
+import {metricValue} from "../helpers/opsHelpers.js";
+import {getJson} from "../helpers/http.js";
 import {launchBrowser, screenshot, type Browser, type WatchedPage} from "../helpers/browser.js";
 
 /**

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import {postJson} from "./testWorker.js";
+import {postJson} from "./http.js";
 
 /**
  * Shared checks of the determinism guarantee (README "Determinism"): the tokens of an answer, and

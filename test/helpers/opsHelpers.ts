@@ -8,25 +8,6 @@ import pino, {type Logger} from "pino";
  */
 export const ONE_THREAD = {THREADS: "1"} as const;
 
-/** A pino logger whose JSON lines land in `lines`, to check what the worker logs. */
-export function captureLogs(level = "info"): {logger: Logger; lines: string[]; records(): Array<Record<string, any>>} {
-    const lines: string[] = [];
-    const logger = pino({level}, {write: (line: string) => void lines.push(line)});
-    return {logger, lines, records: () => lines.map((line) => JSON.parse(line) as Record<string, any>)};
-}
-
-export async function getJson(url: string, headers: Record<string, string> = {}): Promise<{status: number; headers: Headers; json: any}> {
-    const response = await fetch(url, {headers});
-    const text = await response.text();
-    let json: unknown;
-    try {
-        json = JSON.parse(text);
-    } catch {
-        json = {unparsed: text};
-    }
-    return {status: response.status, headers: response.headers, json};
-}
-
 export interface OpenStream {
     request: http.ClientRequest;
     /** Everything received so far. */

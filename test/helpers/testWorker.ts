@@ -73,22 +73,6 @@ async function startWorker(env: Record<string, string>, logger?: Logger): Promis
     };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{status: number; headers: Headers; json: any}> {
-    const response = await fetch(url, {
-        method: "POST",
-        headers: {"content-type": "application/json", ...headers},
-        body: typeof body === "string" ? body : JSON.stringify(body)
-    });
-    const text = await response.text();
-    let json: unknown = null;
-    try {
-        json = JSON.parse(text);
-    } catch {
-        json = {unparsed: text};
-    }
-    return {status: response.status, headers: response.headers, json};
-}
-
 export interface SseEvent {
     event: string | null;
     data: string;

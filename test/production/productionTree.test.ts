@@ -8,8 +8,10 @@ import {promisify} from "node:util";
 import {readDockerfile} from "../helpers/dockerfile.js";
 import {replayDockerfile, type ReplayedImage} from "../helpers/dockerReplay.js";
 import {spawnWorkerProcess} from "../helpers/workerProcess.js";
-import {testModelPath, parseSse, postJson} from "../helpers/testWorker.js";
-import {getJson, openStream} from "../helpers/opsHelpers.js";
+import {testModelPath, parseSse} from "../helpers/testWorker.js";
+import {postJson} from "../helpers/http.js";
+import {openStream} from "../helpers/opsHelpers.js";
+import {getJson} from "../helpers/http.js";
 import {BUILTIN_MODEL_PATH} from "../../src/config/config.js";
 
 // No Docker engine runs here, so this does what `docker build -f Dockerfile .` and `docker run`

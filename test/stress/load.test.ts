@@ -1,7 +1,8 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import autocannon from "autocannon";
-import {startTestWorker, postJson, until, type TestWorker} from "../helpers/testWorker.js";
+import {startTestWorker, until, type TestWorker} from "../helpers/testWorker.js";
+import {postJson} from "../helpers/http.js";
 import {metricValue, ONE_THREAD} from "../helpers/opsHelpers.js";
 
 /**

@@ -1,8 +1,10 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import {startTestWorker, postJson, until, type TestWorker} from "../helpers/testWorker.js";
-import {getJson, metricValue, ONE_THREAD} from "../helpers/opsHelpers.js";
+import {startTestWorker, until, type TestWorker} from "../helpers/testWorker.js";
+import {postJson} from "../helpers/http.js";
+import {metricValue, ONE_THREAD} from "../helpers/opsHelpers.js";
+import {getJson} from "../helpers/http.js";
 
 /**
  * Disconnect storms: 50 requests dropped at random moments (before the answer, while queued,
