@@ -8,13 +8,10 @@ import {
     ChatMLChatWrapper, LlamaLogLevel, QwenChatWrapper, getLlama, readGgufFileInfo, resolveChatWrapper,
     type Llama, type LlamaModel, type Token
 } from "node-llama-cpp";
-import {
-    GgmlType, GgufWriter, dequantizeQ8_0, float16BitsToFloat32, float32ToFloat16Bits, quantizeQ8_0
-} from "../src/testmodel/ggufWriter.js";
-import {
-    MODEL_PRESETS, PRESET_SHAPES, QWEN25_CHAT_TEMPLATE, SPECIAL_TOKENS, buildSyntheticVocab, describeSyntheticModel,
-    gpt2ByteToUnicode, writeSyntheticModel
-} from "../src/testmodel/syntheticModel.js";
+import {GgufWriter} from "../src/testmodel/ggufWriter.js";
+import {GgmlType, dequantizeQ8_0, float16BitsToFloat32, float32ToFloat16Bits, quantizeQ8_0} from "../src/testmodel/ggmlEncoding.js";
+import {MODEL_PRESETS, PRESET_SHAPES, describeSyntheticModel, writeSyntheticModel} from "../src/testmodel/syntheticModel.js";
+import {QWEN25_CHAT_TEMPLATE, SPECIAL_TOKENS, buildSyntheticVocab, gpt2ByteToUnicode} from "../src/testmodel/syntheticVocab.js";
 
 let dir: string;
 let tinyPath: string;
