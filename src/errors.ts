@@ -47,6 +47,8 @@ export interface OverflowFacts {
     culprit: "prompt" | "max_tokens";
     /** The upstream's own words, when it was the one to refuse. */
     upstreamDetail?: string;
+    /** `promptTokens` is a lower bound found without tokenizing (the text was too long to be worth it). */
+    atLeast?: boolean;
 }
 
 /** `context_length_exceeded`, however it was found: while fitting, in the engine, or by an upstream. */
@@ -57,13 +59,14 @@ export class ContextOverflowError extends WorkerError {
     }
 }
 
-function overflowMessage({promptTokens, maxTokens, contextSize, culprit, upstreamDetail}: OverflowFacts): string {
+function overflowMessage({promptTokens, maxTokens, contextSize, culprit, upstreamDetail, atLeast}: OverflowFacts): string {
     if (promptTokens == null || contextSize == null || maxTokens == null)
         return `The prompt plus max_tokens do not fit the upstream model's context${upstreamDetail ? `: ${upstreamDetail}` : ""}`;
     if (culprit === "max_tokens")
         return `The prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds the context size (${contextSize})`;
-    return `The system prompt and current message need ${promptTokens} tokens and max_tokens asks for ${maxTokens}, ` +
-        `${promptTokens + maxTokens} in all, but the context holds ${contextSize} tokens. ` +
+    const need = atLeast === true ? "at least " : "";
+    return `The system prompt and current message need ${need}${promptTokens} tokens and max_tokens asks for ${maxTokens}, ` +
+        `${need}${promptTokens + maxTokens} in all, but the context holds ${contextSize} tokens. ` +
         "Shorten the message or system prompt, or lower max_tokens.";
 }
 

@@ -2,7 +2,8 @@ import type {FastifyInstance} from "fastify";
 import type {Logger} from "pino";
 import type {Config} from "./config/config.js";
 import type {Engine} from "./engine/types.js";
-import {LlamaEngine, type LlamaEngineHooks} from "./engine/llama/llamaEngine.js";
+import {RunnerEngine, type RunnerEngineOptions} from "./engine/runner/runnerEngine.js";
+import {runnerSettings} from "./engine/runner/protocol.js";
 import {UpstreamEngine} from "./engine/upstream/upstreamEngine.js";
 import {Scheduler} from "./scheduler/scheduler.js";
 import {SchedulerClosedError} from "./errors.js";
@@ -40,13 +41,21 @@ export interface WorkerOptions {
 }
 
 /** ENGINE=embedded runs the GGUF in-process; ENGINE=openai forwards to an OpenAI-compatible upstream. */
-async function createEngine(config: Config, logger: Logger, hooks: LlamaEngineHooks): Promise<Engine> {
+/**
+ * ENGINE=openai forwards to an upstream; ENGINE=embedded runs the GGUF in a supervised runner
+ * process (llama.cpp may abort, spin or grow; the HTTP process must keep answering).
+ */
+async function createEngine(config: Config, logger: Logger, hooks: RunnerEngineOptions["hooks"]): Promise<Engine> {
     const engineLogger = logger.child({component: "engine"});
     if (config.engine === "openai")
         return new UpstreamEngine(config, engineLogger);
     if (config.modelIsBuiltin && await ensureBuiltinModel(config.modelPath) === "created")
         logger.info({modelPath: config.modelPath}, "created the built-in synthetic test model");
-    return new LlamaEngine(config, engineLogger, hooks);
+    return new RunnerEngine({
+        settings: runnerSettings(config), loadTimeoutSeconds: config.loadTimeoutSeconds, hooks,
+        // llama.cpp evaluates on the runner's libuv pool: sized as bin/chat-worker.cjs sizes ours.
+        env: {...process.env, UV_THREADPOOL_SIZE: String(config.uvThreadpoolSize)}
+    }, engineLogger);
 }
 
 /**
@@ -59,7 +68,11 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     // First, before any model work: a bad operator template refuses to boot (ConfigError).
     const templates = loadEnhanceTemplates(config.enhanceTemplatesDir);
     // `metrics` is created below; the engine only reports once it generates.
-    const engine = await createEngine(config, logger, {onCache: (event) => metrics.recordCache(event)});
+    const engine = await createEngine(config, logger, {
+        onCache: (event) => metrics.recordCache(event),
+        onStateDiscarded: (reason) => metrics.cacheDiscards.inc({reason}),
+        onRunnerCrash: (cause) => metrics.runnerCrashes.inc({cause})
+    });
     // Conversation affinity, where the engine offers it: a request goes to the sequence holding its prefix.
     const scheduler = new Scheduler(engine.slots, config.maxQueue, engine.pickSlot?.bind(engine));
     const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds}, logger.child({component: "lifecycle"}));

@@ -118,6 +118,10 @@ export const SETTINGS = {
         default: "true", parse: boolean,
         doc: "Before loading, compare node-llama-cpp's estimate of the model's and context's memory with the free RAM/VRAM; when it does not fit, stay up as `degraded` instead of loading. `false` skips the check."
     },
+    LOAD_TIMEOUT_SECONDS: {
+        default: "600", parse: decimal({min: 1, max: 86_400}),
+        doc: "Longest a model load may take; past it the model runner is killed and `/health` says why (a corrupt file can make a load spin). A load also stops when the runner's memory outgrows node-llama-cpp's estimate by half (plus 1 GiB)."
+    },
     IDLE_UNLOAD_SECONDS: {default: "0", parse: decimal({min: 0}), doc: "Unload the model after this many seconds without a request; the next request loads it again. 0 means never."},
     SHUTDOWN_GRACE_SECONDS: {
         default: "25", parse: decimal({min: 0}),

@@ -82,6 +82,11 @@ export interface RenderedPrompt {
     text: string | null;
     /** Null when it is not known before generation (an upstream without a tokenizer endpoint). */
     tokenCount: number | null;
+    /**
+     * The token ids the model evaluates, when the engine tokenizes itself: generation and slot
+     * affinity use them instead of tokenizing again. Never sent to clients.
+     */
+    tokens?: number[];
 }
 
 export type EngineState = "loading" | "ready" | "unloaded" | "failed";
@@ -184,6 +189,11 @@ export interface Engine {
      * Optional: an engine without access to the tokenizer leaves it out and callers treat counts as unknown.
      */
     countTokens?(text: string): Promise<number | null>;
+    /**
+     * Tokens `text` needs at least, found without tokenizing it (optional). Lets the service refuse
+     * a prompt that cannot fit before spending time on tokenizing megabytes.
+     */
+    lowerBoundTokens?(text: string): number;
     /**
      * Picks one of the free slots for a request (conversation affinity). Optional: without it the
      * scheduler takes the slot idle the longest.

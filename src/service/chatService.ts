@@ -98,6 +98,10 @@ export class ChatService {
 
     private async fit(input: ChatInput, maxTokens: number): Promise<PreparedPrompt> {
         const budget = this.engine.contextSize;
+        // The pinned messages alone may be too long to be worth tokenizing (a megabyte message).
+        const pinned = [...input.prefix, ...input.tail].reduce((sum, message) => sum + (this.engine.lowerBoundTokens?.(message.content) ?? 0), 0);
+        if (pinned + maxTokens > budget)
+            throw new ContextOverflowError({promptTokens: pinned, maxTokens, contextSize: budget, culprit: "prompt", atLeast: true});
         const render = (dropped: number) =>
             this.engine.render([...input.prefix, ...input.history.slice(dropped), ...input.tail]);
         const fits = (prompt: RenderedPrompt) => prompt.tokenCount == null || prompt.tokenCount + maxTokens <= budget;

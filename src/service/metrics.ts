@@ -52,6 +52,10 @@ export class WorkerMetrics {
     readonly cacheMisses: Counter;
     /** Conversation cache: prompt tokens reused instead of evaluated. Incremented by the cache. */
     readonly cachedTokens: Counter;
+    /** Conversation cache: stored states thrown away (damaged bytes, gone, wrong tokens). */
+    readonly cacheDiscards: Counter<"reason">;
+    /** The model runner process: exits it did not ask for, by signal or exit code. */
+    readonly runnerCrashes: Counter<"cause">;
 
     /** Counts one generation's prompt reuse (called by the engine through worker.ts). */
     recordCache(event: {source: "warm" | "restored" | "miss"; reusedTokens: number}): void {
@@ -118,6 +122,14 @@ export class WorkerMetrics {
         });
         this.cacheMisses = new Counter({name: `${PREFIX}conversation_cache_misses_total`, help: "Requests that evaluated their prompt from scratch.", registers});
         this.cachedTokens = new Counter({name: `${PREFIX}conversation_cache_tokens_total`, help: "Prompt tokens reused from a sequence instead of evaluated.", registers});
+        this.cacheDiscards = new Counter({
+            name: `${PREFIX}conversation_cache_discards_total`, labelNames: ["reason"] as const, registers,
+            help: "Stored conversation states thrown away instead of restored: reason=checksum (bytes damaged), missing, tokens."
+        });
+        this.runnerCrashes = new Counter({
+            name: `${PREFIX}runner_crashes_total`, labelNames: ["cause"] as const, registers,
+            help: "Exits of the model runner process the worker did not ask for (cause: the signal, exit code, memory or timeout)."
+        });
         collectDefaultMetrics({register: this.registry, prefix: PREFIX});
     }
 

@@ -1,5 +1,5 @@
 import type {Worker} from "../../src/worker.js";
-import type {LlamaEngine} from "../../src/engine/llama/llamaEngine.js";
+import type {RunnerEngine} from "../../src/engine/runner/runnerEngine.js";
 import {startTestWorker, startUpstreamWorker} from "./testWorker.js";
 
 /**
@@ -12,7 +12,7 @@ export interface ChatTarget {
     /** The worker that answers `url`. */
     worker: Worker;
     /** The worker that runs the model (the same one unless the target is the upstream chain). */
-    model: Worker<LlamaEngine>;
+    model: Worker<RunnerEngine>;
     engine: "embedded" | "openai";
     close(): Promise<void>;
 }

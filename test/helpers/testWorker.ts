@@ -5,7 +5,7 @@ import pino, {type Logger} from "pino";
 import {loadConfig} from "../../src/config/config.js";
 import {createWorker, stopWorker, type Worker} from "../../src/worker.js";
 import type {Engine} from "../../src/engine/types.js";
-import {LlamaEngine} from "../../src/engine/llama/llamaEngine.js";
+import {RunnerEngine} from "../../src/engine/runner/runnerEngine.js";
 import type {UpstreamEngine} from "../../src/engine/upstream/upstreamEngine.js";
 import {writeSyntheticModel, type ModelPreset} from "../../src/testmodel/syntheticModel.js";
 
@@ -19,20 +19,20 @@ export async function testModelPath(preset: ModelPreset = "tiny"): Promise<strin
     return file;
 }
 
-export interface TestWorker<E extends Engine = LlamaEngine> {
+export interface TestWorker<E extends Engine = RunnerEngine> {
     url: string;
     worker: Worker<E>;
     close(): Promise<void>;
 }
 
 /** Test defaults: CPU only, 1 compute thread, a small context; `env` overrides any setting. */
-export async function startTestWorker(env: Record<string, string> = {}, logger?: Logger): Promise<TestWorker<LlamaEngine>> {
+export async function startTestWorker(env: Record<string, string> = {}, logger?: Logger): Promise<TestWorker<RunnerEngine>> {
     const started = await startWorker({MODEL_PATH: await testModelPath(), ...env}, logger);
-    if (!(started.worker.engine instanceof LlamaEngine)) {
+    if (!(started.worker.engine instanceof RunnerEngine)) {
         await started.close();
         throw new Error("startTestWorker starts embedded workers; use startUpstreamWorker for ENGINE=openai");
     }
-    return started as TestWorker<LlamaEngine>;
+    return started as TestWorker<RunnerEngine>;
 }
 
 /** A worker with ENGINE=openai that forwards to `upstreamUrl` (e.g. another test worker's `/v1`). */

@@ -13,8 +13,8 @@ import type {
 import {GrammarCache} from "./grammarCache.js";
 import {generateTokens, type GenerationOutcome} from "./generation.js";
 import {deterministicBatching, hasRowSensitiveWeights, MIN_EVALUATED_TOKENS, resolveDeterministic} from "./determinism.js";
-import {StateStore} from "./stateStore.js";
-import {pickSlot} from "./slotAffinity.js";
+import {StateStore, type StateDiscardReason} from "./stateStore.js";
+import {pickSlot, type SlotView} from "./slotAffinity.js";
 import {renderPrompt} from "./promptRender.js";
 import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
@@ -45,6 +45,8 @@ type EngineSettings = Pick<Config,
 export interface LlamaEngineHooks {
     /** Called once per generation with how much of the prompt was reused (metrics). */
     onCache?(event: CacheEvent): void;
+    /** Called when a stored conversation state is thrown away instead of used (metrics). */
+    onStateDiscarded?(reason: StateDiscardReason): void;
 }
 
 /**
@@ -68,6 +70,8 @@ export class LlamaEngine implements Engine {
     private unloading: Promise<void> | null = null;
     private closed = false;
     private nodeLlamaCppVersion: string | null = null;
+    /** node-llama-cpp's estimate of the RAM the model and context need (memory check); null before it ran. */
+    private expectedRamBytes: number | null = null;
 
     constructor(
         private readonly settings: EngineSettings,
@@ -112,6 +116,7 @@ export class LlamaEngine implements Engine {
             this.facts = facts;
             if (this.settings.memoryCheck) {
                 const verdict = await checkMemory(llama, facts.insights, this.settings);
+                this.expectedRamBytes = verdict.need.ramBytes;
                 if (!verdict.fits)
                     throw new LoadFailure("insufficient_memory", verdict.reason);
                 this.logger.info({
@@ -146,12 +151,12 @@ export class LlamaEngine implements Engine {
             let store: StateStore | null = null;
             if (this.settings.prefixCache && this.settings.stateCacheMaxBytes > 0) {
                 // States are only loadable into the model (and context layout) that wrote them.
-                const identity = await modelIdentity(this.settings.modelPath, {
+                const identity = await modelIdentity([this.settings.modelPath], {
                     nodeLlamaCpp: this.nodeLlamaCppVersion, kvKey: context.kvCacheKeyType, kvValue: context.kvCacheValueType,
                     flashAttention: context.flashAttention, gpu: llama.gpu, deterministic
-                });
+                }, this.settings.stateCacheDir);
                 store = new StateStore(path.join(this.settings.stateCacheDir, identity), this.settings.stateCacheMaxBytes,
-                    this.logger);
+                    this.logger, (reason) => this.hooks.onStateDiscarded?.(reason));
                 await store.open();
             }
             const loadTimeSeconds = (performance.now() - started) / 1000;
@@ -267,34 +272,36 @@ export class LlamaEngine implements Engine {
     async render(messages: ChatMessage[]): Promise<RenderedPrompt> {
         const loaded = this.requireLoaded();
         const {text, tokens} = renderPrompt(loaded, messages);
-        const prompt: RenderedPrompt = {messages, text, tokenCount: tokens.length};
-        this.renderedTokens.set(prompt, {loaded, tokens});
-        return prompt;
+        return {messages, text, tokenCount: tokens.length, tokens};
     }
 
     async countTokens(text: string): Promise<number> {
         return this.requireLoaded().model.tokenize(text, false).length;
     }
 
-    /** Tokens of prompts rendered by `render`, so `generate` does not tokenize them again. */
-    private readonly renderedTokens = new WeakMap<RenderedPrompt, {loaded: Loaded; tokens: Token[]}>();
-
+    /** The prompt's tokens: those `render` found, so `generate` does not tokenize them again. */
     private tokensOf(loaded: Loaded, prompt: RenderedPrompt): Token[] {
-        const cached = this.renderedTokens.get(prompt);
-        if (cached != null && cached.loaded === loaded)
-            return cached.tokens;
-        return renderPrompt(loaded, prompt.messages).tokens;
-    }
-
-    /** The token ids `generate` would evaluate for a rendered prompt (tests check special tokens with it). */
-    promptTokenIds(prompt: RenderedPrompt): readonly number[] {
-        return this.tokensOf(this.requireLoaded(), prompt);
+        return (prompt.tokens as Token[] | undefined) ?? renderPrompt(loaded, prompt.messages).tokens;
     }
 
     /** The id of a special token such as "<|im_start|>", or null if the model has none. */
-    specialTokenId(text: string): number | null {
+    async specialTokenId(text: string): Promise<number | null> {
         const tokens = this.requireLoaded().model.tokenize(text, true);
         return tokens.length === 1 ? tokens[0] : null;
+    }
+
+    /** What bounds the runner process: see RunnerState. */
+    limits(): {maxTokenChars: number | null; expectedRamBytes: number | null} {
+        return {maxTokenChars: this.facts?.maxTokenChars ?? null, expectedRamBytes: this.expectedRamBytes};
+    }
+
+    /** What each sequence holds, for a slot picker that runs in another process. */
+    slotViews(): SlotView[] {
+        const loaded = this.loaded;
+        if (loaded == null) return [];
+        return loaded.sequences.map((sequence, slot) => ({
+            slot, tokens: sequence.contextTokens, conversationId: loaded.slots[slot].conversationId, lastUsed: loaded.slots[slot].lastUsed
+        }));
     }
 
     /**
@@ -305,13 +312,8 @@ export class LlamaEngine implements Engine {
         const loaded = this.loaded;
         if (loaded == null)
             return free[0];
-        const tokens = prompt != null ? this.tokensOf(loaded, prompt) : null;
-        return pickSlot(free.map((slot) => ({
-            slot,
-            tokens: loaded.sequences[slot].contextTokens,
-            conversationId: loaded.slots[slot].conversationId,
-            lastUsed: loaded.slots[slot].lastUsed
-        })), tokens, conversationId);
+        const views = this.slotViews();
+        return pickSlot(free.map((slot) => views[slot]), prompt != null ? this.tokensOf(loaded, prompt) : null, conversationId);
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {

@@ -28,6 +28,12 @@ export interface ModelFacts {
     quantization: string | null;
     trainContextSize: number | null;
     fileSizeBytes: number;
+    /**
+     * Characters of the longest token as the vocabulary spells it, an upper bound of the text one
+     * token covers: text of N characters needs at least N / maxTokenChars tokens. Null when the
+     * file has no vocabulary list.
+     */
+    maxTokenChars: number | null;
 }
 
 /**
@@ -68,8 +74,16 @@ export async function readModelFacts(llama: Llama, modelPath: string): Promise<M
         parameterCount: insights.totalParameters,
         quantization: quantizationName(general?.file_type, insights.dominantTensorType),
         trainContextSize: insights.trainContextSize ?? null,
-        fileSizeBytes: stat.size
+        fileSizeBytes: stat.size,
+        maxTokenChars: longestToken(info.metadata.tokenizer?.ggml?.tokens)
     };
+}
+
+function longestToken(tokens: readonly string[] | undefined): number | null {
+    if (tokens == null || tokens.length === 0) return null;
+    let longest = 1;
+    for (const token of tokens) if (token.length > longest) longest = token.length;
+    return longest;
 }
 
 /** "Q4_K_M", "Q8_0", "F32"...: the file type without llama.cpp's MOSTLY_/ALL_ prefix. */

@@ -3,6 +3,13 @@ import path from "node:path";
 import {randomUUID} from "node:crypto";
 import type {EngineLogger} from "../types.js";
 import {commonPrefixLength} from "./slotAffinity.js";
+import {hashFile} from "./fileHash.js";
+
+/**
+ * Why a stored state was thrown away: its bytes no longer match their checksum, its file is gone
+ * or unreadable, or the tokens it loaded are not the recorded ones.
+ */
+export type StateDiscardReason = "checksum" | "missing" | "tokens";
 
 /** The part of a llama.cpp sequence the store needs; LlamaContextSequence has it. */
 export interface StatefulSequence {
@@ -18,14 +25,17 @@ export interface StoredState {
     /** The exact tokens the saved state holds; a state is used only when these are a prefix of the prompt. */
     tokens: number[];
     bytes: number;
+    /** xxHash64 of the state file's bytes, checked before every restore. */
+    checksum: string;
     lastUsed: number;
 }
 
 interface Sidecar {
-    version: 1;
+    version: 2;
     conversationId: string | null;
     tokens: string; // base64 of a Uint32Array
     bytes: number;
+    checksum: string;
     lastUsed: number;
 }
 
@@ -45,7 +55,8 @@ export class StateStore {
     constructor(
         private readonly dir: string,
         private readonly maxBytes: number,
-        private readonly logger: EngineLogger
+        private readonly logger: EngineLogger,
+        private readonly onDiscard: (reason: StateDiscardReason) => void = () => undefined
     ) {}
 
     get bytes(): number {
@@ -66,10 +77,12 @@ export class StateStore {
                 try {
                     const sidecar = JSON.parse(await fs.promises.readFile(path.join(this.dir, name), "utf8")) as Sidecar;
                     const stat = await fs.promises.stat(this.stateFile(id));
-                    if (sidecar.version !== 1 || stat.size !== sidecar.bytes)
+                    if (sidecar.version !== 2 || stat.size !== sidecar.bytes || typeof sidecar.checksum !== "string")
                         throw new Error("stale entry");
                     const tokens = Array.from(new Uint32Array(Uint8Array.from(Buffer.from(sidecar.tokens, "base64")).buffer));
-                    this.entries.set(id, {id, conversationId: sidecar.conversationId, tokens, bytes: sidecar.bytes, lastUsed: sidecar.lastUsed});
+                    this.entries.set(id, {
+                        id, conversationId: sidecar.conversationId, tokens, bytes: sidecar.bytes, checksum: sidecar.checksum, lastUsed: sidecar.lastUsed
+                    });
                     this.totalBytes += sidecar.bytes;
                 } catch {
                     await this.removeFiles(id);
@@ -109,7 +122,8 @@ export class StateStore {
         try {
             await fs.promises.mkdir(this.dir, {recursive: true});
             const {fileSize} = await sequence.saveStateToFile(this.stateFile(id));
-            const entry: StoredState = {id, conversationId, tokens, bytes: fileSize, lastUsed: Date.now()};
+            const checksum = await hashFile(this.stateFile(id));
+            const entry: StoredState = {id, conversationId, tokens, bytes: fileSize, checksum, lastUsed: Date.now()};
             await this.writeSidecar(entry);
             for (const old of [...this.entries.values()])
                 if ((conversationId != null && old.conversationId === conversationId) ||
@@ -135,16 +149,25 @@ export class StateStore {
             // Emptied first: a load that fails before reading (file gone) would otherwise leave the
             // old cells in the KV cache while node-llama-cpp believes the sequence empty.
             await sequence.clearHistory();
+            // A file damaged on disk would load "successfully" and answer garbage (and spread to
+            // every conversation reusing it): its bytes must match the checksum taken when it was written.
+            const checksum = await hashFile(this.stateFile(entry.id)).catch(() => null);
+            if (checksum == null)
+                throw new DiscardedState("missing", "the state file is gone or unreadable");
+            if (checksum !== entry.checksum)
+                throw new DiscardedState("checksum", "the state file's bytes do not match their checksum");
             await sequence.loadStateFromFile(this.stateFile(entry.id), {acceptRisk: true});
             const loaded = sequence.contextTokens;
             if (loaded.length !== entry.tokens.length || commonPrefixLength(loaded, entry.tokens) !== loaded.length)
-                throw new Error("restored tokens differ from the recorded ones");
+                throw new DiscardedState("tokens", "restored tokens differ from the recorded ones");
             entry.lastUsed = Date.now();
             if (!pin.removeAfter)
                 void this.writeSidecar(entry).catch(() => undefined);
             return true;
         } catch (err) {
-            this.logger.warn({error: (err as Error).message}, "discarded a stored sequence state");
+            const reason = err instanceof DiscardedState ? err.reason : "missing";
+            this.onDiscard(reason);
+            this.logger.warn({reason, error: (err as Error).message}, "discarded a stored sequence state");
             await sequence.clearHistory().catch(() => undefined);
             pin.removeAfter = true;
             return false;
@@ -175,7 +198,7 @@ export class StateStore {
 
     private async writeSidecar(entry: StoredState): Promise<void> {
         const sidecar: Sidecar = {
-            version: 1, conversationId: entry.conversationId, bytes: entry.bytes, lastUsed: entry.lastUsed,
+            version: 2, conversationId: entry.conversationId, bytes: entry.bytes, checksum: entry.checksum, lastUsed: entry.lastUsed,
             tokens: Buffer.from(Uint32Array.from(entry.tokens).buffer).toString("base64")
         };
         const file = path.join(this.dir, `${entry.id}.json`);
@@ -190,5 +213,11 @@ export class StateStore {
 
     private stateFile(id: string): string {
         return path.join(this.dir, `${id}.state`);
+    }
+}
+
+class DiscardedState extends Error {
+    constructor(readonly reason: StateDiscardReason, message: string) {
+        super(message);
     }
 }

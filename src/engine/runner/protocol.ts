@@ -1,0 +1,74 @@
+import type {Config} from "../../config/config.js";
+import type {ErrorKind, OverflowFacts} from "../../errors.js";
+import type {
+    CacheEvent, ChatMessage, EngineStatus, FinishReason, GenerationEvent, MemoryReport, ModelInfo, RenderedPrompt, SamplingParams
+} from "../types.js";
+import type {SlotView} from "../llama/slotAffinity.js";
+import type {StateDiscardReason} from "../llama/stateStore.js";
+
+/**
+ * The messages between the HTTP process and its model runner (a child process that owns
+ * llama.cpp), over Node's IPC channel. The runner answers calls by id and streams generation
+ * events, batched per turn of its event loop.
+ */
+
+const RUNNER_SETTINGS = [
+    "modelPath", "modelName", "contextSize", "parallel", "threads", "batchSize", "gpu", "gpuLayers",
+    "memoryCheck", "prefixCache", "stateCacheDir", "stateCacheMaxBytes", "deterministic"
+] as const satisfies ReadonlyArray<keyof Config>;
+
+/** The embedded engine's settings, handed to the runner at start. */
+export type RunnerSettings = Pick<Config, (typeof RUNNER_SETTINGS)[number]>;
+
+/** Only what the engine reads crosses to the runner (no keys or other secrets). */
+export function runnerSettings(config: Config): RunnerSettings {
+    return Object.fromEntries(RUNNER_SETTINGS.map((name) => [name, config[name]])) as RunnerSettings;
+}
+
+export interface RunnerCalls {
+    load: {args: []; result: void};
+    memory: {args: []; result: MemoryReport};
+    render: {args: [ChatMessage[]]; result: RenderedPrompt};
+    countTokens: {args: [string]; result: number};
+    specialTokenId: {args: [string]; result: number | null};
+}
+export type RunnerCall = keyof RunnerCalls;
+
+export type ParentMessage =
+    | {type: "init"; settings: RunnerSettings}
+    | {type: "call"; id: number; method: RunnerCall; args: unknown[]}
+    | {type: "generate"; id: number; slot: number; prompt: RenderedPrompt; params: SamplingParams; conversationId: string | null}
+    | {type: "abort"; id: number; reason: FinishReason}
+    | {type: "close"};
+
+/** A WorkerError (or anything thrown) as it crosses the process boundary. */
+export interface WireError {
+    name: string;
+    kind: ErrorKind;
+    code: string;
+    message: string;
+    details: {param?: string; retryAfterSeconds?: number};
+    facts?: OverflowFacts;
+}
+
+/** What the parent mirrors of the runner's state: status, model facts, slots and the prompt-size bound. */
+export interface RunnerState {
+    status: EngineStatus;
+    info: ModelInfo;
+    /** Characters of the longest token, for refusing text that cannot fit before tokenizing it; null until loaded. */
+    maxTokenChars: number | null;
+    /** node-llama-cpp's estimate of the RAM the load needs, once the memory check ran; bounds the runner's memory. */
+    expectedRamBytes: number | null;
+}
+
+export type RunnerMessage =
+    | {type: "ready"}
+    | {type: "state"; state: RunnerState}
+    | {type: "result"; id: number; value: unknown}
+    | {type: "error"; id: number; error: WireError}
+    | {type: "events"; events: Array<{id: number; event: GenerationEvent}>}
+    | {type: "generateError"; id: number; error: WireError}
+    | {type: "slot"; view: SlotView}
+    | {type: "cache"; event: CacheEvent}
+    | {type: "discard"; reason: StateDiscardReason}
+    | {type: "log"; level: "info" | "warn" | "error"; details: Record<string, unknown>; message: string};

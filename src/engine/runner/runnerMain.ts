@@ -1,0 +1,135 @@
+/**
+ * The model runner: a child process that owns llama.cpp (the LlamaEngine), so that whatever
+ * llama.cpp does (abort on a corrupt file, spin, grow without bound, block on tokenizing a huge
+ * text) never stops the HTTP process. It serves the parent's calls over Node's IPC channel and
+ * streams generation events, batched per turn of the event loop so a decode step of N sequences
+ * costs one message. See protocol.ts for the messages and RunnerEngine for the other side.
+ */
+import {LlamaEngine} from "../llama/llamaEngine.js";
+import type {FinishReason, GenerationEvent} from "../types.js";
+import type {ParentMessage, RunnerCall, RunnerMessage, RunnerSettings} from "./protocol.js";
+import {toWire} from "./wireErrors.js";
+
+const send = (message: RunnerMessage) => {
+    process.send?.(message);
+};
+
+let engine: LlamaEngine | null = null;
+const aborts = new Map<number, {controller: AbortController; reason: FinishReason}>();
+let pending: Array<{id: number; event: GenerationEvent}> = [];
+let flushScheduled = false;
+let lastState = "";
+let stateTimer: NodeJS.Timeout | null = null;
+
+function queueEvent(id: number, event: GenerationEvent): void {
+    pending.push({id, event});
+    if (flushScheduled) return;
+    flushScheduled = true;
+    setImmediate(flushEvents);
+}
+
+function flushEvents(): void {
+    flushScheduled = false;
+    if (pending.length === 0) return;
+    const events = pending;
+    pending = [];
+    send({type: "events", events});
+}
+
+/** Sends the engine's status (and what the parent mirrors) when it changed. */
+function reportState(): void {
+    if (engine == null) return;
+    const state = {status: engine.status(), info: engine.info(), ...engine.limits()};
+    const text = JSON.stringify(state);
+    if (text === lastState) return;
+    lastState = text;
+    send({type: "state", state});
+}
+
+function reportSlot(slot: number): void {
+    const view = engine?.slotViews()[slot];
+    if (view != null) send({type: "slot", view: {...view, tokens: [...view.tokens]}});
+}
+
+function init(settings: RunnerSettings): void {
+    engine = new LlamaEngine(settings, {
+        info: (details, message) => send({type: "log", level: "info", details, message}),
+        warn: (details, message) => send({type: "log", level: "warn", details, message}),
+        error: (details, message) => send({type: "log", level: "error", details, message})
+    }, {
+        onCache: (event) => send({type: "cache", event}),
+        onStateDiscarded: (reason) => send({type: "discard", reason})
+    });
+    // Load progress and state changes reach the parent without it asking.
+    stateTimer = setInterval(reportState, 200);
+    reportState();
+}
+
+async function call(id: number, method: RunnerCall, args: unknown[]): Promise<void> {
+    try {
+        if (engine == null) throw new Error("the runner was not initialised");
+        let value: unknown;
+        switch (method) {
+            case "load": value = await engine.load(); break;
+            case "memory": value = await engine.memory(); break;
+            case "render": value = await engine.render(args[0] as Parameters<LlamaEngine["render"]>[0]); break;
+            case "countTokens": value = await engine.countTokens(args[0] as string); break;
+            case "specialTokenId": value = await engine.specialTokenId(args[0] as string); break;
+        }
+        reportState();
+        send({type: "result", id, value});
+    } catch (err) {
+        reportState();
+        send({type: "error", id, error: toWire(err)});
+    }
+}
+
+async function generate(message: Extract<ParentMessage, {type: "generate"}>): Promise<void> {
+    const controller = new AbortController();
+    const entry = {controller, reason: "abort" as FinishReason};
+    aborts.set(message.id, entry);
+    try {
+        if (engine == null) throw new Error("the runner was not initialised");
+        for await (const event of engine.generate({
+            slot: message.slot, prompt: message.prompt, params: message.params, conversationId: message.conversationId,
+            signal: controller.signal, abortReason: () => entry.reason
+        }))
+            queueEvent(message.id, event);
+        flushEvents();
+    } catch (err) {
+        flushEvents();
+        send({type: "generateError", id: message.id, error: toWire(err)});
+    } finally {
+        aborts.delete(message.id);
+        reportSlot(message.slot);
+    }
+}
+
+async function close(): Promise<void> {
+    if (stateTimer != null) clearInterval(stateTimer);
+    await engine?.close().catch(() => undefined);
+    process.exit(0);
+}
+
+process.on("message", (message: ParentMessage) => {
+    switch (message.type) {
+        case "init": init(message.settings); break;
+        case "call": void call(message.id, message.method, message.args); break;
+        case "generate": void generate(message); break;
+        case "abort": {
+            const entry = aborts.get(message.id);
+            if (entry != null) {
+                entry.reason = message.reason;
+                entry.controller.abort();
+            }
+            break;
+        }
+        case "close": void close(); break;
+    }
+});
+// Without its parent the runner has no purpose (and must not hold a GPU).
+process.on("disconnect", () => process.exit(0));
+// Signals are the parent's business: it asks with "close" and kills when it must.
+process.on("SIGINT", () => undefined);
+process.on("SIGTERM", () => void close());
+send({type: "ready"});
