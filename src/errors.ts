@@ -8,6 +8,7 @@ export type ErrorKind =
     | "unauthorized" // 401: missing or wrong API key
     | "not_found" // 404
     | "conflict" // 409
+    | "unsupported_media_type" // 415: a body in an encoding or charset we do not read
     | "overloaded" // 429: try again later
     | "unavailable" // 503: the model is loading, unloaded, failed or the worker is shutting down
     | "bad_gateway" // 502: the upstream engine answered badly

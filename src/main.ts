@@ -3,6 +3,9 @@ import {ConfigError, loadConfig} from "./config/config.js";
 import {SchedulerClosedError} from "./errors.js";
 import {createWorker, stopWorker} from "./worker.js";
 
+/** After the shutdown grace, how long freeing the model and closing the server may take before the process kills the runner and exits. */
+const SHUTDOWN_MARGIN_SECONDS = 15;
+
 /** Entry point: validate settings once, wire the worker, listen, and shut down cleanly on signals. */
 async function main(): Promise<void> {
     let config;
@@ -53,6 +56,15 @@ async function main(): Promise<void> {
         }
         stopping = true;
         logger.info({signal, graceSeconds: config.shutdownGraceSeconds, running: worker.scheduler.running}, "shutting down");
+        // A hard deadline: generations get the grace, then stopping may take a bounded while more;
+        // past it the model runner (llama.cpp may be stuck in a native call) is killed.
+        const deadline = setTimeout(() => {
+            logger.error({deadlineSeconds: config.shutdownGraceSeconds + SHUTDOWN_MARGIN_SECONDS},
+                "shutdown deadline passed; killing the model runner and exiting");
+            worker.killEngine();
+            process.exit(1);
+        }, (config.shutdownGraceSeconds + SHUTDOWN_MARGIN_SECONDS) * 1000);
+        deadline.unref();
         stopWorker(worker).then(({aborted}) => {
             logger.info({aborted}, "shutdown complete");
             process.exit(0);
@@ -61,8 +73,10 @@ async function main(): Promise<void> {
             process.exit(1);
         });
     };
-    process.on("SIGTERM", () => stop("SIGTERM"));
-    process.on("SIGINT", () => stop("SIGINT"));
+    // SIGHUP (a closed terminal, some supervisors) and SIGUSR2 (nodemon and others restart with it)
+    // would end the process at once by default: they drain like SIGTERM.
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGUSR2"] as const)
+        process.on(signal, () => stop(signal));
 }
 
 void main();

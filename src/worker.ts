@@ -33,6 +33,8 @@ export interface Worker<E extends Engine = Engine> {
     registration(): Promise<RegistrationOutcome> | null;
     /** Stops a registration still retrying (shutdown). */
     stopRegistration(): void;
+    /** Kills the model runner at once, if the engine has one (a shutdown past its deadline). */
+    killEngine(): void;
 }
 
 export interface WorkerOptions {
@@ -117,7 +119,8 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     return {
         config, engine, scheduler, lifecycle, metrics, status, chat, enhance, app,
         registration: () => registration,
-        stopRegistration: () => registrationStop.abort()
+        stopRegistration: () => registrationStop.abort(),
+        killEngine: () => engine.kill?.()
     };
 }
 

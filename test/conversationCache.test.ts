@@ -98,7 +98,8 @@ test("a state whose recorded tokens do not match its file is discarded, not used
         const a = await postJson(`${worker.url}/chat`, turnBody(1, 0, []));
         // Another conversation takes the only sequence: conversation 1 is spilled to disk.
         await postJson(`${worker.url}/chat`, turnBody(2, 0, []));
-        const sidecars = fs.readdirSync(dir, {recursive: true}).map(String).filter((name) => name.endsWith(".json"));
+        // Sidecars sit in the model's identity folder (beside them, at the top, the model-hash cache).
+        const sidecars = fs.readdirSync(dir, {recursive: true}).map(String).filter((name) => name.endsWith(".json") && name.includes(path.sep));
         assert.equal(sidecars.length, 1);
         const history: Turn[] = [{sender: "user", content: turnBody(1, 0, []).message}, {sender: "assistant", content: a.json.response}];
         // Swap the state file for conversation 2's (spilled next): the sidecar's tokens no longer match the file.

@@ -133,7 +133,8 @@ test("a client that disconnects from the front cancels the upstream's generation
         for await (const part of stream)
             if ((part.choices[0]?.delta.content ?? "") !== "" && ++received === 3) controller.abort();
     })().catch(() => undefined);
-    assert.equal(received, 3);
+    // Chunks already read before the abort may still be handed out; the point is that the upstream stops.
+    assert.ok(received >= 3, `${received} chunks`);
     await until(() => front.worker.scheduler.running === 0 && upstream.worker.scheduler.running === 0, 10_000,
         "both workers to release their slots");
     await until(() => upstreamLogs.records().some((line) => line.msg === "chat completion completed" && line.finishReason === "abort"), 10_000,

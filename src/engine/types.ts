@@ -209,6 +209,8 @@ export interface Engine {
     unload(): Promise<void>;
     memory(): Promise<MemoryReport>;
     close(): Promise<void>;
+    /** Ends the engine at once, without waiting for anything (shutdown past its deadline); optional. */
+    kill?(): void;
 }
 
 /** How much of a prompt was already evaluated: in the leased sequence, from a stored state, or nothing useful. */

@@ -1,4 +1,3 @@
-import {randomUUID} from "node:crypto";
 import Fastify, {type FastifyInstance, type FastifyServerOptions} from "fastify";
 import type {Config} from "../config/config.js";
 import type {ChatService} from "../service/chatService.js";
@@ -11,6 +10,7 @@ import {toProblem} from "./adapters/errorMapping.js";
 import {errorBodyFor, promptFieldFor} from "./adapters/envelopes.js";
 import {bearerAuth, OPEN_ROUTES} from "./auth.js";
 import {registerSecurity, serverTimeoutOptions} from "./security.js";
+import {clientErrorHandler, registerRequestHygiene, requestId} from "./requestHygiene.js";
 import {collectRoutes, type RouteRecord} from "./routeList.js";
 import {chatRoutes} from "./routes/chat.js";
 import {openAiRoutes} from "./routes/openai.js";
@@ -54,8 +54,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             : {logger: deps.logger ?? {level: config.logLevel}}),
         bodyLimit: config.bodyLimitBytes,
         ...serverTimeoutOptions(config),
-        genReqId: () => randomUUID(),
-        requestIdHeader: "x-request-id",
+        // A client's id only when it looks like one (it is echoed and logged on every line).
+        genReqId: requestId,
+        requestIdHeader: false,
+        // Requests are logged by the onResponse hook below: path without the query (which may hold a key).
+        disableRequestLogging: true,
+        clientErrorHandler,
         return503OnClosing: true,
         ajv: {
             // Bad input is rejected, never silently fixed: no coercion, no dropped fields.
@@ -80,15 +84,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     registerSecurity(app, config);
     if (config.workerApiKey != null)
         app.addHook("onRequest", bearerAuth(config.workerApiKey));
+    registerRequestHygiene(app);
     app.addHook("onResponse", async (request, reply) => {
         const labels = {method: request.method, route: request.routeOptions.url ?? "unmatched"};
+        request.log.info({method: request.method, path: request.url.split("?")[0], status: reply.statusCode,
+            ms: Math.round(reply.elapsedTime)}, "request completed");
         ops.metrics.httpRequests.inc({...labels, status: String(reply.statusCode)});
         ops.metrics.httpRequestSeconds.observe(labels, reply.elapsedTime / 1000);
     });
 
     app.setErrorHandler((err, request, reply) => {
         const problem = toProblem(err, promptFieldFor(request.url));
-        if (problem.status >= 500)
+        // A stack only for bugs: a 503 while shutting down or loading is an answer, not a failure.
+        if (problem.status === 500)
             request.log.error({err, code: problem.code}, "request failed");
         else
             request.log.info({code: problem.code, status: problem.status}, "request rejected");

@@ -58,6 +58,8 @@ export interface ChatResult {
     timeToFirstTokenSeconds: number | null;
     /** One entry per generated token when `params.logprobs` asked for them, else null. */
     logprobs: TokenLogprob[] | null;
+    /** Set when the worker, not the client, cut the generation short (a forced unload, the end of the shutdown grace). */
+    interruption: WorkerError | null;
 }
 
 export interface ChatServiceOptions {
@@ -166,21 +168,34 @@ export class ChatService {
 
     async chat(job: ChatJob, hooks: ChatHooks = {}): Promise<ChatResult> {
         const received = performance.now();
-        const hold = await this.gate.enter(job.signal);
-        try {
-            const prepared = await this.fit(job.input, job.params.maxTokens);
-            const hint: LeaseHint = {conversationId: job.conversationId, prompt: prepared.prompt};
-            const waiting = AbortSignal.any([job.signal, hold.signal]);
-            const lease = await this.scheduler.acquire(hint, waiting).catch((err: unknown) => {
-                if (err instanceof Error && err.name === "AbortError")
-                    throw hold.signal.aborted && hold.signal.reason instanceof WorkerError
-                        ? hold.signal.reason
-                        : new ClientClosedError("queue");
+        for (let attempt = 1; ; attempt++) {
+            const hold = await this.gate.enter(job.signal);
+            let prepared: PreparedPrompt;
+            let lease: Lease;
+            try {
+                prepared = await this.fit(job.input, job.params.maxTokens);
+                const hint: LeaseHint = {conversationId: job.conversationId, prompt: prepared.prompt};
+                const waiting = AbortSignal.any([job.signal, hold.signal]);
+                lease = await this.scheduler.acquire(hint, waiting).catch((err: unknown) => {
+                    if (err instanceof Error && err.name === "AbortError")
+                        throw hold.signal.aborted && hold.signal.reason instanceof WorkerError
+                            ? hold.signal.reason
+                            : new ClientClosedError("queue");
+                    throw err;
+                });
+            } catch (err) {
+                hold.release();
+                // A forced unload took the model before this request got a sequence: like a request
+                // arriving now, it waits for the model to load again and is then served.
+                if (attempt < MAX_UNLOAD_RETRIES && !job.signal.aborted && isUnloadRevocation(hold.signal))
+                    continue;
                 throw err;
-            });
-            return await this.generate(job, prepared, lease, received, hooks, hold.signal);
-        } finally {
-            hold.release();
+            }
+            try {
+                return await this.generate(job, prepared, lease, received, hooks, hold.signal);
+            } finally {
+                hold.release();
+            }
         }
     }
 
@@ -242,7 +257,9 @@ export class ChatService {
                         queueSeconds: lease.waitedSeconds,
                         generationSeconds,
                         timeToFirstTokenSeconds: firstText != null ? (firstText - received) / 1000 : null,
-                        logprobs
+                        logprobs,
+                        interruption: event.finishReason === "abort" && revoked.aborted && revoked.reason instanceof WorkerError
+                            ? revoked.reason : null
                     };
                 }
             }
@@ -254,6 +271,13 @@ export class ChatService {
             lease.release();
         }
     }
+}
+
+/** How often one request goes back to wait for the model after forced unloads took it away. */
+const MAX_UNLOAD_RETRIES = 3;
+
+function isUnloadRevocation(signal: AbortSignal): boolean {
+    return signal.aborted && signal.reason instanceof WorkerError && signal.reason.code === "model_unloaded";
 }
 
 /**

@@ -102,12 +102,7 @@ export function loadEnhanceTemplates(operatorDir: string | null, builtinDir: str
         const jobType = file.slice(0, -".json".length);
         if (!isJobType(jobType))
             fail(`${file}: not a job type; template files are named ${JOB_TYPES.map((name) => `${name}.json`).join(", ")}`);
-        let text = "";
-        try {
-            text = fs.readFileSync(path.join(operatorDir, file), "utf8");
-        } catch (err) {
-            fail(`${file}: cannot be read: ${(err as Error).message}`);
-        }
+        const text = readTemplateFile(path.join(operatorDir, file), file, fail);
         try {
             templates.set(jobType as JobType, parseTemplate(jobType as JobType, text, "operator", file));
         } catch (err) {
@@ -115,6 +110,37 @@ export function loadEnhanceTemplates(operatorDir: string | null, builtinDir: str
         }
     }
     return templates;
+}
+
+/** Operator templates are small text files; anything bigger is not one. */
+const MAX_TEMPLATE_BYTES = 64 * 1024;
+
+/**
+ * Reads a template only if it is a regular file of at most MAX_TEMPLATE_BYTES (following links):
+ * a FIFO would block the boot, /dev/zero would fill the memory.
+ */
+function readTemplateFile(filePath: string, file: string, fail: (message: string) => never): string {
+    let stat: fs.Stats;
+    try {
+        stat = fs.statSync(filePath);
+    } catch (err) {
+        return fail(`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`);
+    }
+    if (!stat.isFile())
+        return fail(`${file}: is not a regular file`);
+    if (stat.size > MAX_TEMPLATE_BYTES)
+        return fail(`${file}: is ${stat.size} bytes; a template is at most ${MAX_TEMPLATE_BYTES}`);
+    // O_NONBLOCK: had it become a FIFO since the stat, opening it would not wait for a writer.
+    const fd = fs.openSync(filePath, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+        const buffer = Buffer.alloc(MAX_TEMPLATE_BYTES + 1);
+        const length = fs.readSync(fd, buffer, 0, buffer.length, 0);
+        if (length > MAX_TEMPLATE_BYTES)
+            return fail(`${file}: is larger than ${MAX_TEMPLATE_BYTES} bytes; a template is smaller`);
+        return buffer.subarray(0, length).toString("utf8");
+    } finally {
+        fs.closeSync(fd);
+    }
 }
 
 export function isJobType(value: string): value is JobType {
@@ -134,7 +160,10 @@ function parseTemplate(jobType: JobType, text: string, source: TemplateSource, f
     try {
         data = JSON.parse(text);
     } catch (err) {
-        throw new Error(`is not valid JSON: ${(err as Error).message}`);
+        // The parser's message quotes the file; the file may not be a template at all (a link to
+        // /etc/passwd), so only the position is reported.
+        const position = /position (\d+)/.exec((err as Error).message)?.[1];
+        throw new Error(`is not valid JSON${position != null ? ` (at character ${position})` : ""}`);
     }
     if (typeof data !== "object" || data == null || Array.isArray(data))
         throw new Error("must be a JSON object");

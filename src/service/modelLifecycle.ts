@@ -53,6 +53,9 @@ export interface LifecycleOptions {
 
 type Listener = () => void;
 
+/** The longest a request waits for the model through unloads and loads before it gets a 503. */
+const ENTER_TIMEOUT_SECONDS = 300;
+
 /**
  * Owns when the model is loaded: explicit load/unload, lazy reload on the next request after an
  * unload, unload after idleness, and the holds that keep the model in place while requests use
@@ -106,8 +109,10 @@ export class ModelLifecycle implements ModelGate {
     }
 
     async enter(signal?: AbortSignal): Promise<ModelHold> {
-        // A few rounds at most: wait for an unload, then load, then settle.
-        for (let round = 0; ; round++) {
+        // Unloads and loads may follow each other (an operator cycling the model): keep waiting
+        // through them, up to a bound; only a failed load ends the wait early.
+        const deadline = performance.now() + ENTER_TIMEOUT_SECONDS * 1000;
+        for (;;) {
             if (this.shuttingDown)
                 throw new SchedulerClosedError();
             if (signal?.aborted)
@@ -119,8 +124,10 @@ export class ModelLifecycle implements ModelGate {
             const status = this.engine.status();
             if (status.state === "ready" || (status.state === "failed" && this.engine.failureIsTransient === true))
                 break;
-            if (status.state === "failed" || round >= 4)
+            if (status.state === "failed")
                 throw new ModelNotReadyError(status.state, status.reason);
+            if (performance.now() > deadline)
+                throw new ModelNotReadyError(status.state, `the model did not become ready within ${ENTER_TIMEOUT_SECONDS} s`);
             await this.waitFor(status.state === "unloaded" ? this.load() : this.engine.whenSettled(), signal);
         }
         // No await between the readiness check and taking the hold, so an unload cannot slip in.

@@ -57,8 +57,20 @@ export function projectWithCpuVariant(variant: string): string {
     return dir;
 }
 
-/** The ggml CPU variants a running process has loaded, read from its memory map (Linux). */
+/**
+ * The ggml CPU variants a running process and its children (the model runner) have loaded, read
+ * from their memory maps (Linux).
+ */
 export function loadedCpuVariants(pid: number): string[] {
-    const maps = fs.readFileSync(`/proc/${pid}/maps`, "utf8");
-    return [...new Set([...maps.matchAll(/libggml-cpu-([\w]+)\.so/g)].map((match) => match[1]))];
+    const found = new Set<string>();
+    for (const id of [pid, ...childrenOf(pid)]) {
+        const maps = fs.readFileSync(`/proc/${id}/maps`, "utf8");
+        for (const match of maps.matchAll(/libggml-cpu-([\w]+)\.so/g)) found.add(match[1]);
+    }
+    return [...found];
+}
+
+function childrenOf(pid: number): number[] {
+    const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+    return children === "" ? [] : children.split(/\s+/).map(Number).flatMap((child) => [child, ...childrenOf(child)]);
 }

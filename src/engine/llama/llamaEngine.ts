@@ -171,7 +171,7 @@ export class LlamaEngine implements Engine {
                 flashAttention: context.flashAttention, gpu: llama.gpu, gpuLayers: model.gpuLayers, loadTimeSeconds: Number(loadTimeSeconds.toFixed(3))
             }, "model loaded");
         } catch (err) {
-            const failure = classifyLoadError(err);
+            const failure = classifyLoadError(err, this.settings.modelPath);
             this.state = {state: "failed", reason: failure.message, loadProgress: null, code: failure.code};
             this.logger.error({modelPath: this.settings.modelPath, code: failure.code, reason: failure.message}, "model failed to load");
             await model?.dispose().catch(() => undefined);
@@ -361,9 +361,14 @@ export class LlamaEngine implements Engine {
     private logLlama(level: LlamaLogLevel, message: string): void {
         const text = message.trim();
         if (text === "") return;
+        // llama.cpp quotes a grammar it cannot parse, and grammars come from clients: such a
+        // message is client text, logged as its length only (like prompts without LOG_PROMPTS).
+        const [details, line] = /grammar/i.test(text)
+            ? [{source: "llama.cpp", withheldChars: text.length}, "llama.cpp reported a grammar error (text withheld: it quotes the client's grammar)"]
+            : [{source: "llama.cpp"}, text];
         if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal)
-            this.logger.error({source: "llama.cpp"}, text);
+            this.logger.error(details, line);
         else if (level === LlamaLogLevel.warn)
-            this.logger.warn({source: "llama.cpp"}, text);
+            this.logger.warn(details, line);
     }
 }

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import path from "node:path";
 import {readGgufFileInfo, GgufInsights, GgufFileType, GgmlType, InsufficientMemoryError, type Llama} from "node-llama-cpp";
 
 /**
@@ -46,16 +47,16 @@ export async function readModelFacts(llama: Llama, modelPath: string): Promise<M
     try {
         stat = fs.statSync(modelPath);
     } catch {
-        throw new LoadFailure("model_not_found", `model file not found: ${modelPath} (set MODEL_PATH to a GGUF file)`);
+        throw new LoadFailure("model_not_found", "the model file (MODEL_PATH) does not exist; set MODEL_PATH to a GGUF file");
     }
     if (!stat.isFile())
-        throw new LoadFailure("model_not_found", `MODEL_PATH is not a file: ${modelPath}`);
+        throw new LoadFailure("model_not_found", "MODEL_PATH is not a regular file; set it to a GGUF file");
     let insights: GgufInsights;
     try {
         const fileInfo = await readGgufFileInfo(modelPath, {readTensorInfo: true, sourceType: "filesystem", logWarnings: false});
         insights = await GgufInsights.from(fileInfo, llama);
     } catch (err) {
-        throw new LoadFailure("model_invalid", `model file is not a valid GGUF model: ${modelPath}: ${(err as Error).message}`);
+        throw new LoadFailure("model_invalid", `the model file (MODEL_PATH) is not a valid GGUF model: ${(err as Error).message}`);
     }
     const info = insights.ggufFileInfo;
     const declaredTensors = Number(info.totalTensorCount);
@@ -64,7 +65,7 @@ export async function readModelFacts(llama: Llama, modelPath: string): Promise<M
     // Split models (model-00001-of-00003.gguf) keep their tensors in other files; only the count can be checked.
     if (readTensors < declaredTensors || (info.splicedParts === 1 && needed > stat.size))
         throw new LoadFailure("model_invalid",
-            `model file is truncated or corrupt: ${modelPath} has ${stat.size} bytes, but its header describes ` +
+            `the model file (MODEL_PATH) is truncated or corrupt: it has ${stat.size} bytes, but its header describes ` +
             `${declaredTensors} tensors needing ${needed} bytes (an incomplete download?)`);
     const general = info.metadata.general as {name?: string; architecture?: string; file_type?: number} | undefined;
     return {
@@ -94,11 +95,15 @@ function quantizationName(fileType: number | undefined, dominant: GgmlType | und
     return dominant != null ? GgmlType[dominant] ?? null : null;
 }
 
-/** Maps whatever a load threw to a LoadFailure with a code (llama.cpp reports most problems as plain Errors). */
-export function classifyLoadError(err: unknown): LoadFailure {
+/**
+ * Maps whatever a load threw to a LoadFailure with a code (llama.cpp reports most problems as plain
+ * Errors). The message goes to clients (/health, 503s), so the model's path is replaced by the
+ * setting's name: error bodies never carry file paths.
+ */
+export function classifyLoadError(err: unknown, modelPath: string): LoadFailure {
     if (err instanceof LoadFailure)
-        return err;
-    const message = err instanceof Error ? err.message : String(err);
+        return new LoadFailure(err.code, withoutPath(err.message, modelPath));
+    const message = withoutPath(err instanceof Error ? err.message : String(err), modelPath);
     if (err instanceof InsufficientMemoryError || /not enough (v)?ram|insufficient memory|out of memory/i.test(message))
         return new LoadFailure("insufficient_memory", `not enough memory to load the model: ${message}`);
     if (/magic|gguf|invalid|failed to load model/i.test(message))
@@ -117,4 +122,12 @@ export function fileSizeOf(filePath: string): number | null {
 /** "models/qwen2.5-7b-instruct-q4_k_m.gguf" -> "qwen2.5-7b-instruct-q4_k_m" */
 export function baseName(filePath: string): string {
     return filePath.split(/[\\/]/).pop()?.replace(/\.gguf$/i, "") ?? filePath;
+}
+
+/** `text` with the model's path (as given and absolute) written as MODEL_PATH, and other absolute paths as <path>. */
+export function withoutPath(text: string, modelPath: string): string {
+    let result = text;
+    for (const form of [path.resolve(modelPath), modelPath])
+        if (form.length > 1) result = result.split(form).join("MODEL_PATH");
+    return result.replace(/(?<![\w.])\/(?:[^\s/:'"]+\/)+[^\s/:'",;)]*/g, "<path>");
 }

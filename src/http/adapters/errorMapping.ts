@@ -15,6 +15,7 @@ const STATUS_BY_KIND: Record<ErrorKind, number> = {
     unauthorized: 401,
     not_found: 404,
     conflict: 409,
+    unsupported_media_type: 415,
     overloaded: 429,
     unavailable: 503,
     bad_gateway: 502,

@@ -72,8 +72,10 @@ export function chatResponse(
     body: ChatRequestBody, result: ChatResult, model: {model_name: string; model_loaded: boolean}, processingSeconds: number
 ): ChatResponseBody {
     const now = new Date().toISOString();
+    // Only the contract's fields are echoed: an unknown field in an entry (any depth, any size)
+    // is the client's business, not ours to serialize back.
     const history: HistoryEntry[] = [
-        ...(body.conversation_history ?? []),
+        ...(body.conversation_history ?? []).map(({sender, content, created_at}) => created_at != null ? {sender, content, created_at} : {sender, content}),
         {sender: "user", content: body.message, created_at: now},
         {sender: "assistant", content: result.text, created_at: now}
     ];

@@ -81,6 +81,9 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
                 grammar: job.params.grammar?.type, queueSeconds: result.queueSeconds,
                 generationSeconds: result.generationSeconds, stream: sse != null
             }, "chat completion completed");
+            // OpenAI has no finish reason for "the server took the model away": that is an error.
+            if (result.interruption != null)
+                throw result.interruption;
             if (sse == null)
                 return chatCompletion(identity, result);
             send(chatCompletionChunk(identity, {}, openAiFinishReason(result.finishReason), job.includeUsage));
