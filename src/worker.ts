@@ -54,7 +54,7 @@ async function createEngine(config: Config, logger: Logger, hooks: RunnerEngineO
     if (config.modelIsBuiltin && await ensureBuiltinModel(config.modelPath) === "created")
         logger.info({modelPath: config.modelPath}, "created the built-in synthetic test model");
     return new RunnerEngine({
-        settings: runnerSettings(config), loadTimeoutSeconds: config.loadTimeoutSeconds, hooks,
+        settings: runnerSettings(config), loadTimeoutSeconds: config.loadTimeoutSeconds, logPrompts: config.logPrompts, hooks,
         // llama.cpp evaluates on the runner's libuv pool: sized as bin/chat-worker.cjs sizes ours.
         env: {...process.env, UV_THREADPOOL_SIZE: String(config.uvThreadpoolSize)}
     }, engineLogger);

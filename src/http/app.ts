@@ -1,4 +1,4 @@
-import Fastify, {type FastifyInstance, type FastifyServerOptions} from "fastify";
+import Fastify, {LogController, type FastifyInstance, type FastifyServerOptions} from "fastify";
 import type {Config} from "../config/config.js";
 import type {ChatService} from "../service/chatService.js";
 import type {EnhanceService} from "../service/enhanceService.js";
@@ -58,7 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         genReqId: requestId,
         requestIdHeader: false,
         // Requests are logged by the onResponse hook below: path without the query (which may hold a key).
-        disableRequestLogging: true,
+        logController: new LogController({disableRequestLogging: true}),
         clientErrorHandler,
         return503OnClosing: true,
         ajv: {

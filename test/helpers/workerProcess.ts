@@ -20,6 +20,8 @@ export interface SpawnOptions {
     cwd?: string;
     /** Node options before the entry point (e.g. --preserve-symlinks). */
     nodeArgs?: string[];
+    /** Wait for the model to load (default), or only for the server to listen. */
+    waitForModel?: boolean;
 }
 
 /**
@@ -35,7 +37,8 @@ export async function spawnWorker(env: Record<string, string>, options: SpawnOpt
         env: {
             ...cleanEnv, UV_THREADPOOL_SIZE: "1", PORT: "0", HOST: "127.0.0.1", GPU: "false", ...ONE_THREAD,
             MODEL_PATH: await testModelPath(), LOG_LEVEL: "info", ...env
-        }
+        },
+        waitForModel: options.waitForModel
     });
 }
 
@@ -50,6 +53,8 @@ export interface WorkerProcessOptions {
     /** Run as this user and group (only root can). */
     uid?: number;
     gid?: number;
+    /** Wait for the model to load (default), or only for the server to listen. */
+    waitForModel?: boolean;
 }
 
 /**
@@ -98,7 +103,8 @@ export async function spawnWorkerProcess(options: WorkerProcessOptions): Promise
         });
     try {
         const listening = await waitForLog((record) => record.msg === "listening", 30_000, "the listening log line");
-        await waitForLog((record) => record.msg === "model loaded", 30_000, "the model to load");
+        if (options.waitForModel !== false)
+            await waitForLog((record) => record.msg === "model loaded", 30_000, "the model to load");
         return {child, url: `http://127.0.0.1:${listening.port}`, logs, waitForLog, exited};
     } catch (err) {
         child.kill("SIGKILL");

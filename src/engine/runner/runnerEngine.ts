@@ -19,6 +19,8 @@ export interface RunnerEngineOptions {
     env: NodeJS.ProcessEnv;
     /** A load that has not settled after this long is killed and reported. */
     loadTimeoutSeconds: number;
+    /** LOG_PROMPTS: log what the runner writes on stdout/stderr as it is (it may quote client text). */
+    logPrompts: boolean;
     hooks?: {
         onCache?(event: CacheEvent): void;
         onStateDiscarded?(reason: StateDiscardReason): void;
@@ -57,6 +59,11 @@ export class RunnerEngine implements Engine {
     constructor(private readonly options: RunnerEngineOptions, private readonly logger: EngineLogger) {
         this.slots = options.settings.parallel;
         this.contextSize = options.settings.contextSize;
+    }
+
+    /** The runner process's id, or null while none runs (unloaded, crashed, failed to start). */
+    get runnerPid(): number | null {
+        return this.runner?.pid ?? null;
     }
 
     status(): EngineStatus {
@@ -127,7 +134,7 @@ export class RunnerEngine implements Engine {
     }
 
     private async startRunner(): Promise<RunnerProcess> {
-        const runner = await RunnerProcess.start(this.options.env, this.logger, {
+        const runner = await RunnerProcess.start(this.options.env, this.logger, this.options.logPrompts, {
             onMessage: (message) => this.receive(message),
             onExit: (exit) => this.runnerExited(runner, exit)
         });

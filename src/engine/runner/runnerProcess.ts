@@ -50,7 +50,7 @@ export class RunnerProcess {
     private requested = false;
     private memoryTimer: NodeJS.Timeout | null = null;
 
-    private constructor(child: ChildProcess, logger: EngineLogger, onExit: (exit: RunnerExit) => void) {
+    private constructor(child: ChildProcess, logger: EngineLogger, onExit: (exit: RunnerExit) => void, verbatim: boolean) {
         this.child = child;
         this.exited = new Promise((resolve) => {
             child.once("exit", (code, signal) => {
@@ -69,14 +69,13 @@ export class RunnerProcess {
                 buffered = lines.pop() ?? "";
                 for (const line of lines)
                     if (line.trim() !== "")
-                        // Control characters out, length bounded: a line of its own in our JSON log, never a forged one.
-                        logger.warn({source: "runner", line: line.replace(/[\u0000-\u001f\u007f]/g, " ").slice(0, 500)}, "model runner output");
+                        logOutput(logger, line, verbatim);
             });
         }
     }
 
     /** Starts a runner and resolves once it is ready for messages; rejects if it exits first. */
-    static async start(env: NodeJS.ProcessEnv, logger: EngineLogger, handlers: {
+    static async start(env: NodeJS.ProcessEnv, logger: EngineLogger, verbatim: boolean, handlers: {
         onMessage(message: RunnerMessage): void;
         onExit(exit: RunnerExit): void;
     }): Promise<RunnerProcess> {
@@ -89,7 +88,7 @@ export class RunnerProcess {
             if (message.type === "ready") ready();
             else handlers.onMessage(message);
         });
-        const runner = new RunnerProcess(child, logger, handlers.onExit);
+        const runner = new RunnerProcess(child, logger, handlers.onExit, verbatim);
         child.on("error", (err) => logger.error({error: err.message}, "model runner process error"));
         const exitedEarly = runner.exited.then((exit) => {
             throw new Error(`the model runner exited before it was ready (${exit.signal ?? `code ${exit.code}`})`);
@@ -151,6 +150,22 @@ export class RunnerProcess {
         if (this.memoryTimer != null) clearInterval(this.memoryTimer);
         this.memoryTimer = null;
     }
+}
+
+/** What llama.cpp prints about itself (asserts, loading), which never quotes a client. */
+const DIAGNOSTIC = /GGML_ASSERT|^(ggml|llama|gguf)_\w+:/;
+
+/**
+ * One line the runner wrote. llama.cpp writes some things straight to stderr, a grammar it cannot
+ * parse among them (client text, over several lines): so only its own diagnostics are logged as
+ * they are, other lines as their length (all of them with LOG_PROMPTS=true). Control characters
+ * are replaced and the length bounded: a line of its own in our JSON log, never a forged one.
+ */
+function logOutput(logger: EngineLogger, line: string, verbatim: boolean): void {
+    if (verbatim || DIAGNOSTIC.test(line))
+        logger.warn({source: "runner", line: line.replace(/[\u0000-\u001f\u007f]/g, " ").slice(0, 500)}, "model runner output");
+    else
+        logger.warn({source: "runner", withheldChars: line.length}, "model runner output (withheld: it may quote client text)");
 }
 
 /** RssAnon of a process (Linux): its own allocations, not the model file pages it maps. */
