@@ -257,7 +257,8 @@ test("a client that drops a stream stops its generation and frees the sequence",
         for await (const chunk of stream)
             if ((chunk.choices[0]?.delta.content ?? "") !== "" && ++received === 3) controller.abort();
     })().catch(() => undefined);
-    assert.equal(received, 3);
+    // Chunks the client had already read may still be handed out after the abort.
+    assert.ok(received >= 3, `${received} chunks`);
     await until(() => server.worker.scheduler.running === 0, 10_000, "the sequence to be released");
     const line = logs.records().find((entry) => entry.msg === "chat completion completed" && entry.finishReason === "abort");
     assert.ok(line, "the generation ended as aborted");

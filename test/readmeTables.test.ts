@@ -16,3 +16,11 @@ test("every setting has a row, and every row a setting", () => {
     const rows = [...section.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((match) => match[1]);
     assert.deepEqual(rows, Object.keys(SETTINGS));
 });
+
+test("every test file the Limits and guarantees section names exists", () => {
+    const section = readme.slice(readme.indexOf("## Limits and guarantees"), readme.indexOf("## Settings"));
+    const named = [...new Set([...section.matchAll(/`(test\/[\w/.]+\.ts)`/g)].map((match) => match[1]))];
+    assert.ok(named.length >= 10, `the section names its tests (${named.length})`);
+    for (const file of named)
+        assert.ok(fs.existsSync(file), `${file} is named in the README but does not exist`);
+});
