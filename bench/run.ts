@@ -57,6 +57,8 @@ async function main(): Promise<void> {
     // The cost of DETERMINISTIC (on by default for the CPU): the same worker with it off.
     const nondeterministic = await startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT,
         stateDir: path.join(stateDir, "nondeterministic"), extraEnv: {DETERMINISTIC: "false"}});
+    const inProcess = await startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT,
+        stateDir: path.join(stateDir, "in-process"), inProcessEngine: true});
     if (peerBinary != null)
         servers.push({protocol: "llama-server", server: await startLlamaServer(peerBinary, {modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT})});
     try {
@@ -78,22 +80,29 @@ async function main(): Promise<void> {
         log("c: aggregate decode with 1, 2, 4, 8 streams");
         for (const streams of [1, 2, 4, 8])
             for (let rep = 0; rep < REPS; rep++)
-                for (const {protocol, server} of servers) {
-                    const runs = await Promise.all(Array.from({length: streams}, (_, i) => streamChat(protocol, server.baseUrl,
-                        [prompt[0], {role: "user", content: `Stream ${i} of ${streams}, rep ${rep}:`}], TOKENS, {...SAMPLING, seed: SAMPLING.seed + i})));
-                    const wall = (Math.max(...runs.map((run) => run.ended)) - Math.min(...runs.map((run) => run.started))) / 1000;
-                    scaling[protocol][streams].push(streams * TOKENS / wall);
-                }
+                for (const {protocol, server} of servers)
+                    scaling[protocol][streams].push(await aggregate(protocol, server.baseUrl, streams, rep));
 
         log("e: DETERMINISTIC=false, single stream and 8 streams");
         const determinismOff = {single: [] as number[], eight: [] as number[]};
         for (let rep = 0; rep < REPS; rep++) {
             determinismOff.single.push(decodeRate(await streamChat("chat-worker", nondeterministic.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
-            const runs = await Promise.all(Array.from({length: 8}, (_, i) => streamChat("chat-worker", nondeterministic.baseUrl,
-                [prompt[0], {role: "user", content: `Stream ${i} of 8, rep ${rep}:`}], TOKENS, {...SAMPLING, seed: SAMPLING.seed + i})));
-            const wall = (Math.max(...runs.map((run) => run.ended)) - Math.min(...runs.map((run) => run.started))) / 1000;
-            determinismOff.eight.push(8 * TOKENS / wall);
+            determinismOff.eight.push(await aggregate("chat-worker", nondeterministic.baseUrl, 8, rep));
         }
+
+        log("g: the runner's process boundary: the same worker with llama.cpp in-process; CPU time per token of each process");
+        const boundary = {single: [] as number[], eight: [] as number[], inProcessSingle: [] as number[], inProcessEight: [] as number[]};
+        const ourServer = servers[0].server;
+        const cpuBefore = {http: processCpuSeconds(ourServer.process.pid), runner: processCpuSeconds(childPid(ourServer.process.pid))};
+        for (let rep = 0; rep < REPS; rep++) {
+            boundary.single.push(decodeRate(await streamChat("chat-worker", ourServer.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
+            boundary.eight.push(await aggregate("chat-worker", ourServer.baseUrl, 8, rep));
+            boundary.inProcessSingle.push(decodeRate(await streamChat("chat-worker", inProcess.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
+            boundary.inProcessEight.push(await aggregate("chat-worker", inProcess.baseUrl, 8, rep));
+        }
+        const cpuAfter = {http: processCpuSeconds(ourServer.process.pid), runner: processCpuSeconds(childPid(ourServer.process.pid))};
+        const boundaryTokens = REPS * 9 * TOKENS;
+        const cpuPerToken = (before: number | null, after: number | null) => before == null || after == null ? null : (after - before) / boundaryTokens * 1e6;
 
         log("d: turn-10 time to first token of a ~2,000-token conversation: warm, restored, cold");
         for (let rep = 0; rep < REPS; rep++)
@@ -123,6 +132,12 @@ async function main(): Promise<void> {
             settings: {model: path.basename(modelPath), parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, tokens: TOKENS, reps: REPS, sampling: SAMPLING},
             engineLimit,
             determinismOff: {singleStream: median(determinismOff.single), eightStreams: median(determinismOff.eight)},
+            runnerBoundary: {
+                singleStream: median(boundary.single), eightStreams: median(boundary.eight),
+                inProcessSingleStream: median(boundary.inProcessSingle), inProcessEightStreams: median(boundary.inProcessEight),
+                httpCpuMicrosPerToken: cpuPerToken(cpuBefore.http, cpuAfter.http),
+                runnerCpuMicrosPerToken: cpuPerToken(cpuBefore.runner, cpuAfter.runner)
+            },
             bandwidthBytesPerSecond: bandwidth,
             weightBytes: raw[0].weightBytes,
             servers: Object.fromEntries(servers.map(({protocol}) => [protocol, {
@@ -142,7 +157,42 @@ async function main(): Promise<void> {
         for (const {server} of servers) await server.stop();
         await cold.stop();
         await nondeterministic.stop();
+        await inProcess.stop();
         fs.rmSync(stateDir, {recursive: true, force: true});
+    }
+}
+
+/** Aggregate decode rate of `streams` concurrent streams, each TOKENS long. */
+async function aggregate(protocol: Protocol, baseUrl: string, streams: number, rep: number): Promise<number> {
+    const runs = await Promise.all(Array.from({length: streams}, (_, i) => streamChat(protocol, baseUrl,
+        [{role: "system", content: "You are a benchmark."}, {role: "user", content: `Stream ${i} of ${streams}, rep ${rep}:`}], TOKENS, {...SAMPLING, seed: SAMPLING.seed + i})));
+    const wall = (Math.max(...runs.map((run) => run.ended)) - Math.min(...runs.map((run) => run.started))) / 1000;
+    return streams * TOKENS / wall;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc; null where there is no /proc. */
+function processCpuSeconds(pid: number | undefined | null): number | null {
+    if (pid == null) return null;
+    try {
+        // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+        const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+        return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    } catch {
+        return null;
+    }
+}
+
+/** Linux's USER_HZ, which /proc/PID/stat counts in (100 on every mainstream build). */
+const CLOCK_TICKS = 100;
+
+/** The worker's runner: its one child process. */
+function childPid(pid: number | undefined): number | null {
+    if (pid == null) return null;
+    try {
+        const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+        return children.length === 1 ? Number(children[0]) : null;
+    } catch {
+        return null;
     }
 }
 

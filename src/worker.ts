@@ -40,19 +40,28 @@ export interface Worker<E extends Engine = Engine> {
 export interface WorkerOptions {
     /** Where to draw the load progress bar (main.ts passes stderr when it is a terminal); none by default. */
     progressStream?: NodeJS.WriteStream | null;
+    /**
+     * Runs llama.cpp in this process, without a runner: only for the bench, which measures what
+     * the process boundary costs per token. Nothing protects the HTTP process from llama.cpp then.
+     */
+    inProcessEngine?: boolean;
 }
 
-/** ENGINE=embedded runs the GGUF in-process; ENGINE=openai forwards to an OpenAI-compatible upstream. */
 /**
  * ENGINE=openai forwards to an upstream; ENGINE=embedded runs the GGUF in a supervised runner
  * process (llama.cpp may abort, spin or grow; the HTTP process must keep answering).
  */
-async function createEngine(config: Config, logger: Logger, hooks: RunnerEngineOptions["hooks"]): Promise<Engine> {
+async function createEngine(config: Config, logger: Logger, hooks: RunnerEngineOptions["hooks"], inProcess: boolean): Promise<Engine> {
     const engineLogger = logger.child({component: "engine"});
     if (config.engine === "openai")
         return new UpstreamEngine(config, engineLogger);
     if (config.modelIsBuiltin && await ensureBuiltinModel(config.modelPath) === "created")
         logger.info({modelPath: config.modelPath}, "created the built-in synthetic test model");
+    if (inProcess) {
+        // Imported only here: the HTTP process never loads node-llama-cpp otherwise.
+        const {LlamaEngine} = await import("./engine/llama/llamaEngine.js");
+        return new LlamaEngine(runnerSettings(config), engineLogger, hooks);
+    }
     return new RunnerEngine({
         settings: runnerSettings(config), loadTimeoutSeconds: config.loadTimeoutSeconds, logPrompts: config.logPrompts, hooks,
         // llama.cpp evaluates on the runner's libuv pool: sized as bin/chat-worker.cjs sizes ours.
@@ -74,7 +83,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
         onCache: (event) => metrics.recordCache(event),
         onStateDiscarded: (reason) => metrics.cacheDiscards.inc({reason}),
         onRunnerCrash: (cause) => metrics.runnerCrashes.inc({cause})
-    });
+    }, options.inProcessEngine === true);
     // Conversation affinity, where the engine offers it: a request goes to the sequence holding its prefix.
     const scheduler = new Scheduler(engine.slots, config.maxQueue, engine.pickSlot?.bind(engine));
     const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds}, logger.child({component: "lifecycle"}));

@@ -14,6 +14,12 @@ export interface BenchResult {
     engineLimit: number;
     /** The worker with DETERMINISTIC=false (the others run with the default, on for the CPU). */
     determinismOff?: {singleStream: number; eightStreams: number};
+    /** The worker (llama.cpp in a runner process) against the same worker with llama.cpp in-process. */
+    runnerBoundary?: {
+        singleStream: number; eightStreams: number; inProcessSingleStream: number; inProcessEightStreams: number;
+        /** CPU time per streamed token during row g of the HTTP process and of the runner; null without /proc. */
+        httpCpuMicrosPerToken: number | null; runnerCpuMicrosPerToken: number | null;
+    };
     bandwidthBytesPerSecond: number | null;
     weightBytes: number;
     servers: Record<string, ServerResult>;
@@ -53,6 +59,17 @@ export function renderMarkdown(result: BenchResult): string {
             `${ratio(ours.singleStream / off.singleStream)} | | |`);
         lines.push(`| e. Cost of DETERMINISTIC: 8 streams, with / without | ${fixed(ours.scaling["8"])} / ${fixed(off.eightStreams)} tok/s | ` +
             `${ratio(ours.scaling["8"] / off.eightStreams)} | | |`);
+    }
+    if (result.runnerBoundary != null) {
+        const boundary = result.runnerBoundary;
+        // Extra wall time per token that crossing the process boundary costs (negative: within noise).
+        const perToken = (runner: number, inProcess: number) => `${((1 / runner - 1 / inProcess) * 1e6).toFixed(0)} µs/token`;
+        lines.push(`| g. Runner process vs llama.cpp in-process, single stream | ${fixed(boundary.singleStream)} / ${fixed(boundary.inProcessSingleStream)} tok/s | ` +
+            `${ratio(boundary.singleStream / boundary.inProcessSingleStream)} (${perToken(boundary.singleStream, boundary.inProcessSingleStream)}) | | |`);
+        lines.push(`| g. Runner process vs llama.cpp in-process, 8 streams | ${fixed(boundary.eightStreams)} / ${fixed(boundary.inProcessEightStreams)} tok/s | ` +
+            `${ratio(boundary.eightStreams / boundary.inProcessEightStreams)} (${perToken(boundary.eightStreams, boundary.inProcessEightStreams)}) | | |`);
+        const micros = (value: number | null) => value == null ? "n/a" : `${value.toFixed(0)} µs`;
+        lines.push(`| h. CPU time per streamed token: HTTP process / runner | ${micros(boundary.httpCpuMicrosPerToken)} / ${micros(boundary.runnerCpuMicrosPerToken)} | | | |`);
     }
     if (result.bandwidthBytesPerSecond != null) {
         const ceiling = result.bandwidthBytesPerSecond / result.weightBytes;

@@ -47,8 +47,13 @@ function stopper(child: ChildProcess): () => Promise<void> {
     });
 }
 
-/** Our worker as its own process, started the way `npm start` starts it (after `npm run build`). */
-export async function startWorker(options: {modelPath: string; parallel: number; threads: number; contextSize: number; stateDir: string; extraEnv?: Record<string, string>}): Promise<RunningServer> {
+/**
+ * Our worker as its own process, started the way `npm start` starts it (after `npm run build`).
+ * `inProcessEngine`: llama.cpp in the HTTP process instead of a runner (bench/lib/inProcessWorker.ts),
+ * to measure what the process boundary costs.
+ */
+export async function startWorker(options: {modelPath: string; parallel: number; threads: number; contextSize: number; stateDir: string;
+    extraEnv?: Record<string, string>; inProcessEngine?: boolean}): Promise<RunningServer> {
     const port = await freePort();
     const env: NodeJS.ProcessEnv = {
         ...process.env, PORT: String(port), HOST: "127.0.0.1", MODEL_PATH: options.modelPath, GPU: "false",
@@ -58,7 +63,10 @@ export async function startWorker(options: {modelPath: string; parallel: number;
     };
     // Let bin/chat-worker.cjs derive the pool size from THREADS, as `npm start` does.
     delete env.UV_THREADPOOL_SIZE;
-    const child = spawn(process.execPath, ["bin/chat-worker.cjs"], {stdio: ["ignore", "ignore", "inherit"], env});
+    if (options.inProcessEngine === true)
+        env.UV_THREADPOOL_SIZE = String(Math.max(1, os.availableParallelism() - options.threads));
+    const child = spawn(process.execPath, options.inProcessEngine === true ? ["--import", "tsx", "bench/lib/inProcessWorker.ts"] : ["bin/chat-worker.cjs"],
+        {stdio: ["ignore", "ignore", "inherit"], env});
     const baseUrl = `http://127.0.0.1:${port}`;
     await waitFor(`${baseUrl}/chat/debug/system-prompt`, (status) => status === 200, child, 120_000);
     return {name: "chat-worker", baseUrl, process: child, stop: stopper(child)};

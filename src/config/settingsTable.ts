@@ -81,7 +81,7 @@ export const SETTINGS = {
     },
     DETERMINISTIC: {
         default: "auto", parse: oneOf(DETERMINISTIC_MODES),
-        doc: "Make an answer depend only on the model, the rendered prompt, the sampling parameters and the seed: not on the conversation cache, on other requests batched with it, or on the CPU. `true` turns off flash attention and gives every single-token decode a throwaway second row on models with F32/F16/BF16 weights (see Determinism). `auto`: on with the CPU backend, off on a GPU (whose kernels llama.cpp picks by batch size anyway)."
+        doc: "Make an answer depend only on the model, the rendered prompt, the sampling parameters and the seed: not on the conversation cache, on other requests batched with it, or on the CPU. `true` turns off flash attention, reuses only tokens evaluated as part of a prompt, and cuts batches so a prompt piece never shares one with generation steps (on F32/F16/BF16 models each generation step gets its own batch; see Determinism). `auto`: on with the CPU backend, off on a GPU (whose kernels llama.cpp picks by batch size anyway)."
     },
     STATE_CACHE_DIR: {
         default: ".state-cache", parse: text,
