@@ -39,7 +39,7 @@ async function main(): Promise<void> {
         process.stderr.write(code === "EADDRINUSE"
             ? `chat-worker: port ${config.port} on ${config.host} is already in use; set PORT to a free port\n`
             : `chat-worker: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`);
-        await worker.engine.close();
+        await worker.models.close();
         process.exit(1);
     }
     const address = worker.app.server.address();
@@ -51,11 +51,11 @@ async function main(): Promise<void> {
         if (stopping) {
             // A second signal: stop waiting for running generations.
             logger.warn({signal}, "second signal: aborting running generations now");
-            worker.lifecycle.abortAll(new SchedulerClosedError());
+            worker.models.abortAll(new SchedulerClosedError());
             return;
         }
         stopping = true;
-        logger.info({signal, graceSeconds: config.shutdownGraceSeconds, running: worker.scheduler.running}, "shutting down");
+        logger.info({signal, graceSeconds: config.shutdownGraceSeconds, running: worker.models.running}, "shutting down");
         // A hard deadline: generations get the grace, then stopping may take a bounded while more;
         // past it the model runner (llama.cpp may be stuck in a native call) is killed.
         const deadline = setTimeout(() => {

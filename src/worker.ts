@@ -1,9 +1,9 @@
 import type {FastifyInstance} from "fastify";
 import type {Logger} from "pino";
-import type {Config} from "./config/config.js";
+import type {Config, ServedModelConfig} from "./config/config.js";
 import type {Engine} from "./engine/types.js";
 import {RunnerEngine, type RunnerEngineOptions} from "./engine/runner/runnerEngine.js";
-import {runnerSettings} from "./engine/runner/protocol.js";
+import {runnerSettings, type RunnerSettings} from "./engine/runner/protocol.js";
 import {UpstreamEngine} from "./engine/upstream/upstreamEngine.js";
 import {Scheduler} from "./scheduler/scheduler.js";
 import {SchedulerClosedError} from "./errors.js";
@@ -11,6 +11,7 @@ import {ChatService} from "./service/chatService.js";
 import {EnhanceService} from "./service/enhanceService.js";
 import {loadEnhanceTemplates} from "./service/enhanceTemplates.js";
 import {ModelLifecycle} from "./service/modelLifecycle.js";
+import {ModelPool, type ModelEntry} from "./service/modelPool.js";
 import {WorkerMetrics} from "./service/metrics.js";
 import {WorkerStatus} from "./service/workerStatus.js";
 import {GpuUtilization} from "./service/gpuUtilization.js";
@@ -21,6 +22,9 @@ import {ensureBuiltinModel} from "./testmodel/builtinModel.js";
 
 export interface Worker<E extends Engine = Engine> {
     config: Config;
+    /** Every served model (one unless MODELS names several). */
+    models: ModelPool;
+    /** The default model's engine, sequences and lifecycle (the only ones with a single model). */
     engine: E;
     scheduler: Scheduler;
     lifecycle: ModelLifecycle;
@@ -33,7 +37,7 @@ export interface Worker<E extends Engine = Engine> {
     registration(): Promise<RegistrationOutcome> | null;
     /** Stops a registration still retrying (shutdown). */
     stopRegistration(): void;
-    /** Kills the model runner at once, if the engine has one (a shutdown past its deadline). */
+    /** Kills the model runners at once (a shutdown past its deadline). */
     killEngine(): void;
 }
 
@@ -48,55 +52,81 @@ export interface WorkerOptions {
 }
 
 /**
- * ENGINE=openai forwards to an upstream; ENGINE=embedded runs the GGUF in a supervised runner
- * process (llama.cpp may abort, spin or grow; the HTTP process must keep answering).
+ * ENGINE=openai forwards to an upstream; ENGINE=embedded runs each GGUF in a supervised runner
+ * process of its own (llama.cpp may abort, spin or grow; the HTTP process must keep answering).
  */
-async function createEngine(config: Config, logger: Logger, hooks: RunnerEngineOptions["hooks"], inProcess: boolean): Promise<Engine> {
-    const engineLogger = logger.child({component: "engine"});
+async function createEngine(config: Config, model: ServedModelConfig, logger: Logger, hooks: RunnerEngineOptions["hooks"], inProcess: boolean): Promise<Engine> {
+    const engineLogger = logger.child({component: "engine", ...(model.name != null ? {model: model.name} : {})});
     if (config.engine === "openai")
         return new UpstreamEngine(config, engineLogger);
     if (config.modelIsBuiltin && await ensureBuiltinModel(config.modelPath) === "created")
         logger.info({modelPath: config.modelPath}, "created the built-in synthetic test model");
+    const settings: RunnerSettings = {
+        ...runnerSettings(config),
+        modelPath: model.path,
+        modelName: model.name ?? config.modelName,
+        // Models share the state folder (each writes under its own identity) and split its budget.
+        stateCacheMaxBytes: Math.floor(config.stateCacheMaxBytes / config.models.length)
+    };
     if (inProcess) {
         // Imported only here: the HTTP process never loads node-llama-cpp otherwise.
         const {LlamaEngine} = await import("./engine/llama/llamaEngine.js");
-        return new LlamaEngine(runnerSettings(config), engineLogger, hooks);
+        return new LlamaEngine(settings, engineLogger, hooks);
     }
     return new RunnerEngine({
-        settings: runnerSettings(config), loadTimeoutSeconds: config.loadTimeoutSeconds, logPrompts: config.logPrompts, hooks,
+        settings, loadTimeoutSeconds: config.loadTimeoutSeconds, logPrompts: config.logPrompts, hooks,
         // llama.cpp evaluates on the runner's libuv pool: sized as bin/chat-worker.cjs sizes ours.
         env: {...process.env, UV_THREADPOOL_SIZE: String(config.uvThreadpoolSize)}
     }, engineLogger);
 }
 
 /**
- * Wires config -> engine -> scheduler -> service -> http. The model loads in the background (or the
- * upstream is probed), so the HTTP server can answer (/health "loading", /ready 503) meanwhile;
- * await `engine.whenSettled()` to wait.
- * Throws ConfigError when a setting that needs the file system (ENHANCE_TEMPLATES_DIR) is bad.
+ * Wires config -> engine -> scheduler -> service -> http, once per served model up to the
+ * service layer. The models load in the background (or the upstream is probed), so the HTTP
+ * server can answer (/health "loading", /ready 503) meanwhile; await `engine.whenSettled()` to wait.
+ * Throws ConfigError when a setting that needs the file system (ENHANCE_TEMPLATES_DIR) or the
+ * routes (AUTH_OPEN_ROUTES) is bad.
  */
 export async function createWorker(config: Config, logger: Logger, options: WorkerOptions = {}): Promise<Worker> {
     // First, before any model work: a bad operator template refuses to boot (ConfigError).
     const templates = loadEnhanceTemplates(config.enhanceTemplatesDir);
-    // `metrics` is created below; the engine only reports once it generates.
-    const engine = await createEngine(config, logger, {
-        onCache: (event) => metrics.recordCache(event),
-        onStateDiscarded: (reason) => metrics.cacheDiscards.inc({reason}),
-        onRunnerCrash: (cause) => metrics.runnerCrashes.inc({cause})
-    }, options.inProcessEngine === true);
-    // Conversation affinity, where the engine offers it: a request goes to the sequence holding its prefix.
-    const scheduler = new Scheduler(engine.slots, config.maxQueue, engine.pickSlot?.bind(engine));
-    const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds}, logger.child({component: "lifecycle"}));
+    const entries: ModelEntry[] = [];
+    for (const model of config.models) {
+        // `metrics` is created below; the engines only report once they generate.
+        const engine = await createEngine(config, model, logger, {
+            onCache: (event) => metrics.recordCache(event),
+            onStateDiscarded: (reason) => metrics.cacheDiscards.inc({reason}),
+            onRunnerCrash: (cause) => metrics.runnerCrashes.inc({cause})
+        }, options.inProcessEngine === true);
+        // Conversation affinity, where the engine offers it: a request goes to the sequence holding its prefix.
+        const scheduler = new Scheduler(engine.slots, config.maxQueue, engine.pickSlot?.bind(engine));
+        const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds},
+            logger.child({component: "lifecycle", ...(model.name != null ? {model: model.name} : {})}));
+        entries.push({key: model.name, engine, scheduler, lifecycle});
+    }
+    const models = new ModelPool(entries);
+    const {engine, scheduler, lifecycle} = models.default;
     const metrics = new WorkerMetrics({
-        queueDepth: () => scheduler.queued + lifecycle.waiting,
-        runningSequences: () => scheduler.running,
-        modelLoaded: () => engine.status().state === "ready"
+        queueDepth: () => models.queued,
+        runningSequences: () => models.running,
+        modelsLoaded: () => models.all.map((served) => ({model: served.name, loaded: served.engine.status().state === "ready"}))
     });
-    const chat = new ChatService(engine, scheduler, {requestTimeoutSeconds: config.requestTimeoutSeconds, gate: lifecycle, metrics});
+    const chat = new ChatService(models, {requestTimeoutSeconds: config.requestTimeoutSeconds, metrics});
     const enhance = new EnhanceService(chat, templates);
-    const status = new WorkerStatus(engine, scheduler, lifecycle, new GpuUtilization(), metrics);
-    const app = await buildApp({config, chat, enhance, ops: {status, lifecycle, metrics}, loggerInstance: logger});
+    const status = new WorkerStatus(models, new GpuUtilization(), metrics);
+    const app = await buildApp({config, chat, enhance, ops: {status, models, metrics}, loggerInstance: logger});
 
+    for (const served of models.all) {
+        served.lifecycle.onLoaded((settled) => {
+            metrics.modelLoads.inc({result: settled.state === "ready" ? "ready" : "failed"});
+            const seconds = served.engine.info().loadTimeSeconds;
+            if (settled.state === "ready" && seconds != null) metrics.modelLoadSeconds.set(seconds);
+        });
+        served.lifecycle.onUnload((cause) => metrics.modelUnloads.inc({cause}));
+        const progressStream = options.progressStream;
+        if (progressStream != null)
+            served.lifecycle.onLoadStart(() => showLoadProgress(() => served.engine.status(), progressStream, `loading ${served.name}`));
+    }
     lifecycle.onLoaded((settled) => {
         metrics.modelLoads.inc({result: settled.state === "ready" ? "ready" : "failed"});
         const seconds = engine.info().loadTimeSeconds;
@@ -124,12 +154,13 @@ export async function createWorker(config: Config, logger: Logger, options: Work
         lifecycle.onLoaded(maybeRegister);
     }
 
-    void lifecycle.load();
+    if (config.modelLoading === "eager")
+        for (const served of models.all) void served.lifecycle.load();
     return {
-        config, engine, scheduler, lifecycle, metrics, status, chat, enhance, app,
+        config, models, engine, scheduler, lifecycle, metrics, status, chat, enhance, app,
         registration: () => registration,
         stopRegistration: () => registrationStop.abort(),
-        killEngine: () => engine.kill?.()
+        killEngine: () => models.kill()
     };
 }
 
@@ -144,16 +175,14 @@ export interface StopResult {
  * `graceSeconds`, then are aborted; then the server closes and the model is freed.
  */
 export async function stopWorker(worker: Worker, graceSeconds = worker.config.shutdownGraceSeconds): Promise<StopResult> {
-    worker.lifecycle.beginShutdown();
+    worker.models.beginShutdown();
     worker.stopRegistration();
-    worker.scheduler.close();
     let aborted = 0;
-    if (!await worker.lifecycle.waitForNoHolds(graceSeconds)) {
-        aborted = worker.lifecycle.abortAll(new SchedulerClosedError());
-        await worker.lifecycle.waitForNoHolds(30);
+    if (!await worker.models.waitForNoHolds(graceSeconds)) {
+        aborted = worker.models.abortAll(new SchedulerClosedError());
+        await worker.models.waitForNoHolds(30);
     }
     await worker.app.close();
-    await worker.scheduler.whenIdle();
-    await worker.engine.close();
+    await worker.models.close();
     return {aborted};
 }

@@ -1,5 +1,6 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
+import {ModelPool} from "../src/service/modelPool.js";
 import {ChatService, type ChatJob} from "../src/service/chatService.js";
 import {ModelLifecycle} from "../src/service/modelLifecycle.js";
 import {Scheduler} from "../src/scheduler/scheduler.js";
@@ -29,7 +30,7 @@ const params: SamplingParams = {
 function setup(engine: FakeEngine) {
     const scheduler = new Scheduler(engine.slots, 4);
     const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: 0}, quiet);
-    const chat = new ChatService(engine, scheduler, {requestTimeoutSeconds: 0, gate: lifecycle});
+    const chat = new ChatService(new ModelPool([{key: null, engine, scheduler, lifecycle}]), {requestTimeoutSeconds: 0});
     return {scheduler, lifecycle, chat};
 }
 

@@ -214,7 +214,7 @@ test("ENGINE=openai: what the upstream does not tell is null, the rest is there"
 // A GPU cannot be reached from the test machine; the adapters are checked with what the engine reports on one.
 const report = (overrides: Partial<HealthReport> = {}): HealthReport => ({
     status: "healthy", reason: null, reasonCode: null, ready: true, engineState: "ready", modelLoaded: true, modelName: "m",
-    loadProgress: null, running: 0, queued: 0, uptimeSeconds: 1, gpuUtilization: null, shuttingDown: false, startedAtMs: 0,
+    loadProgress: null, running: 0, queued: 0, uptimeSeconds: 1, gpuUtilization: null, shuttingDown: false, startedAtMs: 0, models: [],
     memory: {deviceType: "cpu", device: "cpu", deviceName: null, memoryKind: "ram", totalBytes: 1, usedBytes: 0, freeBytes: 1, modelBytes: 0},
     totals: {
         generations: 0, generationSeconds: 0, generatedTokens: 0, promptTokens: 0, serverErrors: 0, clientErrors: 0,

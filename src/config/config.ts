@@ -1,20 +1,24 @@
 import os from "node:os";
-import {ConfigError} from "./settings.js";
+import {ConfigError, type NamedModel} from "./settings.js";
 import {BUILTIN_MODEL_PATH, SETTINGS, camelCase, type SettingName, type Settings} from "./settingsTable.js";
 
-export {ConfigError} from "./settings.js";
+export {ConfigError, type NamedModel} from "./settings.js";
 export {
-    BUILTIN_MODEL_PATH, DETERMINISTIC_MODES, ENGINE_KINDS, GPU_MODES, LOG_LEVELS, SETTINGS, UPSTREAM_GRAMMAR_FIELDS,
-    type DeterministicMode, type EngineKind, type GpuMode, type LogLevel, type SettingName, type UpstreamGrammarField
+    BUILTIN_MODEL_PATH, DETERMINISTIC_MODES, ENGINE_KINDS, GPU_MODES, LOG_LEVELS, MODEL_LOADING_MODES, SETTINGS, UPSTREAM_GRAMMAR_FIELDS,
+    type DeterministicMode, type EngineKind, type GpuMode, type LogLevel, type ModelLoadingMode, type SettingName, type UpstreamGrammarField
 } from "./settingsTable.js";
 
 /**
  * The validated configuration: every setting of the table (settingsTable.ts) under its camelCase
  * name, with the derived values that need more than one setting.
  */
-export interface Config extends Omit<Settings, "modelPath" | "uvThreadpoolSize" | "corsOrigins"> {
-    /** Absolute or cwd-relative path of the GGUF file (the built-in one when MODEL_PATH is not set). */
+export interface Config extends Omit<Settings, "modelPath" | "uvThreadpoolSize" | "corsOrigins" | "models" | "authOpenRoutes"> {
+    /** Absolute or cwd-relative path of the GGUF file (the built-in one when MODEL_PATH is not set; with MODELS, the first model's). */
     modelPath: string;
+    /** The models served: MODELS, or one unnamed model (MODEL_PATH), whose name comes from MODEL_NAME or its file. */
+    models: ServedModelConfig[];
+    /** Empty: every route but the probes and pages needs the key. */
+    authOpenRoutes: string[];
     /** True when `modelPath` is the built-in test model, which worker.ts creates if missing. */
     modelIsBuiltin: boolean;
     /** UV_THREADPOOL_SIZE, or what bin/chat-worker.cjs derives from THREADS. */
@@ -23,6 +27,12 @@ export interface Config extends Omit<Settings, "modelPath" | "uvThreadpoolSize" 
     corsOrigins: string[];
     /** null when auto-registration is off (SUPABASE_URL and SUPABASE_SERVICE_KEY not both set). */
     registration: RegistrationConfig | null;
+}
+
+export interface ServedModelConfig {
+    /** The MODELS key; null for the one model of MODEL_PATH. */
+    name: string | null;
+    path: string;
 }
 
 export interface RegistrationConfig {
@@ -53,10 +63,19 @@ function read(env: NodeJS.ProcessEnv, name: SettingName): unknown {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const settings = Object.fromEntries((Object.keys(SETTINGS) as SettingName[])
         .map((name) => [camelCase(name), read(env, name)])) as Settings;
+    if (settings.models != null && settings.modelPath != null)
+        throw new ConfigError("MODELS", "set MODELS or MODEL_PATH, not both (MODELS names every model, with its path)");
+    if (settings.models != null && settings.engine === "openai")
+        throw new ConfigError("MODELS", "is for ENGINE=embedded; with ENGINE=openai the upstream serves its own models");
+    if (settings.authOpenRoutes != null && settings.workerApiKey == null)
+        throw new ConfigError("AUTH_OPEN_ROUTES", "only means something with WORKER_API_KEY set (without a key every route is open)");
+    const modelPath = settings.models?.[0].path ?? settings.modelPath ?? BUILTIN_MODEL_PATH;
     const config: Config = {
         ...settings,
-        modelPath: settings.modelPath ?? BUILTIN_MODEL_PATH,
-        modelIsBuiltin: settings.modelPath == null,
+        modelPath,
+        models: settings.models?.map((model: NamedModel): ServedModelConfig => ({name: model.name, path: model.path})) ?? [{name: null, path: modelPath}],
+        authOpenRoutes: settings.authOpenRoutes ?? [],
+        modelIsBuiltin: settings.modelPath == null && settings.models == null,
         uvThreadpoolSize: settings.uvThreadpoolSize ?? Math.max(1, Math.max(1, os.availableParallelism()) - settings.threads),
         corsOrigins: settings.corsOrigins ?? [],
         registration: readRegistration(settings)

@@ -79,3 +79,35 @@ export function url(raw: string): string {
 export function list(raw: string): string[] {
     return raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
 }
+
+/** A model served under a name (MODELS). */
+export interface NamedModel {
+    name: string;
+    path: string;
+}
+
+/** Names requests route by: letters, digits and `._:-`, as in `qwen_instruct` or `qwen2.5:7b`. */
+const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+
+/** `name=path,name=path`: each name once, each with a path. */
+export function namedModels(raw: string): NamedModel[] {
+    const models = list(raw).map((item): NamedModel => {
+        const equals = item.indexOf("=");
+        if (equals === -1)
+            throw new Error(`expected name=path pairs separated by commas, got ${JSON.stringify(item)}`);
+        const name = item.slice(0, equals).trim();
+        const path = item.slice(equals + 1).trim();
+        if (!MODEL_NAME_PATTERN.test(name))
+            throw new Error(`a model name is letters, digits and ._:- (at most 64), got ${JSON.stringify(name)}`);
+        if (path === "")
+            throw new Error(`model ${JSON.stringify(name)} has no path`);
+        return {name, path};
+    });
+    if (models.length === 0)
+        throw new Error("expected at least one name=path pair");
+    const names = models.map((model) => model.name);
+    const repeated = names.find((name, index) => names.indexOf(name) !== index);
+    if (repeated != null)
+        throw new Error(`model ${JSON.stringify(repeated)} is named twice`);
+    return models;
+}

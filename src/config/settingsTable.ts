@@ -1,6 +1,6 @@
 import os from "node:os";
 import path from "node:path";
-import {boolean, decimal, integer, list, oneOf, text, url, type Parser} from "./settings.js";
+import {boolean, decimal, integer, list, namedModels, oneOf, text, url, type Parser} from "./settings.js";
 
 export const GPU_MODES = ["auto", "cuda", "vulkan", "false"] as const;
 export type GpuMode = (typeof GPU_MODES)[number];
@@ -8,6 +8,8 @@ export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const ENGINE_KINDS = ["embedded", "openai"] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
+export const MODEL_LOADING_MODES = ["eager", "lazy"] as const;
+export type ModelLoadingMode = (typeof MODEL_LOADING_MODES)[number];
 export const DETERMINISTIC_MODES = ["auto", "true", "false"] as const;
 export type DeterministicMode = (typeof DETERMINISTIC_MODES)[number];
 /** Where a GBNF grammar goes in an upstream request: llama-server (and this worker) read `grammar`, vLLM >= 0.12 `structured_outputs.grammar`, older vLLM `guided_grammar`. */
@@ -46,7 +48,17 @@ export const SETTINGS = {
         default: null, parse: text,
         doc: `GGUF model file. Default: the built-in synthetic test model \`${BUILTIN_MODEL_PATH}\`, generated on first start if missing.`
     },
-    MODEL_NAME: {shown: "from GGUF", default: null, parse: text, doc: "Model name reported by the API. Default: the GGUF's `general.name` (`ENGINE=openai`: the upstream's model id)."},
+    MODEL_NAME: {shown: "from GGUF", default: null, parse: text, doc: "Model name reported by the API. Default: the GGUF's `general.name` (`ENGINE=openai`: the upstream's model id). With `MODELS`, each model is named by its key."},
+    MODELS: {
+        default: null, parse: namedModels,
+        doc: "Several models, chosen per request by `model`: comma-separated `name=path` pairs, e.g. `qwen_instruct=/models/instruct.gguf,qwen_base=/models/base.gguf`. " +
+            "Each runs in its own runner with its own `PARALLEL` sequences and conversation cache (an equal share of `STATE_CACHE_MAX_BYTES`); the first is the default for requests that name none, " +
+            "and an unknown name gets a 400 listing the known ones. Not together with `MODEL_PATH`, nor with `ENGINE=openai`. Without it, the one model (`MODEL_PATH`) answers whatever `model` a request names."
+    },
+    MODEL_LOADING: {
+        default: "eager", parse: oneOf(MODEL_LOADING_MODES),
+        doc: "`eager` loads every model at boot; `lazy` loads each on its first request (or `POST /memory/load`). Each load passes the memory check first."
+    },
     CONTEXT_SIZE: {
         default: "4096", parse: integer({min: 64, max: 1_048_576}),
         doc: "Context window of each sequence, in tokens. `ENGINE=openai`: used only when the upstream's `/models` gives no `max_model_len`."
@@ -140,8 +152,14 @@ export const SETTINGS = {
         doc: "Longest a client may take to send a whole request (headers and body); past it, 408 and the connection closes. Does not bound the response (generations are bounded by `REQUEST_TIMEOUT_SECONDS`)."
     },
     WORKER_API_KEY: {
-        default: null, parse: text,
-        doc: "When set, every endpoint except `/health`, `/ready` and the pages' files (playground, docs UI) requires `Authorization: Bearer <key>` (401 otherwise)."
+        default: null, parse: list,
+        doc: "When set, every endpoint except `/health`, `/ready` and the pages' files (playground, docs UI) requires `Authorization: Bearer <key>` (401 otherwise). " +
+            "Several keys, comma-separated, are each accepted (callers with keys of their own). Never logged."
+    },
+    AUTH_OPEN_ROUTES: {
+        default: null, parse: list,
+        doc: "Routes that answer without the key although `WORKER_API_KEY` is set, comma-separated (e.g. `/enhance` for callers that send none). " +
+            "Off by default: anyone who reaches the worker can use an open route (and its GPU time). Each must be a route the worker has; only with `WORKER_API_KEY`."
     },
     SUPABASE_URL: {default: null, parse: url, doc: "With `SUPABASE_SERVICE_KEY`, the worker registers itself at `{SUPABASE_URL}/functions/v1/register-chat-worker` once the model is ready. Setting only one of the two refuses to start."},
     SUPABASE_SERVICE_KEY: {default: null, parse: text, doc: "Bearer key for the registration call. Never logged."},

@@ -1,8 +1,8 @@
 import Fastify, {LogController, type FastifyInstance, type FastifyServerOptions} from "fastify";
-import type {Config} from "../config/config.js";
+import {ConfigError, type Config} from "../config/config.js";
 import type {ChatService} from "../service/chatService.js";
 import type {EnhanceService} from "../service/enhanceService.js";
-import type {ModelLifecycle} from "../service/modelLifecycle.js";
+import type {ModelPool} from "../service/modelPool.js";
 import type {WorkerMetrics} from "../service/metrics.js";
 import type {WorkerStatus} from "../service/workerStatus.js";
 import {SchedulerClosedError} from "../errors.js";
@@ -23,7 +23,7 @@ import {playgroundRoutes} from "./routes/playground.js";
 
 export interface OpsDeps {
     status: WorkerStatus;
-    lifecycle: ModelLifecycle;
+    models: ModelPool;
     metrics: WorkerMetrics;
 }
 
@@ -76,14 +76,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook("onRequest", async (request, reply) => {
         void reply.header("x-request-id", request.id);
         // While draining for shutdown, new work gets 503; the probes still answer and say why.
-        if (ops.lifecycle.isShuttingDown && !OPEN_ROUTES.has(request.routeOptions.url ?? "")) {
+        if (ops.models.isShuttingDown && !OPEN_ROUTES.has(request.routeOptions.url ?? "")) {
             void reply.header("connection", "close");
             throw new SchedulerClosedError();
         }
     });
     registerSecurity(app, config);
     if (config.workerApiKey != null)
-        app.addHook("onRequest", bearerAuth(config.workerApiKey));
+        app.addHook("onRequest", bearerAuth(config.workerApiKey, new Set(config.authOpenRoutes)));
     registerRequestHygiene(app);
     app.addHook("onResponse", async (request, reply) => {
         const labels = {method: request.method, route: request.routeOptions.url ?? "unmatched"};
@@ -109,15 +109,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     })));
 
     // The document generator first: it collects the routes registered after it.
-    await registerDocsDocument(app, {openRoutes: config.workerApiKey != null ? OPEN_ROUTES : null});
+    await registerDocsDocument(app, {openRoutes: config.workerApiKey != null ? new Set([...OPEN_ROUTES, ...config.authOpenRoutes]) : null});
     await app.register(chatRoutes, {config, chat: deps.chat});
     await app.register(statusRoutes, {status: ops.status, routes});
-    await app.register(modelControlRoutes, {lifecycle: ops.lifecycle, status: ops.status});
+    await app.register(modelControlRoutes, {models: ops.models});
     await app.register(observabilityRoutes, {metrics: ops.metrics});
     if (deps.enhance != null)
         await app.register(enhanceRoutes, {config, chat: deps.chat, enhance: deps.enhance});
     await app.register(openAiRoutes, {config, chat: deps.chat});
     await app.register(playgroundRoutes);
     await registerDocsUi(app);
+    // Checked once every route exists: a typo would otherwise leave a route closed without a word.
+    const known = new Set(routes.map((route) => route.url));
+    for (const route of config.authOpenRoutes)
+        if (!known.has(route))
+            throw new ConfigError("AUTH_OPEN_ROUTES", `${JSON.stringify(route)} is not a route of this worker`);
     return app;
 }

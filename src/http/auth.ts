@@ -11,21 +11,26 @@ function digest(value: string): Buffer {
 }
 
 /**
- * An onRequest hook that requires `Authorization: Bearer <key>` on every route except OPEN_ROUTES
- * and the pages' code (isPageRoute: the playground and the docs UI hold no data; they ask for the
- * key and send it). Unknown paths need the key too, so they cannot be probed without it. The
- * comparison is in constant time over SHA-256 digests, so neither the key's content nor its
- * length leaks.
+ * An onRequest hook that requires `Authorization: Bearer <key>`, with any of `keys`, on every route
+ * except OPEN_ROUTES, the operator's `open` routes (AUTH_OPEN_ROUTES) and the pages' code
+ * (isPageRoute: the playground and the docs UI hold no data; they ask for the key and send it).
+ * Unknown paths need the key too, so they cannot be probed without it. Every key is compared, in
+ * constant time over SHA-256 digests, so neither a key's content, its length, nor which key
+ * matched leaks through timing.
  */
-export function bearerAuth(key: string) {
-    const expected = digest(key);
+export function bearerAuth(keys: readonly string[], open: ReadonlySet<string> = new Set()) {
+    const expected = keys.map(digest);
     return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
         const route = request.routeOptions.url;
-        if (route != null && (OPEN_ROUTES.has(route) || isPageRoute(route)))
+        if (route != null && (OPEN_ROUTES.has(route) || open.has(route) || isPageRoute(route)))
             return;
         const header = request.headers.authorization;
         const match = typeof header === "string" ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
-        if (match == null || !timingSafeEqual(digest(match[1]), expected)) {
+        const given = match != null ? digest(match[1]) : null;
+        let valid = false;
+        for (const key of expected)
+            valid = (given != null && timingSafeEqual(given, key)) || valid;
+        if (!valid) {
             void reply.header("www-authenticate", 'Bearer realm="chat-worker"');
             throw new WorkerError("unauthorized", "unauthorized",
                 header == null ? "Authorization: a bearer token is required (Authorization: Bearer <WORKER_API_KEY>)"

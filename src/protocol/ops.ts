@@ -150,12 +150,26 @@ export type ModelInfoResponseBody = Static<typeof modelInfoResponseSchema>;
 
 export const loadRequestSchema = Type.Object({}, {additionalProperties: false});
 
-export const loadResponseSchema = Type.Object({
-    success: Type.Literal(true),
-    message: Type.String(),
+/** `?which=NAME` acts on one model, `all` (the default) on every one. */
+export const modelControlQuerySchema = Type.Object({
+    which: Type.Optional(Type.String({minLength: 1, maxLength: 64, description: "a model's name (MODELS), or all (the default)"}))
+}, {additionalProperties: false});
+export type ModelControlQuery = Static<typeof modelControlQuerySchema>;
+
+const modelLoadStateSchema = Type.Object({
+    name: Type.String(),
     model_loaded: Type.Boolean(),
     model_state: Type.String(),
     load_time_seconds: Nullable(Type.Number())
+});
+
+export const loadResponseSchema = Type.Object({
+    success: Type.Literal(true),
+    message: Type.String(),
+    model_loaded: Type.Boolean({description: "every model asked for is loaded"}),
+    model_state: Type.String(),
+    load_time_seconds: Nullable(Type.Number({description: "the slowest of the models asked for"})),
+    models: Type.Array(modelLoadStateSchema, {description: "each model asked for"})
 });
 export type LoadResponseBody = Static<typeof loadResponseSchema>;
 
@@ -170,10 +184,12 @@ export type UnloadRequestBody = Static<typeof unloadRequestSchema>;
 export const unloadResponseSchema = Type.Object({
     success: Type.Literal(true),
     message: Type.String(),
-    model_loaded: Type.Boolean(),
+    model_loaded: Type.Boolean({description: "any model asked for is still loaded"}),
     was_loaded: Type.Boolean(),
     aborted_requests: Type.Integer(),
-    waited_seconds: Type.Number()
+    waited_seconds: Type.Number(),
+    models: Type.Array(Type.Object({name: Type.String(), was_loaded: Type.Boolean(), model_loaded: Type.Boolean(), aborted_requests: Type.Integer()}),
+        {description: "each model asked for"})
 });
 export type UnloadResponseBody = Static<typeof unloadResponseSchema>;
 

@@ -6,8 +6,8 @@ import type {
 export type {
     ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, Usage
 } from "../engine/types.js";
-import type {Lease, LeaseHint, Scheduler} from "../scheduler/scheduler.js";
-import {OPEN_GATE, type ModelGate} from "./modelLifecycle.js";
+import type {Lease, LeaseHint} from "../scheduler/scheduler.js";
+import type {ModelPool, ServedModel} from "./modelPool.js";
 import type {WorkerMetrics} from "./metrics.js";
 
 /**
@@ -27,6 +27,8 @@ export interface PreparedPrompt {
 }
 
 export interface ChatJob {
+    /** The model the request names (`model`); null: the default one. */
+    model?: string | null;
     input: ChatInput;
     params: SamplingParams;
     conversationId: string | null;
@@ -47,6 +49,8 @@ export interface ChatHooks {
 }
 
 export interface ChatResult {
+    /** The name of the model that answered. */
+    model: string;
     text: string;
     finishReason: FinishReason;
     usage: Usage;
@@ -65,102 +69,74 @@ export interface ChatResult {
 export interface ChatServiceOptions {
     /** 0 disables the limit. */
     requestTimeoutSeconds: number;
-    /** Makes sure the model is loaded (lazily after an unload) and stays loaded while a request uses it. */
-    gate?: ModelGate;
     metrics?: WorkerMetrics;
 }
 
 /**
- * The one chat pipeline behind every protocol (/chat, /enhance, /v1/chat/completions): fit the
- * prompt to the context, wait for a sequence, stream the generation, release the sequence.
+ * The one chat pipeline behind every protocol (/chat, /generate, /enhance, /v1): pick the model
+ * the request names, fit the prompt to its context, wait for one of its sequences, stream the
+ * generation, release the sequence. Each model's lifecycle gates its use: a request that finds
+ * its model unloaded loads it again, and holds it until the answer is done.
  */
 export class ChatService {
     constructor(
-        private readonly engine: Engine,
-        private readonly scheduler: Scheduler,
+        readonly models: ModelPool,
         private readonly options: ChatServiceOptions
     ) {}
+
+    /** The model a request names (400 `model_not_found` listing the known ones when unknown). */
+    model(name?: string | null): ServedModel {
+        return this.models.resolve(name);
+    }
 
     /**
      * Renders the prompt, leaving out the oldest history entries until prompt + max_tokens fit.
      * Throws ContextOverflowError when even the system prompt and current message do not fit.
      */
-    async prepare(input: ChatInput, maxTokens: number, signal?: AbortSignal): Promise<PreparedPrompt> {
-        const hold = await this.gate.enter(signal);
+    async prepare(input: ChatInput, maxTokens: number, signal?: AbortSignal, model?: string | null): Promise<PreparedPrompt> {
+        const served = this.model(model);
+        const hold = await served.lifecycle.enter(signal);
         try {
-            return await this.fit(input, maxTokens);
+            return await fit(served.engine, input, maxTokens);
         } finally {
             hold.release();
         }
     }
 
-    private get gate(): ModelGate {
-        return this.options.gate ?? OPEN_GATE;
-    }
-
-    private async fit(input: ChatInput, maxTokens: number): Promise<PreparedPrompt> {
-        const budget = this.engine.contextSize;
-        // The pinned messages alone may be too long to be worth tokenizing (a megabyte message).
-        const pinned = [...input.prefix, ...input.tail].reduce((sum, message) => sum + (this.engine.lowerBoundTokens?.(message.content) ?? 0), 0);
-        if (pinned + maxTokens > budget)
-            throw new ContextOverflowError({promptTokens: pinned, maxTokens, contextSize: budget, culprit: "prompt", atLeast: true});
-        const render = (dropped: number) =>
-            this.engine.render([...input.prefix, ...input.history.slice(dropped), ...input.tail]);
-        const fits = (prompt: RenderedPrompt) => prompt.tokenCount == null || prompt.tokenCount + maxTokens <= budget;
-
-        const full = await render(0);
-        if (fits(full))
-            return {prompt: full, historyDropped: 0};
-        const minimal = await render(input.history.length);
-        if (!fits(minimal))
-            throw new ContextOverflowError({promptTokens: minimal.tokenCount ?? 0, maxTokens, contextSize: budget, culprit: "prompt"});
-        // Fewer kept entries never need more tokens, so the smallest drop that fits is found by bisection.
-        let low = 1;
-        let high = input.history.length;
-        let best = minimal;
-        while (low < high) {
-            const middle = Math.floor((low + high) / 2);
-            const candidate = await render(middle);
-            if (fits(candidate)) {
-                high = middle;
-                best = candidate;
-            } else
-                low = middle + 1;
-        }
-        return {prompt: best, historyDropped: low};
-    }
-
     /** Tokens of plain text by the model's tokenizer; null when the engine cannot tell. */
-    async countTokens(text: string): Promise<number | null> {
-        return this.engine.countTokens != null ? this.engine.countTokens(text) : null;
+    async countTokens(text: string, model?: string | null): Promise<number | null> {
+        const {engine} = this.model(model);
+        return engine.countTokens != null ? engine.countTokens(text) : null;
     }
 
     /**
      * The prompt exactly as the model would see it, without fitting (llama-server's /apply-template).
      * Through the gate like `prepare`, so an unloaded model loads again instead of answering 503.
      */
-    async render(messages: ChatMessage[], signal?: AbortSignal): Promise<RenderedPrompt> {
-        const hold = await this.gate.enter(signal);
+    async render(messages: ChatMessage[], signal?: AbortSignal, model?: string | null): Promise<RenderedPrompt> {
+        const served = this.model(model);
+        const hold = await served.lifecycle.enter(signal);
         try {
-            return await this.engine.render(messages);
+            return await served.engine.render(messages);
         } finally {
             hold.release();
         }
     }
 
-    engineStatus(): EngineStatus {
-        return this.engine.status();
+    engineStatus(model?: string | null): EngineStatus {
+        return this.model(model).engine.status();
     }
 
-    engineInfo(): ModelInfo {
-        return this.engine.info();
+    engineInfo(model?: string | null): ModelInfo {
+        return this.model(model).engine.info();
     }
 
     /** See `systemPromptInSlot`. */
-    async systemPromptInSlot(prompt: RenderedPrompt, system: string): Promise<boolean> {
-        const hold = await this.gate.enter();
+    async systemPromptInSlot(prompt: RenderedPrompt, system: string, model?: string | null): Promise<boolean> {
+        const served = this.model(model);
+        const hold = await served.lifecycle.enter();
         try {
-            return await systemPromptInSlot(this.engine, prompt, system);
+            return await systemPromptInSlot(served.engine, prompt, system);
         } finally {
             hold.release();
         }
@@ -168,15 +144,16 @@ export class ChatService {
 
     async chat(job: ChatJob, hooks: ChatHooks = {}): Promise<ChatResult> {
         const received = performance.now();
+        const served = this.model(job.model);
         for (let attempt = 1; ; attempt++) {
-            const hold = await this.gate.enter(job.signal);
+            const hold = await served.lifecycle.enter(job.signal);
             let prepared: PreparedPrompt;
             let lease: Lease;
             try {
-                prepared = await this.fit(job.input, job.params.maxTokens);
+                prepared = await fit(served.engine, job.input, job.params.maxTokens);
                 const hint: LeaseHint = {conversationId: job.conversationId, prompt: prepared.prompt};
                 const waiting = AbortSignal.any([job.signal, hold.signal]);
-                lease = await this.scheduler.acquire(hint, waiting).catch((err: unknown) => {
+                lease = await served.scheduler.acquire(hint, waiting).catch((err: unknown) => {
                     if (err instanceof Error && err.name === "AbortError")
                         throw hold.signal.aborted && hold.signal.reason instanceof WorkerError
                             ? hold.signal.reason
@@ -192,7 +169,7 @@ export class ChatService {
                 throw err;
             }
             try {
-                return await this.generate(job, prepared, lease, received, hooks, hold.signal);
+                return await this.generate(served, job, prepared, lease, received, hooks, hold.signal);
             } finally {
                 hold.release();
             }
@@ -200,7 +177,7 @@ export class ChatService {
     }
 
     private async generate(
-        job: ChatJob, prepared: PreparedPrompt, lease: Lease, received: number, hooks: ChatHooks, revoked: AbortSignal
+        served: ServedModel, job: ChatJob, prepared: PreparedPrompt, lease: Lease, received: number, hooks: ChatHooks, revoked: AbortSignal
     ): Promise<ChatResult> {
         const controller = new AbortController();
         let reason: FinishReason = "abort";
@@ -225,7 +202,7 @@ export class ChatService {
         const metrics = this.options.metrics;
         try {
             hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
-            for await (const event of this.engine.generate({
+            for await (const event of served.engine.generate({
                 slot: lease.slot, prompt: prepared.prompt, params: job.params, conversationId: job.conversationId,
                 signal: controller.signal, abortReason: () => reason
             })) {
@@ -252,7 +229,7 @@ export class ChatService {
                     const generationSeconds = (performance.now() - started) / 1000;
                     metrics?.generationSeconds.observe(generationSeconds);
                     return {
-                        text, finishReason: event.finishReason, usage: event.usage,
+                        model: served.name, text, finishReason: event.finishReason, usage: event.usage,
                         historyDropped: prepared.historyDropped, prompt: prepared.prompt,
                         queueSeconds: lease.waitedSeconds,
                         generationSeconds,
@@ -271,6 +248,40 @@ export class ChatService {
             lease.release();
         }
     }
+}
+
+
+/** See ChatService.prepare. */
+async function fit(engine: Engine, input: ChatInput, maxTokens: number): Promise<PreparedPrompt> {
+    const budget = engine.contextSize;
+    // The pinned messages alone may be too long to be worth tokenizing (a megabyte message).
+    const pinned = [...input.prefix, ...input.tail].reduce((sum, message) => sum + (engine.lowerBoundTokens?.(message.content) ?? 0), 0);
+    if (pinned + maxTokens > budget)
+        throw new ContextOverflowError({promptTokens: pinned, maxTokens, contextSize: budget, culprit: "prompt", atLeast: true});
+    const render = (dropped: number) =>
+        engine.render([...input.prefix, ...input.history.slice(dropped), ...input.tail]);
+    const fits = (prompt: RenderedPrompt) => prompt.tokenCount == null || prompt.tokenCount + maxTokens <= budget;
+
+    const full = await render(0);
+    if (fits(full))
+        return {prompt: full, historyDropped: 0};
+    const minimal = await render(input.history.length);
+    if (!fits(minimal))
+        throw new ContextOverflowError({promptTokens: minimal.tokenCount ?? 0, maxTokens, contextSize: budget, culprit: "prompt"});
+    // Fewer kept entries never need more tokens, so the smallest drop that fits is found by bisection.
+    let low = 1;
+    let high = input.history.length;
+    let best = minimal;
+    while (low < high) {
+        const middle = Math.floor((low + high) / 2);
+        const candidate = await render(middle);
+        if (fits(candidate)) {
+            high = middle;
+            best = candidate;
+        } else
+            low = middle + 1;
+    }
+    return {prompt: best, historyDropped: low};
 }
 
 /** How often one request goes back to wait for the model after forced unloads took it away. */

@@ -6,7 +6,8 @@ export interface MetricsSources {
     queueDepth(): number;
     /** Sequences generating now. */
     runningSequences(): number;
-    modelLoaded(): boolean;
+    /** Each served model by name, and whether it is loaded and ready. */
+    modelsLoaded(): Array<{model: string; loaded: boolean}>;
 }
 
 const PREFIX = "chat_worker_";
@@ -90,9 +91,10 @@ export class WorkerMetrics {
             }
         });
         new Gauge({
-            name: `${PREFIX}model_loaded`, help: "1 when the model is loaded and ready, else 0.", registers,
+            name: `${PREFIX}model_loaded`, help: "1 when the model is loaded and ready, else 0.", labelNames: ["model"] as const, registers,
             collect() {
-                this.set(sources.modelLoaded() ? 1 : 0);
+                this.reset();
+                for (const {model, loaded} of sources.modelsLoaded()) this.set({model}, loaded ? 1 : 0);
             }
         });
         this.promptTokens = new Counter({name: `${PREFIX}prompt_tokens_total`, help: "Prompt tokens of completed generations.", registers});

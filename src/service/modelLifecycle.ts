@@ -19,11 +19,6 @@ export interface ModelGate {
     enter(signal?: AbortSignal): Promise<ModelHold>;
 }
 
-/** A gate that never waits and never revokes: for a ChatService without lifecycle management. */
-export const OPEN_GATE: ModelGate = {
-    enter: async () => ({signal: new AbortController().signal, release: () => undefined})
-};
-
 export interface LifecycleLogger {
     info(details: Record<string, unknown>, message: string): void;
     warn(details: Record<string, unknown>, message: string): void;

@@ -1,6 +1,5 @@
-import type {Engine, EngineState, EngineStatus, MemoryReport, ModelInfo} from "../engine/types.js";
-import type {Scheduler} from "../scheduler/scheduler.js";
-import type {ModelLifecycle} from "./modelLifecycle.js";
+import type {EngineState, EngineStatus, MemoryReport, ModelInfo} from "../engine/types.js";
+import type {ModelPool, ServedModel} from "./modelPool.js";
 import type {GpuUtilization} from "./gpuUtilization.js";
 import type {MetricTotals, WorkerMetrics} from "./metrics.js";
 
@@ -37,87 +36,146 @@ export interface HealthReport {
     totals: MetricTotals;
     /** When this worker started, in milliseconds since the Unix epoch. */
     startedAtMs: number;
+    /** Each served model (the default first), as the top-level fields report the default one. */
+    models: ModelReport[];
 }
 
-/** Everything the status endpoints report, read from the live objects at the time of the call. */
+/** One served model's state, for /health's `models`. */
+export interface ModelReport {
+    name: string;
+    status: HealthState;
+    readiness: Readiness;
+    engine: EngineStatus;
+    running: number;
+    queued: number;
+    memory: MemoryReport;
+}
+
+/**
+ * Everything the status endpoints report, read from the live objects at the time of the call.
+ * The top-level figures are the default model's (the only one unless MODELS names several);
+ * `model` picks another where a route reports one model.
+ */
 export class WorkerStatus {
     private readonly startedAt = performance.now();
 
     constructor(
-        private readonly engine: Engine,
-        private readonly scheduler: Scheduler,
-        private readonly lifecycle: ModelLifecycle,
+        readonly models: ModelPool,
         private readonly gpu: GpuUtilization,
         private readonly metrics: WorkerMetrics
     ) {}
 
+    /** Requests generating and waiting, over every model. */
     jobs(): {running: number; queued: number} {
-        return {running: this.scheduler.running, queued: this.scheduler.queued + this.lifecycle.waiting};
+        return {running: this.models.running, queued: this.models.queued};
     }
 
-    readiness(): Readiness {
-        if (this.lifecycle.isShuttingDown)
-            return {ready: false, reason: "the worker is shutting down", code: "shutting_down"};
-        const status = this.engine.status();
-        switch (status.state) {
-            case "ready":
-                // Still ready while an unload waits: requests meanwhile wait for it and load the model again.
-                return this.lifecycle.isUnloading
-                    ? {ready: true, reason: "unloading: waiting for running generations; later requests load the model again", code: "unloading"}
-                    : {ready: true, reason: null, code: null};
-            case "unloaded":
-                // Still ready: the next request loads the model again. A probe that failed here would keep
-                // the traffic away that is needed to reload it.
-                return {ready: true, reason: "model unloaded; the next request loads it again", code: "model_unloaded"};
-            case "loading":
-                return {
-                    ready: false, code: "loading",
-                    reason: `loading the model${status.loadProgress != null ? ` (${Math.round(status.loadProgress * 100)}%)` : ""}`
-                };
-            case "failed":
-                return {ready: false, reason: status.reason ?? "the model failed to load", code: status.code ?? "load_failed"};
-        }
+    readiness(model?: string): Readiness {
+        return readinessOf(this.pick(model), this.models.isShuttingDown);
     }
 
     async health(): Promise<HealthReport> {
-        const status = this.engine.status();
-        const readiness = this.readiness();
-        const [memory, gpuUtilization, totals] = await Promise.all([this.engine.memory(), this.gpu.read(), this.metrics.totals()]);
+        const served = this.models.default;
+        const status = served.engine.status();
+        const readiness = readinessOf(served, this.models.isShuttingDown);
+        const [memory, gpuUtilization, totals, models] = await Promise.all([
+            this.memory(), this.gpu.read(), this.metrics.totals(), this.modelReports()
+        ]);
         const {running, queued} = this.jobs();
+        let state = healthState(status.state, status.code ?? null, this.models.isShuttingDown);
+        let reason = readiness.reason;
+        let reasonCode = readiness.code;
+        // Another model that cannot be served makes the worker degraded, not silently healthy.
+        const failing = models.slice(1).find((model) => model.engine.state === "failed");
+        if (state === "healthy" && failing != null) {
+            state = "degraded";
+            reason = `model ${failing.name}: ${failing.readiness.reason ?? "failed to load"}`;
+            reasonCode = failing.readiness.code;
+        }
         return {
-            status: healthState(status.state, status.code ?? null, this.lifecycle.isShuttingDown),
-            reason: readiness.reason,
-            reasonCode: readiness.code,
+            status: state, reason, reasonCode,
             ready: readiness.ready,
             engineState: status.state,
             modelLoaded: status.state === "ready",
-            modelName: this.engine.info().modelName,
+            modelName: served.name,
             loadProgress: status.loadProgress,
             running,
             queued,
             uptimeSeconds: (performance.now() - this.startedAt) / 1000,
             gpuUtilization,
             memory,
-            shuttingDown: this.lifecycle.isShuttingDown,
+            shuttingDown: this.models.isShuttingDown,
             totals,
-            startedAtMs: performance.timeOrigin + this.startedAt
+            startedAtMs: performance.timeOrigin + this.startedAt,
+            models
         };
     }
 
-    memory(): Promise<MemoryReport> {
-        return this.engine.memory();
+    async modelReports(): Promise<ModelReport[]> {
+        return Promise.all(this.models.all.map(async (served): Promise<ModelReport> => {
+            const engine = served.engine.status();
+            return {
+                name: served.name,
+                status: healthState(engine.state, engine.code ?? null, this.models.isShuttingDown),
+                readiness: readinessOf(served, this.models.isShuttingDown),
+                engine,
+                running: served.scheduler.running,
+                queued: served.scheduler.queued + served.lifecycle.waiting,
+                memory: await served.engine.memory()
+            };
+        }));
     }
 
-    info(): ModelInfo {
-        return this.engine.info();
+    /**
+     * One model's memory; without `model`, the device's figures with every model's share added
+     * up (what the original's allocated VRAM meant: all the worker holds).
+     */
+    async memory(model?: string): Promise<MemoryReport> {
+        if (model != null || !this.models.routesByName)
+            return this.pick(model).engine.memory();
+        const reports = await Promise.all(this.models.all.map((served) => served.engine.memory()));
+        const held = reports.map((report) => report.modelBytes).filter((bytes): bytes is number => bytes != null);
+        return {...reports[0], modelBytes: held.length === 0 ? null : held.reduce((sum, bytes) => sum + bytes, 0)};
     }
 
-    engineStatus(): EngineStatus {
-        return this.engine.status();
+    info(model?: string): ModelInfo {
+        return this.pick(model).engine.info();
     }
 
-    modelLoaded(): boolean {
-        return this.engine.status().state === "ready";
+    engineStatus(model?: string): EngineStatus {
+        return this.pick(model).engine.status();
+    }
+
+    modelLoaded(model?: string): boolean {
+        return this.pick(model).engine.status().state === "ready";
+    }
+
+    private pick(model: string | undefined): ServedModel {
+        return model == null ? this.models.default : this.models.resolve(model);
+    }
+}
+
+function readinessOf(served: ServedModel, shuttingDown: boolean): Readiness {
+    if (shuttingDown)
+        return {ready: false, reason: "the worker is shutting down", code: "shutting_down"};
+    const status = served.engine.status();
+    switch (status.state) {
+        case "ready":
+            // Still ready while an unload waits: requests meanwhile wait for it and load the model again.
+            return served.lifecycle.isUnloading
+                ? {ready: true, reason: "unloading: waiting for running generations; later requests load the model again", code: "unloading"}
+                : {ready: true, reason: null, code: null};
+        case "unloaded":
+            // Still ready: the next request loads the model again. A probe that failed here would keep
+            // the traffic away that is needed to reload it.
+            return {ready: true, reason: "model unloaded; the next request loads it again", code: "model_unloaded"};
+        case "loading":
+            return {
+                ready: false, code: status.code === "runner_restarting" ? "runner_restarting" : "loading",
+                reason: status.reason ?? `loading the model${status.loadProgress != null ? ` (${Math.round(status.loadProgress * 100)}%)` : ""}`
+            };
+        case "failed":
+            return {ready: false, reason: status.reason ?? "the model failed to load", code: status.code ?? "load_failed"};
     }
 }
 
