@@ -123,6 +123,8 @@ export interface ModelInfo {
     gpu: string | null;
     gpuLayers: number | null;
     chatTemplate: string | null;
+    /** "base" for a model without a chat template (rendered with the plain `role: content` fallback), "instruct" with one; null when not known. */
+    modelType: "instruct" | "base" | null;
     nodeLlamaCppVersion: string | null;
     llamaCppRelease: string | null;
     loadTimeSeconds: number | null;

@@ -32,7 +32,7 @@ export class FakeEngine implements Engine {
         return {
             engine: "embedded", modelName: "fake", modelPath: null, architecture: null, parameterCount: null, fileSizeBytes: null,
             weightsBytes: null, quantization: null, trainedContextSize: null, contextSize: this.contextSize, parallel: this.slots,
-            threads: null, gpu: null, gpuLayers: null, chatTemplate: null, nodeLlamaCppVersion: null, llamaCppRelease: null,
+            threads: null, gpu: null, gpuLayers: null, chatTemplate: null, modelType: null, nodeLlamaCppVersion: null, llamaCppRelease: null,
             loadTimeSeconds: null, deterministic: null
         };
     }

@@ -16,6 +16,7 @@ import {deterministicBatching, hasRowSensitiveWeights, MIN_EVALUATED_TOKENS, res
 import {StateStore, type StateDiscardReason} from "./stateStore.js";
 import {pickSlot, type SlotView} from "./slotAffinity.js";
 import {renderPrompt} from "./promptRender.js";
+import {hasNoChatTemplate, PlainChatWrapper} from "./plainChatWrapper.js";
 import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {baseName, classifyLoadError, fileSizeOf, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
@@ -144,7 +145,9 @@ export class LlamaEngine implements Engine {
                 } : {})
             });
             const sequences = Array.from({length: this.settings.parallel}, () => context.getSequence());
-            const chatWrapper = resolveChatWrapper(model, {fallbackToOtherWrappersOnJinjaError: true}) ?? new ChatMLChatWrapper();
+            // A base model (no template) gets the plain fallback, not a wrapper guessed from its architecture.
+            const chatWrapper = hasNoChatTemplate(model) ? new PlainChatWrapper(model.tokens.shouldPrependBosToken)
+                : resolveChatWrapper(model, {fallbackToOtherWrappersOnJinjaError: true}) ?? new ChatMLChatWrapper();
             const eogBias = new TokenBias(model.tokenizer);
             for (const token of [model.tokens.eos, model.tokens.eot].filter((token): token is Token => token != null))
                 eogBias.set(token, "never");
@@ -262,6 +265,7 @@ export class LlamaEngine implements Engine {
             gpu: llama == null ? null : llama.gpu === false ? "cpu" : llama.gpu,
             gpuLayers: loaded?.model.gpuLayers ?? null,
             chatTemplate: loaded?.chatWrapper.wrapperName ?? null,
+            modelType: loaded == null ? null : loaded.chatWrapper instanceof PlainChatWrapper ? "base" : "instruct",
             nodeLlamaCppVersion: this.nodeLlamaCppVersion,
             llamaCppRelease: llama?.llamaCppRelease.release ?? null,
             loadTimeSeconds: loaded?.loadTimeSeconds ?? null,

@@ -1,4 +1,4 @@
-import type {ChatHistoryItem, ChatWrapper, LlamaModel, Token} from "node-llama-cpp";
+import {SpecialToken, SpecialTokensText, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type LlamaText, type Token} from "node-llama-cpp";
 import type {ChatMessage} from "../types.js";
 
 function toChatHistory(messages: ChatMessage[], openAssistantTurn: boolean): ChatHistoryItem[] {
@@ -23,5 +23,19 @@ export function renderPrompt(
     loaded: {chatWrapper: ChatWrapper; model: LlamaModel}, messages: ChatMessage[], openAssistantTurn = true
 ): {text: string; tokens: Token[]} {
     const {contextText} = loaded.chatWrapper.generateContextState({chatHistory: toChatHistory(messages, openAssistantTurn)});
-    return {text: contextText.toString(), tokens: contextText.tokenize(loaded.model.tokenizer)};
+    return {text: displayText(contextText, loaded.model), tokens: contextText.tokenize(loaded.model.tokenizer)};
+}
+
+/**
+ * The prompt as the model sees it: a special token shown by its own text (`<s>`, `<|im_start|>`),
+ * not by node-llama-cpp's placeholder name (`BOS`), which no model ever reads.
+ */
+function displayText(text: LlamaText, model: LlamaModel): string {
+    return text.values.map((value) => {
+        if (value instanceof SpecialToken)
+            return model.detokenize(value.tokenize(model.tokenizer), true);
+        if (value instanceof SpecialTokensText)
+            return value.value;
+        return value;
+    }).join("");
 }

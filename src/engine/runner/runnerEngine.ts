@@ -76,7 +76,7 @@ export class RunnerEngine implements Engine {
             engine: "embedded", modelName: settings.modelName ?? baseName(settings.modelPath), modelPath: settings.modelPath,
             architecture: null, parameterCount: null, fileSizeBytes: null, weightsBytes: null, quantization: null,
             trainedContextSize: null, contextSize: this.contextSize, parallel: this.slots, threads: null, gpu: null, gpuLayers: null,
-            chatTemplate: null, nodeLlamaCppVersion: null, llamaCppRelease: null, loadTimeSeconds: null, deterministic: null
+            chatTemplate: null, modelType: null, nodeLlamaCppVersion: null, llamaCppRelease: null, loadTimeSeconds: null, deterministic: null
         };
     }
 

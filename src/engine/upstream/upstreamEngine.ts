@@ -117,6 +117,7 @@ export class UpstreamEngine implements Engine {
             gpu: null,
             gpuLayers: null,
             chatTemplate: null,
+            modelType: null,
             nodeLlamaCppVersion: null,
             llamaCppRelease: null,
             loadTimeSeconds: null,
