@@ -10,6 +10,7 @@ import {SchedulerClosedError} from "./errors.js";
 import {ChatService} from "./service/chatService.js";
 import {EnhanceService} from "./service/enhanceService.js";
 import {loadEnhanceTemplates} from "./service/enhanceTemplates.js";
+import {loadSfwTerms} from "./service/sfwTerms.js";
 import {ModelLifecycle} from "./service/modelLifecycle.js";
 import {ModelPool, type ModelEntry} from "./service/modelPool.js";
 import {WorkerMetrics} from "./service/metrics.js";
@@ -90,6 +91,7 @@ async function createEngine(config: Config, model: ServedModelConfig, logger: Lo
 export async function createWorker(config: Config, logger: Logger, options: WorkerOptions = {}): Promise<Worker> {
     // First, before any model work: a bad operator template refuses to boot (ConfigError).
     const templates = loadEnhanceTemplates(config.enhanceTemplatesDir);
+    const sfwTerms = loadSfwTerms(config.enhanceTemplatesDir);
     const entries: ModelEntry[] = [];
     for (const model of config.models) {
         // `metrics` is created below; the engines only report once they generate.
@@ -111,7 +113,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
         runningSequences: () => models.running,
         modelsLoaded: () => models.all.map((served) => ({model: served.name, loaded: served.engine.status().state === "ready"}))
     });
-    const chat = new ChatService(models, {requestTimeoutSeconds: config.requestTimeoutSeconds, metrics});
+    const chat = new ChatService(models, {requestTimeoutSeconds: config.requestTimeoutSeconds, metrics, sfwTerms: sfwTerms.mask});
     const enhance = new EnhanceService(chat, templates);
     const status = new WorkerStatus(models, new GpuUtilization(), metrics);
     const app = await buildApp({config, chat, enhance, ops: {status, models, metrics}, loggerInstance: logger});

@@ -12,6 +12,7 @@ import {bearerAuth, OPEN_ROUTES} from "./auth.js";
 import {registerSecurity, serverTimeoutOptions} from "./security.js";
 import {clientErrorHandler, registerRequestHygiene, requestId} from "./requestHygiene.js";
 import {collectRoutes, type RouteRecord} from "./routeList.js";
+import {capabilities} from "./adapters/discoveryBodies.js";
 import {chatRoutes} from "./routes/chat.js";
 import {openAiRoutes} from "./routes/openai.js";
 import {enhanceRoutes} from "./routes/enhance.js";
@@ -94,7 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
 
     app.setErrorHandler((err, request, reply) => {
-        const problem = toProblem(err, promptFieldFor(request.url));
+        const problem = toProblem(err, promptFieldFor(request.url, request.body));
         // A stack only for bugs: a 503 while shutting down or loading is an answer, not a failure.
         if (problem.status === 500)
             request.log.error({err, code: problem.code}, "request failed");
@@ -111,7 +112,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The document generator first: it collects the routes registered after it.
     await registerDocsDocument(app, {openRoutes: config.workerApiKey != null ? new Set([...OPEN_ROUTES, ...config.authOpenRoutes]) : null});
     await app.register(chatRoutes, {config, chat: deps.chat});
-    await app.register(statusRoutes, {status: ops.status, routes});
+    await app.register(statusRoutes, {status: ops.status, routes, capabilities: () => capabilities({
+        routes, models: ops.models, sfwMode: deps.chat.sfwAvailable, prefixCache: config.prefixCache
+    })});
     await app.register(modelControlRoutes, {models: ops.models});
     await app.register(observabilityRoutes, {metrics: ops.metrics});
     if (deps.enhance != null)

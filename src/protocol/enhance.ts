@@ -1,6 +1,7 @@
 import {Type, type Static} from "@sinclair/typebox";
 import {FINISH_REASONS, chatUsageSchema} from "./native.js";
 import {StringEnum} from "./schemaTypes.js";
+import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./callerShape.js";
 
 /**
  * Wire types of /enhance, /enhance/legacy and /enhancement/info (the original worker's contract in
@@ -11,6 +12,7 @@ export const QUALITY_VALUES = ["fast", "high"] as const;
 export const ENHANCEMENT_TYPES = ["manual", "auto"] as const;
 
 export interface EnhanceLimits {
+    maxHistoryMessages: number;
     /** The job types the worker has templates for. */
     jobTypes: readonly string[];
     maxPromptChars: number;
@@ -18,9 +20,16 @@ export interface EnhanceLimits {
 }
 
 /** A string enum whose validation error lists the allowed values (a union of literals would not). */
+/**
+ * Either shape: the spec's (`prompt` + `job_type`, rewritten through the job type's template) or
+ * the later callers' (`messages`, whose system message is the instruction: no template applies).
+ */
 export function enhanceRequestSchema(limits: EnhanceLimits) {
     return Type.Object({
-        prompt: Type.String({minLength: 1, maxLength: limits.maxPromptChars}),
+        prompt: Type.Optional(Type.String({minLength: 1, maxLength: limits.maxPromptChars})),
+        ...messagesShapeFields(limits),
+        ...callerFields,
+        top_p: Type.Optional(Type.Number({exclusiveMinimum: 0, maximum: 1})),
         job_type: Type.Optional(StringEnum(limits.jobTypes)),
         quality: Type.Optional(StringEnum(QUALITY_VALUES)),
         enhancement_type: Type.Optional(StringEnum(ENHANCEMENT_TYPES)),
@@ -44,6 +53,23 @@ export const enhanceResponseSchema = Type.Object({
     usage: chatUsageSchema
 });
 export type EnhanceResponseBody = Static<typeof enhanceResponseSchema>;
+
+/** /enhance's answer to the later `messages` shape: the fields its callers read, plus ours. */
+export const messagesEnhanceResponseSchema = Type.Object({
+    success: Type.Literal(true),
+    enhanced_prompt: Type.String(),
+    generation_time: Type.Number(),
+    tokens_generated: Type.Integer(),
+    model_info: callerModelInfoSchema,
+    sfw_mode: Type.Boolean(),
+    processing_time: Type.Number(),
+    finish_reason: StringEnum(FINISH_REASONS),
+    usage: chatUsageSchema
+});
+export type MessagesEnhanceResponseBody = Static<typeof messagesEnhanceResponseSchema>;
+
+/** The later shape's /enhance default for max_tokens (an enhanced prompt is short). */
+export const MESSAGES_ENHANCE_MAX_TOKENS = 200;
 
 /** The original's failure body (the prompt handed back unchanged), now with a status and a code. */
 export interface EnhanceFailureBody {

@@ -1,5 +1,6 @@
 import {Type, type Static} from "@sinclair/typebox";
 import {Nullable, StringEnum} from "./schemaTypes.js";
+import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./callerShape.js";
 
 /**
  * Wire types of the worker's native API (the original worker's contract in shared/spec).
@@ -7,7 +8,6 @@ import {Nullable, StringEnum} from "./schemaTypes.js";
  */
 
 export const SENDERS = ["user", "assistant"] as const;
-export const CONTEXT_TYPES = ["roleplay", "general", "creative", "admin"] as const;
 
 /** OpenAI's limit for `top_logprobs`. */
 export const MAX_TOP_LOGPROBS = 20;
@@ -37,18 +37,22 @@ export function samplingFields(limits: GenerationLimits) {
     };
 }
 
+/**
+ * /chat and /generate take either shape: the spec's (`message`, `system_prompt`,
+ * `conversation_history`) or the later callers' (`messages`); chatShape() refuses a mix.
+ */
 export function chatRequestSchema(limits: GenerationLimits) {
     return Type.Object({
-        message: Type.String({minLength: 1}),
+        message: Type.Optional(Type.String({minLength: 1})),
         system_prompt: Type.Optional(Type.String()),
-        conversation_id: Type.Optional(Type.String({maxLength: 256})),
-        context_type: Type.Optional(Type.Union(CONTEXT_TYPES.map((value) => Type.Literal(value)))),
+        conversation_id: Type.Optional(Nullable(Type.String({maxLength: 256}))),
         conversation_history: Type.Optional(Type.Array(Type.Object({
             sender: Type.Union(SENDERS.map((value) => Type.Literal(value))),
             content: Type.String(),
             created_at: Type.Optional(Type.String({maxLength: 64}))
         }), {maxItems: limits.maxHistoryMessages})),
-        project_id: Type.Optional(Type.String({maxLength: 256})),
+        ...messagesShapeFields(limits),
+        ...callerFields,
         ...samplingFields(limits)
     });
 }
@@ -88,6 +92,7 @@ export const chatResponseSchema = Type.Object({
     conversation_history: Type.Array(historyEntrySchema, {description: "the history sent, then this turn (message and response)"}),
     system_prompt_used: Type.String(),
     model_info: Type.Object({model_name: Type.String(), model_loaded: Type.Boolean()}),
+    sfw_mode: Type.Boolean({description: "whether the listed terms were masked in the response"}),
     processing_time: Type.Number({description: "seconds from receipt to the answer"}),
     generation_time: Type.Number({description: "seconds from the first model step to the end"}),
     finish_reason: StringEnum(FINISH_REASONS),
@@ -97,10 +102,30 @@ export const chatResponseSchema = Type.Object({
 });
 export type ChatResponseBody = Static<typeof chatResponseSchema>;
 
+/** /chat and /generate's answer to the later `messages` shape: the fields its callers read, plus ours. */
+export const messagesChatResponseSchema = Type.Object({
+    success: Type.Literal(true),
+    response: Type.String(),
+    generation_time: Type.Number({description: "seconds from the first model step to the end"}),
+    tokens_generated: Type.Integer(),
+    model_info: callerModelInfoSchema,
+    conversation_id: Nullable(Type.String()),
+    context_type: Nullable(Type.String({description: "the request's, echoed"})),
+    message_id: Type.String(),
+    sfw_mode: Type.Boolean(),
+    processing_time: Type.Number({description: "seconds from receipt to the answer"}),
+    finish_reason: StringEnum(FINISH_REASONS),
+    usage: chatUsageSchema,
+    history_truncated: Type.Integer({description: "oldest messages (after the leading system ones) left out to fit the context"}),
+    logprobs: Type.Optional(Type.Object({content: Type.Array(logprobEntrySchema)}, {description: "only when the request asked for logprobs"}))
+});
+export type MessagesChatResponseBody = Static<typeof messagesChatResponseSchema>;
+
 export const debugPromptResponseSchema = Type.Object({
     success: Type.Literal(true),
+    model: Type.String({description: "the model that rendered the prompt"}),
     system_prompt_received: Nullable(Type.String()),
-    system_prompt_used: Type.String(),
+    system_prompt_used: Nullable(Type.String({description: "null only for a messages body without a system message (no fallback is added then)"})),
     messages_built: Type.Array(Type.Object({role: Type.String(), content: Type.String()})),
     rendered_prompt: Nullable(Type.String({description: "the exact text the model would see; null when the upstream renders it"})),
     prompt_tokens: Nullable(Type.Integer()),

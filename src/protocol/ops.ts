@@ -1,4 +1,5 @@
 import {Type, type Static} from "@sinclair/typebox";
+import {capabilitiesSchema, endpointsSchema} from "./discovery.js";
 import {Nullable} from "./schemaTypes.js";
 
 /**
@@ -49,7 +50,21 @@ export const healthResponseSchema = Type.Object({
     model_name: Type.String(),
     load_progress: Nullable(Type.Number({description: "percent while loading"})),
     system_prompt_features: systemPromptFeaturesSchema,
-    stats: healthStatsSchema
+    stats: healthStatsSchema,
+    capabilities: capabilitiesSchema,
+    endpoints: endpointsSchema,
+    models: Type.Array(Type.Object({
+        name: Type.String(),
+        status: Type.Union(HEALTH_STATES.map((value) => Type.Literal(value))),
+        model_state: Type.String(),
+        model_loaded: Type.Boolean(),
+        reason: Nullable(Type.String()),
+        reason_code: Nullable(Type.String()),
+        load_progress: Nullable(Type.Number()),
+        running_jobs: Type.Integer(),
+        queued_jobs: Type.Integer(),
+        memory_usage: Nullable(Type.Number({description: "GiB"}))
+    }), {description: "each served model, the default first (the top-level model fields are its)"})
 });
 export type HealthResponseBody = Static<typeof healthResponseSchema>;
 
@@ -111,13 +126,17 @@ export const memoryStatusResponseSchema = Type.Object({
     model_memory_bytes: Nullable(Type.Integer()),
     model_loaded: Type.Boolean(),
     model_device: Nullable(Type.String()),
-    device_type: Type.String()
+    device_type: Type.String(),
+    models: Type.Array(Type.Object({
+        name: Type.String(), model_loaded: Type.Boolean(), model_memory_bytes: Nullable(Type.Integer()),
+        allocated: Nullable(Type.Number({description: "GiB this model and its context occupy"}))
+    }), {description: "each model's share; the allocated_* figures above add them up"})
 });
 export type MemoryStatusResponseBody = Static<typeof memoryStatusResponseSchema>;
 
 export const MODEL_NOT_LOADED = "Model not loaded";
 
-export const modelInfoResponseSchema = Type.Object({
+const modelInfoFields = {
     model_name: Type.String(),
     model_path: Nullable(Type.String()),
     model_loaded: Type.Boolean(),
@@ -145,7 +164,11 @@ export const modelInfoResponseSchema = Type.Object({
     cuda_available: Nullable(Type.Boolean({description: "the llama.cpp backend in use is CUDA"})),
     gpu_name: Nullable(Type.String()),
     error: Type.Optional(Type.Literal(MODEL_NOT_LOADED, {description: "present only while no model is loaded, as the original's 404 body had it"}))
-});
+};
+export const modelInfoItemSchema = Type.Object({name: Type.String(), ...modelInfoFields});
+export type ModelInfoItemBody = Static<typeof modelInfoItemSchema>;
+/** The default model's info at the top level (the spec's shape), and every model's under `models`. */
+export const modelInfoResponseSchema = Type.Object({...modelInfoFields, models: Type.Array(modelInfoItemSchema)});
 export type ModelInfoResponseBody = Static<typeof modelInfoResponseSchema>;
 
 export const loadRequestSchema = Type.Object({}, {additionalProperties: false});

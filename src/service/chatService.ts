@@ -9,6 +9,7 @@ export type {
 import type {Lease, LeaseHint} from "../scheduler/scheduler.js";
 import type {ModelPool, ServedModel} from "./modelPool.js";
 import type {WorkerMetrics} from "./metrics.js";
+import type {MaskStream, TermMask} from "./termMask.js";
 
 /**
  * A chat prompt in three parts. Only `history` may be shortened to fit the context, oldest
@@ -34,6 +35,8 @@ export interface ChatJob {
     conversationId: string | null;
     /** Fires on client disconnect or shutdown. */
     signal: AbortSignal;
+    /** Mask the sfw_mode terms in the text, streamed pieces included (never with logprobs: the tokens would show them). */
+    sfwMode?: boolean;
 }
 
 export interface ChatStart {
@@ -70,6 +73,8 @@ export interface ChatServiceOptions {
     /** 0 disables the limit. */
     requestTimeoutSeconds: number;
     metrics?: WorkerMetrics;
+    /** The terms `sfwMode` masks; without them a job asking for it is refused. */
+    sfwTerms?: TermMask;
 }
 
 /**
@@ -83,6 +88,11 @@ export class ChatService {
         readonly models: ModelPool,
         private readonly options: ChatServiceOptions
     ) {}
+
+    /** Whether sfw_mode can be honoured (a term list was loaded). */
+    get sfwAvailable(): boolean {
+        return this.options.sfwTerms != null;
+    }
 
     /** The model a request names (400 `model_not_found` listing the known ones when unknown). */
     model(name?: string | null): ServedModel {
@@ -145,6 +155,7 @@ export class ChatService {
     async chat(job: ChatJob, hooks: ChatHooks = {}): Promise<ChatResult> {
         const received = performance.now();
         const served = this.model(job.model);
+        if (job.sfwMode === true) this.checkSfw(job);
         for (let attempt = 1; ; attempt++) {
             const hold = await served.lifecycle.enter(job.signal);
             let prepared: PreparedPrompt;
@@ -176,6 +187,15 @@ export class ChatService {
         }
     }
 
+    /** sfw_mode needs a term list, and excludes logprobs. */
+    private checkSfw(job: ChatJob): void {
+        if (this.options.sfwTerms == null)
+            throw new WorkerError("invalid_request", "unsupported_parameter", "sfw_mode: this worker has no term list", {param: "sfw_mode"});
+        if (job.params.logprobs != null)
+            throw new WorkerError("invalid_request", "invalid_request",
+                "logprobs: not available with sfw_mode (the tokens would show the masked terms)", {param: "logprobs"});
+    }
+
     private async generate(
         served: ServedModel, job: ChatJob, prepared: PreparedPrompt, lease: Lease, received: number, hooks: ChatHooks, revoked: AbortSignal
     ): Promise<ChatResult> {
@@ -200,6 +220,8 @@ export class ChatService {
         let text = "";
         const logprobs: TokenLogprob[] | null = job.params.logprobs != null ? [] : null;
         const metrics = this.options.metrics;
+        // Checked by chat() before the lease was taken.
+        const mask: MaskStream | null = job.sfwMode === true ? this.options.sfwTerms?.stream() ?? null : null;
         try {
             hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
             for await (const event of served.engine.generate({
@@ -220,9 +242,16 @@ export class ChatService {
                     } else if (lastText != null)
                         metrics?.interTokenLatency.observe((now - lastText) / 1000);
                     lastText = now;
-                    text += event.text;
-                    hooks.onText?.(event.text, logprobs != null ? event.logprobs ?? [] : null);
+                    const shown = mask != null ? mask.push(event.text) : event.text;
+                    text += shown;
+                    if (shown !== "" || mask == null)
+                        hooks.onText?.(shown, logprobs != null ? event.logprobs ?? [] : null);
                 } else {
+                    const rest = mask?.end() ?? "";
+                    if (rest !== "") {
+                        text += rest;
+                        hooks.onText?.(rest, null);
+                    }
                     metrics?.promptTokens.inc(event.usage.promptTokens);
                     metrics?.generatedTokens.inc(event.usage.completionTokens);
                     metrics?.generations.inc({finish_reason: event.finishReason});

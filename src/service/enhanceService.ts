@@ -20,6 +20,10 @@ export interface EnhanceRequest {
     sampling: EnhanceSampling;
     /** Fires on client disconnect or shutdown. */
     signal: AbortSignal;
+    /** The model the request names (null: the default one). */
+    model?: string | null;
+    /** Mask the sfw_mode terms in the enhanced prompt. */
+    sfwMode?: boolean;
 }
 
 export interface EnhanceResult {
@@ -93,7 +97,9 @@ export class EnhanceService {
             ignoreEos: false,
             grammar: {type: "gbnf", grammar: this.grammar(template, budget)}
         };
-        const result = await this.chat.chat({input, params, conversationId: null, signal: request.signal}).catch((err: unknown) => {
+        const result = await this.chat.chat({
+            model: request.model ?? null, input, params, conversationId: null, signal: request.signal, sfwMode: request.sfwMode === true
+        }).catch((err: unknown) => {
             if (err instanceof ContextOverflowError) {
                 const {promptTokens, maxTokens, contextSize} = err.facts;
                 throw new WorkerError("invalid_request", "prompt_too_long",
@@ -108,10 +114,10 @@ export class EnhanceService {
         let text = result.finishReason === "stop" ? result.text : cutAtPhraseBoundary(result.text, template.style);
         // Re-tokenizing a prefix of the generated text may differ from the generated tokens; the
         // count that clients can check is the tokenizer's, so drop phrases until that fits too.
-        let tokens = text === "" ? 0 : await this.chat.countTokens(text);
+        let tokens = text === "" ? 0 : await this.chat.countTokens(text, request.model);
         while (tokens != null && tokens > budget && text !== "") {
             text = dropLastPhrase(text, template.style);
-            tokens = await this.chat.countTokens(text);
+            tokens = await this.chat.countTokens(text, request.model);
         }
         if (text === "")
             throw new WorkerError("unavailable", "enhancement_failed",

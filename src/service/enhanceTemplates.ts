@@ -27,6 +27,8 @@ export const JOB_TYPE_TRAITS: Readonly<Record<JobType, {style: OutputStyle; qual
 /** Largest token budget a template may set; an enhanced prompt is short by definition. */
 export const MAX_TOKEN_BUDGET = 2048;
 export const PROMPT_PLACEHOLDER = "{prompt}";
+/** The sfw_mode term list's file name, in the built-in folder and in ENHANCE_TEMPLATES_DIR. */
+export const SFW_TERMS_FILE = "sfw-terms.txt";
 
 export type TemplateSource = "built-in" | "operator";
 
@@ -96,7 +98,8 @@ export function loadEnhanceTemplates(operatorDir: string | null, builtinDir: str
                 : `cannot read folder ${operatorDir}: ${(err as Error).message}`);
     }
     const files = entries.filter((entry) => entry.name.toLowerCase().endsWith(".json")).map((entry) => entry.name).sort();
-    if (files.length === 0)
+    // A folder may hold only the sfw_mode term list (sfwTerms.ts reads it).
+    if (files.length === 0 && !entries.some((entry) => entry.name === SFW_TERMS_FILE))
         fail(`folder ${operatorDir} holds no templates; expected one or more of ${JOB_TYPES.map((jobType) => `${jobType}.json`).join(", ")}`);
     for (const file of files) {
         const jobType = file.slice(0, -".json".length);
@@ -119,7 +122,7 @@ const MAX_TEMPLATE_BYTES = 64 * 1024;
  * Reads a template only if it is a regular file of at most MAX_TEMPLATE_BYTES (following links):
  * a FIFO would block the boot, /dev/zero would fill the memory.
  */
-function readTemplateFile(filePath: string, file: string, fail: (message: string) => never): string {
+export function readTemplateFile(filePath: string, file: string, fail: (message: string) => never): string {
     let stat: fs.Stats;
     try {
         stat = fs.statSync(filePath);

@@ -41,8 +41,10 @@ export function isOpenAiRoute(url: string): boolean {
 }
 
 /** The request field holding the prompt, by route: `messages` on OpenAI's routes, `prompt` on /enhance, else `message`. */
-export function promptFieldFor(url: string): string {
-    if (isOpenAiRoute(url)) return "messages";
+export function promptFieldFor(url: string, body?: unknown): string {
+    // The later callers' shape carries its prompt in `messages` on the native routes too.
+    if (isOpenAiRoute(url) || (typeof body === "object" && body != null && Array.isArray((body as {messages?: unknown}).messages)))
+        return "messages";
     return url.split("?")[0].startsWith("/enhance") ? "prompt" : "message";
 }
 

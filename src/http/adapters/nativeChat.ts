@@ -3,6 +3,9 @@ import {WorkerError} from "../../errors.js";
 import type {ChatInput, ChatMessage, ChatResult, SamplingParams, TokenLogprob, Usage} from "../../service/chatService.js";
 import type {ChatRequestBody, ChatResponseBody, ChatUsage, HistoryEntry, LogprobEntry} from "../../protocol/native.js";
 
+/** A /chat body in the spec's shape (chatShape() checked it has `message`). */
+export type SpecChatBody = ChatRequestBody & {message: string};
+
 /** The original worker's minimal fallback, used only when the request carries no system prompt. */
 export const FALLBACK_SYSTEM_PROMPT = "You are a helpful AI assistant.";
 
@@ -60,7 +63,7 @@ export function systemPromptUsed(body: Pick<ChatRequestBody, "system_prompt">): 
 }
 
 /** Maps the native request onto the service's input: system pinned, history droppable, message pinned. */
-export function chatInput(body: ChatRequestBody): ChatInput {
+export function chatInput(body: SpecChatBody): ChatInput {
     return {
         prefix: [{role: "system", content: systemPromptUsed(body)}],
         history: (body.conversation_history ?? []).map((entry): ChatMessage => ({role: entry.sender, content: entry.content})),
@@ -69,7 +72,7 @@ export function chatInput(body: ChatRequestBody): ChatInput {
 }
 
 export function chatResponse(
-    body: ChatRequestBody, result: ChatResult, model: {model_name: string; model_loaded: boolean}, processingSeconds: number
+    body: SpecChatBody, result: ChatResult, model: {model_name: string; model_loaded: boolean}, processingSeconds: number
 ): ChatResponseBody {
     const now = new Date().toISOString();
     // Only the contract's fields are echoed: an unknown field in an entry (any depth, any size)
@@ -88,6 +91,7 @@ export function chatResponse(
         conversation_history: history,
         system_prompt_used: systemPromptUsed(body),
         model_info: model,
+        sfw_mode: body.sfw_mode === true,
         processing_time: round(processingSeconds),
         generation_time: round(result.generationSeconds),
         finish_reason: result.finishReason,

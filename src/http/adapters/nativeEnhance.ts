@@ -13,10 +13,13 @@ export const ENHANCE_ENDPOINTS: Readonly<Record<string, string>> = Object.freeze
     "/enhancement/info": "GET - This information"
 });
 
-export function enhanceSampling(body: Pick<EnhanceRequestBody, "temperature" | "seed">): EnhanceSampling {
+/** An /enhance body in the spec's shape (enhanceShape() checked it has `prompt`). */
+export type SpecEnhanceBody = EnhanceRequestBody & {prompt: string};
+
+export function enhanceSampling(body: Pick<EnhanceRequestBody, "temperature" | "seed" | "top_p">): EnhanceSampling {
     return {
         temperature: body.temperature ?? SAMPLING_DEFAULTS.temperature,
-        topP: SAMPLING_DEFAULTS.top_p,
+        topP: body.top_p ?? SAMPLING_DEFAULTS.top_p,
         topK: SAMPLING_DEFAULTS.top_k,
         minP: SAMPLING_DEFAULTS.min_p,
         repetitionPenalty: SAMPLING_DEFAULTS.repetition_penalty,
@@ -24,7 +27,7 @@ export function enhanceSampling(body: Pick<EnhanceRequestBody, "temperature" | "
     };
 }
 
-export function enhanceResponse(body: EnhanceRequestBody, result: EnhanceResult): EnhanceResponseBody {
+export function enhanceResponse(body: SpecEnhanceBody, result: EnhanceResult): EnhanceResponseBody {
     return {
         success: true,
         original_prompt: body.prompt,
@@ -40,7 +43,7 @@ export function enhanceResponse(body: EnhanceRequestBody, result: EnhanceResult)
 
 /** The original's failure body: success false and the prompt handed back unchanged, plus a code. */
 export function enhanceFailure(
-    body: EnhanceRequestBody, job: {jobType: string; quality: string}, problem: Problem, seconds: number
+    body: SpecEnhanceBody, job: {jobType: string; quality: string}, problem: Problem, seconds: number
 ): EnhanceFailureBody {
     return {
         success: false,
@@ -57,7 +60,7 @@ export function enhanceFailure(
 
 export function enhancementInfo(enhance: EnhanceService, model: ModelInfo, status: EngineStatus): EnhancementInfoBody {
     const templates = enhance.jobTypes();
-    const runtime = model.engine === "embedded" ? "llama.cpp (in-process)" : "an OpenAI-compatible upstream";
+    const runtime = model.engine === "embedded" ? "llama.cpp (in a model runner process)" : "an OpenAI-compatible upstream";
     return {
         enhancement_system: `Grammar-constrained prompt enhancement with ${model.modelName}`,
         supported_job_types: templates.map((template) => template.jobType),

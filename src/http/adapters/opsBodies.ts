@@ -1,4 +1,4 @@
-import type {EngineStatus, HealthReport, MemoryReport, ModelInfo, Readiness} from "../../service/workerStatus.js";
+import type {EngineStatus, HealthReport, MemoryReport, ModelInfo, ModelReport, Readiness} from "../../service/workerStatus.js";
 import type {MetricTotals} from "../../service/metrics.js";
 import {
     MODEL_NOT_LOADED,
@@ -6,6 +6,7 @@ import {
     type ReadyResponseBody
 } from "../../protocol/ops.js";
 import type {RouteRecord} from "../routeList.js";
+import type {Capabilities} from "../../protocol/discovery.js";
 import {round} from "./nativeChat.js";
 
 const GIB = 1024 ** 3;
@@ -26,7 +27,7 @@ export const SYSTEM_PROMPT_FEATURES = {
     respects_provided_prompts: true
 } as const;
 
-export function healthBody(report: HealthReport): HealthResponseBody {
+export function healthBody(report: HealthReport, discovery: {capabilities: Capabilities; endpoints: Record<string, string>}): HealthResponseBody {
     return {
         status: report.status,
         reason: report.reason,
@@ -46,7 +47,21 @@ export function healthBody(report: HealthReport): HealthResponseBody {
         model_name: report.modelName,
         load_progress: report.loadProgress != null ? Math.round(report.loadProgress * 1000) / 10 : null,
         system_prompt_features: {...SYSTEM_PROMPT_FEATURES},
-        stats: healthStats(report.totals, report.startedAtMs)
+        stats: healthStats(report.totals, report.startedAtMs),
+        capabilities: discovery.capabilities,
+        endpoints: discovery.endpoints,
+        models: report.models.map((model) => ({
+            name: model.name,
+            status: model.status,
+            model_state: model.engine.state,
+            model_loaded: model.engine.state === "ready",
+            reason: model.readiness.reason,
+            reason_code: model.readiness.code,
+            load_progress: model.engine.loadProgress != null ? Math.round(model.engine.loadProgress * 1000) / 10 : null,
+            running_jobs: model.running,
+            queued_jobs: model.queued,
+            memory_usage: gib(model.memory.modelBytes)
+        }))
     };
 }
 
@@ -151,7 +166,7 @@ export function chatMemoryUsage(memory: MemoryReport): ChatHealthResponseBody["m
     };
 }
 
-export function memoryStatusBody(memory: MemoryReport, modelLoaded: boolean): MemoryStatusResponseBody {
+export function memoryStatusBody(memory: MemoryReport, modelLoaded: boolean, models: ModelReport[]): MemoryStatusResponseBody {
     const vram = figuresOf(memory, "vram");
     const ram = figuresOf(memory, "ram");
     return {
@@ -168,11 +183,14 @@ export function memoryStatusBody(memory: MemoryReport, modelLoaded: boolean): Me
         model_memory_bytes: memory.modelBytes,
         model_loaded: modelLoaded,
         model_device: memory.device,
-        device_type: memory.deviceType
+        device_type: memory.deviceType,
+        models: models.map((model) => ({
+            name: model.name, model_loaded: model.engine.state === "ready", model_memory_bytes: model.memory.modelBytes, allocated: gib(model.memory.modelBytes)
+        }))
     };
 }
 
-export function modelInfoBody(info: ModelInfo, engine: EngineStatus, memory: MemoryReport): ModelInfoResponseBody {
+export function modelInfoBody(info: ModelInfo, engine: EngineStatus, memory: MemoryReport): Omit<ModelInfoResponseBody, "models"> {
     return {
         model_name: info.modelName,
         model_path: info.modelPath,

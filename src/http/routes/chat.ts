@@ -1,11 +1,13 @@
-import type {FastifyInstance} from "fastify";
+import type {FastifyInstance, FastifyReply, FastifyRequest} from "fastify";
+import {Type} from "@sinclair/typebox";
 import type {TypeBoxTypeProvider} from "@fastify/type-provider-typebox";
 import type {Config} from "../../config/config.js";
 import type {ChatService} from "../../service/chatService.js";
 import {
-    chatRequestSchema, chatResponseSchema, debugPromptResponseSchema, type ChatRequestBody, type DebugPromptResponseBody
+    chatRequestSchema, chatResponseSchema, debugPromptResponseSchema, messagesChatResponseSchema, type ChatRequestBody, type DebugPromptResponseBody
 } from "../../protocol/native.js";
 import {chatInput, chatResponse, logprobEntries, samplingParams, systemPromptUsed} from "../adapters/nativeChat.js";
+import {callerModelInfo, chatShape, messagesChatResponse, messagesInput, systemMessage} from "../adapters/callerShapeAdapter.js";
 import {disconnectSignal, SseStream, wantsStream} from "../adapters/sse.js";
 import {nativeErrorBody} from "../adapters/envelopes.js";
 import {toProblem} from "../adapters/errorMapping.js";
@@ -15,41 +17,47 @@ export interface ChatRouteDeps {
     chat: ChatService;
 }
 
-/** POST /chat and POST /chat/debug/system-prompt: thin handlers over the chat service. */
+/**
+ * POST /chat, POST /generate (the later callers' name for it) and POST /chat/debug/system-prompt:
+ * thin handlers over the chat service, for the spec's shape and the later `messages` shape alike.
+ */
 export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRouteDeps): Promise<void> {
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
     const body = chatRequestSchema(config);
-    const modelInfo = () => ({model_name: chat.engineInfo().modelName, model_loaded: chat.engineStatus().state === "ready"});
 
-    typed.post("/chat", {
-        schema: {summary: "Chat with the model: the original contract, JSON or Server-Sent Events (stream: true).", body,
-            response: {200: chatResponseSchema}}
-    }, async (request, reply) => {
+    const handler = async (request: FastifyRequest, reply: FastifyReply) => {
         const received = performance.now();
         const body = request.body as ChatRequestBody;
+        const shape = chatShape(body);
         const sse = wantsStream(body.stream, request.headers.accept) ? new SseStream(reply) : null;
         try {
             const result = await chat.chat({
-                input: chatInput(body),
+                model: body.model ?? null,
+                input: shape.kind === "spec" ? chatInput(shape.body) : messagesInput(shape.body.messages),
                 params: samplingParams(body, config.defaultMaxTokens),
                 conversationId: body.conversation_id ?? null,
-                signal: disconnectSignal(reply)
+                signal: disconnectSignal(reply),
+                sfwMode: body.sfw_mode === true
             }, {
                 onStart: () => sse?.open(),
                 onText: sse != null
                     ? (text, logprobs) => sse.send("token", logprobs != null ? {text, logprobs: {content: logprobEntries(logprobs)}} : {text})
                     : undefined
             });
-            const response = chatResponse(body, result, modelInfo(), (performance.now() - received) / 1000);
+            const seconds = (performance.now() - received) / 1000;
+            const loaded = chat.engineStatus(result.model).state === "ready";
+            const response = shape.kind === "spec"
+                ? chatResponse(shape.body, result, {model_name: result.model, model_loaded: loaded}, seconds)
+                : messagesChatResponse(shape.body, result, callerModelInfo(chat.engineInfo(result.model), loaded), seconds);
             request.log.info({
-                conversationId: body.conversation_id, finishReason: result.finishReason,
+                shape: shape.kind, model: result.model, conversationId: body.conversation_id, finishReason: result.finishReason,
                 promptTokens: result.usage.promptTokens, cachedTokens: result.usage.cachedTokens,
                 completionTokens: result.usage.completionTokens, historyDropped: result.historyDropped,
                 queueSeconds: result.queueSeconds, generationSeconds: result.generationSeconds, stream: sse != null,
-                messageChars: body.message.length, responseChars: result.text.length,
+                messageChars: shape.kind === "spec" ? shape.body.message.length : shape.body.messages.reduce((sum, m) => sum + m.content.length, 0),
+                responseChars: result.text.length, sfwMode: body.sfw_mode === true,
                 // Prompt and response text only when the operator opted in (LOG_PROMPTS=true).
-                ...(config.logPrompts ? {systemPrompt: result.prompt.messages.find((m) => m.role === "system")?.content,
-                    message: body.message, response: result.text} : {})
+                ...(config.logPrompts ? {messages: result.prompt.messages, response: result.text} : {})
             }, "chat completed");
             if (sse == null)
                 return response;
@@ -67,20 +75,33 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
             }
             throw err;
         }
-    });
+    };
+    const response = {200: Type.Union([chatResponseSchema, messagesChatResponseSchema])};
+    typed.post("/chat", {
+        schema: {summary: "Chat with the model: the spec's shape (message, system_prompt, conversation_history) or the later messages shape; JSON or Server-Sent Events (stream: true).",
+            body, response}
+    }, handler);
+    typed.post("/generate", {
+        schema: {summary: "The later callers' name for /chat: the same handler, either shape.", body, response}
+    }, handler);
 
     typed.post("/chat/debug/system-prompt", {
-        schema: {summary: "The exact prompt /chat would run, rendered by the model's template; no generation.", body,
+        schema: {summary: "The exact prompt /chat would run (either shape, with `model`), rendered by the model's template; no generation.", body,
             response: {200: debugPromptResponseSchema}}
     }, async (request): Promise<DebugPromptResponseBody> => {
         const body = request.body as ChatRequestBody;
+        const shape = chatShape(body);
         const params = samplingParams(body, config.defaultMaxTokens);
-        const prepared = await chat.prepare(chatInput(body), params.maxTokens);
-        const used = systemPromptUsed(body);
-        const received = body.system_prompt ?? null;
-        const upstream = chat.engineInfo().engine === "openai";
+        const model = body.model ?? null;
+        const input = shape.kind === "spec" ? chatInput(shape.body) : messagesInput(shape.body.messages);
+        const prepared = await chat.prepare(input, params.maxTokens, undefined, model);
+        const received = shape.kind === "spec" ? shape.body.system_prompt ?? null : systemMessage(shape.body.messages);
+        const used = shape.kind === "spec" ? systemPromptUsed(shape.body) : received;
+        const info = chat.engineInfo(model);
+        const upstream = info.engine === "openai";
         return {
             success: true,
+            model: info.modelName,
             system_prompt_received: received,
             system_prompt_used: used,
             messages_built: prepared.prompt.messages.map(({role, content}) => ({role, content})),
@@ -91,7 +112,10 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
                 : "Rendering is the upstream's: it applies its own chat template to messages_built and exposes no " +
                   "template endpoint (POST /apply-template or /tokenize), so the exact prompt and its token count are not known here.",
             history_truncated: prepared.historyDropped,
-            no_override_detected: received === used && await chat.systemPromptInSlot(prepared.prompt, used),
+            // Without a system message nothing may appear in the system slot that the caller did not send.
+            no_override_detected: used == null
+                ? prepared.prompt.messages.every((message) => message.role !== "system")
+                : received === used && await chat.systemPromptInSlot(prepared.prompt, used, model),
             pure_inference_mode: true
         };
     });

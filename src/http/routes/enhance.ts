@@ -3,7 +3,13 @@ import type {TypeBoxTypeProvider} from "@fastify/type-provider-typebox";
 import type {Config} from "../../config/config.js";
 import type {ChatService} from "../../service/chatService.js";
 import type {EnhanceService, ResolvedJob} from "../../service/enhanceService.js";
-import {enhanceRequestSchema, enhanceResponseSchema, type EnhanceRequestBody, type EnhancementInfoBody} from "../../protocol/enhance.js";
+import {Type} from "@sinclair/typebox";
+import {
+    enhanceRequestSchema, enhanceResponseSchema, MESSAGES_ENHANCE_MAX_TOKENS, messagesEnhanceResponseSchema,
+    type EnhanceRequestBody, type EnhancementInfoBody
+} from "../../protocol/enhance.js";
+import {callerModelInfo, enhanceShape, messagesEnhanceResponse, messagesInput, type MessagesEnhanceBody} from "../adapters/callerShapeAdapter.js";
+import {samplingParams} from "../adapters/nativeChat.js";
 import {enhanceFailure, enhancementInfo, enhanceResponse, enhanceSampling} from "../adapters/nativeEnhance.js";
 import {disconnectSignal} from "../adapters/sse.js";
 import {toProblem} from "../adapters/errorMapping.js";
@@ -18,18 +24,42 @@ export interface EnhanceRouteDeps {
 export async function enhanceRoutes(app: FastifyInstance, {config, chat, enhance}: EnhanceRouteDeps): Promise<void> {
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
     const schema = {
-        summary: "Rewrite a short image or video prompt into a richer one for the job type (grammar-constrained).",
+        summary: "Rewrite a short image or video prompt into a richer one for the job type (grammar-constrained); or, in the later messages shape, run the caller's own instruction.",
         body: enhanceRequestSchema({
             jobTypes: enhance.jobTypes().map((template) => template.jobType),
             maxPromptChars: config.enhanceMaxPromptChars,
-            maxTokensLimit: config.maxTokensLimit
+            maxTokensLimit: config.maxTokensLimit,
+            maxHistoryMessages: config.maxHistoryMessages
         }),
-        response: {200: enhanceResponseSchema}
+        response: {200: Type.Union([enhanceResponseSchema, messagesEnhanceResponseSchema])}
+    };
+
+    /** The later shape: the caller's messages as given (its system message is the instruction), no template, no grammar. */
+    const messagesHandler = async (request: FastifyRequest, reply: FastifyReply, body: MessagesEnhanceBody) => {
+        const received = performance.now();
+        const result = await chat.chat({
+            model: body.model ?? null,
+            input: messagesInput(body.messages),
+            params: samplingParams(body, Math.min(MESSAGES_ENHANCE_MAX_TOKENS, config.maxTokensLimit)),
+            conversationId: null,
+            signal: disconnectSignal(reply),
+            sfwMode: body.sfw_mode === true
+        });
+        request.log.info({
+            shape: "messages", model: result.model, enhancedChars: result.text.length, finishReason: result.finishReason,
+            promptTokens: result.usage.promptTokens, completionTokens: result.usage.completionTokens,
+            queueSeconds: result.queueSeconds, generationSeconds: result.generationSeconds
+        }, "enhance completed");
+        const loaded = chat.engineStatus(result.model).state === "ready";
+        return messagesEnhanceResponse(result, body, callerModelInfo(chat.engineInfo(result.model), loaded), (performance.now() - received) / 1000);
     };
 
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
         const received = performance.now();
-        const body = request.body as EnhanceRequestBody;
+        const shape = enhanceShape(request.body as EnhanceRequestBody);
+        if (shape.kind === "messages")
+            return messagesHandler(request, reply, shape.body);
+        const body = shape.body;
         // Input problems (unknown job type, contradicting quality...) throw here: plain 400s.
         const job: ResolvedJob = enhance.resolve(body.job_type ?? null, body.quality ?? null);
         try {
@@ -39,7 +69,9 @@ export async function enhanceRoutes(app: FastifyInstance, {config, chat, enhance
                 quality: body.quality ?? null,
                 maxTokens: body.max_tokens ?? null,
                 sampling: enhanceSampling(body),
-                signal: disconnectSignal(reply)
+                signal: disconnectSignal(reply),
+                model: body.model ?? null,
+                sfwMode: body.sfw_mode === true
             }, job);
             request.log.info({
                 jobType: result.jobType, promptChars: body.prompt.length, enhancedChars: result.enhancedPrompt.length,

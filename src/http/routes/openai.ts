@@ -29,25 +29,25 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
     const startedAt = Math.floor(Date.now() / 1000);
 
-    const modelObject = (): ModelObject => {
-        const info = chat.engineInfo();
+    const modelObject = (name: string): ModelObject => {
+        const info = chat.engineInfo(name);
         return {
-            id: info.modelName, object: "model", created: startedAt,
+            id: name, object: "model", created: startedAt,
             owned_by: info.engine === "openai" ? "upstream" : "chat-worker", max_model_len: info.contextSize
         };
     };
 
-    typed.get("/v1/models", {schema: {summary: "The served model (OpenAI's model list).", response: {200: modelListSchema}}},
-        async (): Promise<ModelList> => ({object: "list", data: [modelObject()]}));
+    typed.get("/v1/models", {schema: {summary: "Every served model (OpenAI's model list).", response: {200: modelListSchema}}},
+        async (): Promise<ModelList> => ({object: "list", data: chat.models.names().map(modelObject)}));
 
     // A wildcard, because model ids such as "Qwen/Qwen2.5-7B-Instruct" contain slashes.
     typed.get("/v1/models/*", {schema: {summary: "One model by id.", response: {200: modelObjectSchema}}}, async (request): Promise<ModelObject> => {
         const id = decodeURIComponent((request.params as {"*": string})["*"]);
-        const model = modelObject();
-        if (id !== model.id)
-            throw new WorkerError("not_found", "model_not_found", `model: ${JSON.stringify(id)} does not exist; this worker serves ${JSON.stringify(model.id)}`,
-                {param: "model"});
-        return model;
+        const names = chat.models.names();
+        if (!names.includes(id))
+            throw new WorkerError("not_found", "model_not_found",
+                `model: ${JSON.stringify(id)} does not exist; this worker serves ${names.map((name) => JSON.stringify(name)).join(", ")}`, {param: "model"});
+        return modelObject(id);
     });
 
     typed.post("/v1/chat/completions", {
@@ -59,12 +59,12 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
         const ignored = ignoredFields(body);
         if (ignored.length > 0)
             request.log.info({ignoredFields: ignored}, "accepted OpenAI fields the worker does not act on");
-        const identity = newCompletionIdentity(chat.engineInfo().modelName);
+        const identity = newCompletionIdentity(chat.model(body.model).name);
         const sse = job.stream ? new SseStream(reply) : null;
         const send = (data: unknown) => sse?.send(null, data);
         try {
             const result = await chat.chat({
-                input: job.input, params: job.params, conversationId: null, signal: disconnectSignal(reply)
+                model: body.model, input: job.input, params: job.params, conversationId: null, signal: disconnectSignal(reply)
             }, {
                 onStart: sse != null ? () => {
                     sse.open();
