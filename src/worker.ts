@@ -122,22 +122,13 @@ export async function createWorker(config: Config, logger: Logger, options: Work
         served.lifecycle.onLoaded((settled) => {
             metrics.modelLoads.inc({result: settled.state === "ready" ? "ready" : "failed"});
             const seconds = served.engine.info().loadTimeSeconds;
-            if (settled.state === "ready" && seconds != null) metrics.modelLoadSeconds.set(seconds);
+            if (settled.state === "ready" && seconds != null) metrics.modelLoadSeconds.set({model: served.name}, seconds);
         });
         served.lifecycle.onUnload((cause) => metrics.modelUnloads.inc({cause}));
         const progressStream = options.progressStream;
         if (progressStream != null)
             served.lifecycle.onLoadStart(() => showLoadProgress(() => served.engine.status(), progressStream, `loading ${served.name}`));
     }
-    lifecycle.onLoaded((settled) => {
-        metrics.modelLoads.inc({result: settled.state === "ready" ? "ready" : "failed"});
-        const seconds = engine.info().loadTimeSeconds;
-        if (settled.state === "ready" && seconds != null) metrics.modelLoadSeconds.set(seconds);
-    });
-    lifecycle.onUnload((cause) => metrics.modelUnloads.inc({cause}));
-    const progressStream = options.progressStream;
-    if (progressStream != null)
-        lifecycle.onLoadStart(() => showLoadProgress(() => engine.status(), progressStream, `loading ${config.modelPath}`));
 
     // Register once the server listens and the model is ready (whichever comes last), in the background.
     const registrationStop = new AbortController();

@@ -187,7 +187,7 @@ test("/enhancement/info is complete and reports the loaded templates and model",
 
 test("bad input gets a 4xx JSON error naming the field", async () => {
     const cases: Array<[unknown, string, RegExp?]> = [
-        [{}, "prompt", /prompt: is required/],
+        [{}, "prompt", /prompt: required \(or messages/],
         [{prompt: ""}, "prompt"],
         [{prompt: "   \n\t"}, "prompt", /whitespace/],
         [{prompt: 5}, "prompt", /must be string/],

@@ -21,9 +21,11 @@ const finalEvent = (body: string) => JSON.parse(parseSse(body).at(-1)!.data);
 test("unload flips model_loaded everywhere; the next /chat loads the model again", async () => {
     const unloaded = await post("/memory/unload");
     assert.equal(unloaded.status, 200, JSON.stringify(unloaded.json));
-    assert.deepEqual({...unloaded.json, waited_seconds: 0}, {
+    const {models, ...summary} = unloaded.json;
+    assert.deepEqual({...summary, waited_seconds: 0}, {
         success: true, message: "Model unloaded", model_loaded: false, was_loaded: true, aborted_requests: 0, waited_seconds: 0
     });
+    assert.deepEqual(models, [{name: server.worker.engine.info().modelName, was_loaded: true, model_loaded: false, aborted_requests: 0}]);
     assert.equal(server.worker.engine.status().state, "unloaded");
     const h = await health();
     assert.equal(h.model_loaded, false);

@@ -44,7 +44,7 @@ export class WorkerMetrics {
     readonly generations: Counter<"finish_reason">;
     /** From the start of a generation (prompt evaluation included, queue excluded) to its end. */
     readonly generationSeconds: Histogram;
-    readonly modelLoadSeconds: Gauge;
+    readonly modelLoadSeconds: Gauge<"model">;
     readonly modelLoads: Counter<"result">;
     readonly modelUnloads: Counter<"cause">;
     /** Conversation cache: a request whose prefix was reused, from a warm sequence or a restored state. */
@@ -115,7 +115,7 @@ export class WorkerMetrics {
             help: "Generation time, from the start of prompt evaluation (queue excluded) to the end of the generation.",
             buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers
         });
-        this.modelLoadSeconds = new Gauge({name: `${PREFIX}model_load_seconds`, help: "Duration of the last successful model load.", registers});
+        this.modelLoadSeconds = new Gauge({name: `${PREFIX}model_load_seconds`, help: "Duration of the last successful load of each model.", labelNames: ["model"], registers});
         this.modelLoads = new Counter({name: `${PREFIX}model_loads_total`, help: "Model loads by result (ready, failed).", labelNames: ["result"], registers});
         this.modelUnloads = new Counter({name: `${PREFIX}model_unloads_total`, help: "Model unloads by cause (request, idle).", labelNames: ["cause"], registers});
         this.cacheHits = new Counter({

@@ -57,7 +57,10 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
                 messageChars: shape.kind === "spec" ? shape.body.message.length : shape.body.messages.reduce((sum, m) => sum + m.content.length, 0),
                 responseChars: result.text.length, sfwMode: body.sfw_mode === true,
                 // Prompt and response text only when the operator opted in (LOG_PROMPTS=true).
-                ...(config.logPrompts ? {messages: result.prompt.messages, response: result.text} : {})
+                ...(config.logPrompts ? {
+                    ...(shape.kind === "spec" ? {systemPrompt: systemPromptUsed(shape.body), message: shape.body.message} : {messages: shape.body.messages}),
+                    response: result.text
+                } : {})
             }, "chat completed");
             if (sse == null)
                 return response;
