@@ -78,9 +78,8 @@ export class WorkerStatus {
         const served = this.models.default;
         const status = served.engine.status();
         const readiness = readinessOf(served, this.models.isShuttingDown);
-        const [memory, gpuUtilization, totals, models] = await Promise.all([
-            this.memory(), this.gpu.read(), this.metrics.totals(), this.modelReports()
-        ]);
+        const [gpuUtilization, totals, models] = await Promise.all([this.gpu.read(), this.metrics.totals(), this.modelReports()]);
+        const memory = combined(models.map((model) => model.memory));
         const {running, queued} = this.jobs();
         let state = healthState(status.state, status.code ?? null, this.models.isShuttingDown);
         let reason = readiness.reason;
@@ -133,9 +132,7 @@ export class WorkerStatus {
     async memory(model?: string): Promise<MemoryReport> {
         if (model != null || !this.models.routesByName)
             return this.pick(model).engine.memory();
-        const reports = await Promise.all(this.models.all.map((served) => served.engine.memory()));
-        const held = reports.map((report) => report.modelBytes).filter((bytes): bytes is number => bytes != null);
-        return {...reports[0], modelBytes: held.length === 0 ? null : held.reduce((sum, bytes) => sum + bytes, 0)};
+        return combined(await Promise.all(this.models.all.map((served) => served.engine.memory())));
     }
 
     info(model?: string): ModelInfo {
@@ -153,6 +150,13 @@ export class WorkerStatus {
     private pick(model: string | undefined): ServedModel {
         return model == null ? this.models.default : this.models.resolve(model);
     }
+}
+
+/** The device's figures (the first report's), with every model's share added up. */
+function combined(reports: MemoryReport[]): MemoryReport {
+    if (reports.length === 1) return reports[0];
+    const held = reports.map((report) => report.modelBytes).filter((bytes): bytes is number => bytes != null);
+    return {...reports[0], modelBytes: held.length === 0 ? null : held.reduce((sum, bytes) => sum + bytes, 0)};
 }
 
 function readinessOf(served: ServedModel, shuttingDown: boolean): Readiness {
