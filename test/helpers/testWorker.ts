@@ -27,7 +27,8 @@ export interface TestWorker<E extends Engine = RunnerEngine> {
 
 /** Test defaults: CPU only, 1 compute thread, a small context; `env` overrides any setting. */
 export async function startTestWorker(env: Record<string, string> = {}, logger?: Logger): Promise<TestWorker<RunnerEngine>> {
-    const started = await startWorker({MODEL_PATH: await testModelPath(), ...env}, logger);
+    // MODELS names every model itself (with MODEL_PATH beside it the worker refuses to start).
+    const started = await startWorker({...(env.MODELS == null ? {MODEL_PATH: await testModelPath()} : {}), ...env}, logger);
     if (!(started.worker.engine instanceof RunnerEngine)) {
         await started.close();
         throw new Error("startTestWorker starts embedded workers; use startUpstreamWorker for ENGINE=openai");
@@ -56,7 +57,7 @@ async function startWorker(env: Record<string, string>, logger?: Logger): Promis
         ...env
     });
     const worker = await createWorker(config, logger ?? pino({level: "silent"}));
-    await worker.engine.whenSettled();
+    for (const served of worker.models.all) await served.engine.whenSettled();
     await worker.app.listen({port: 0, host: "127.0.0.1"});
     const address = worker.app.server.address();
     if (address == null || typeof address === "string")
