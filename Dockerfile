@@ -35,14 +35,15 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 FROM node:${NODE_VERSION}-slim AS runtime
 ENV NODE_ENV=production \
     GPU=false \
-    STATE_CACHE_DIR=/state-cache
+    STATE_CACHE_DIR=/state-cache \
+    MODELS_DIR=/models
 WORKDIR /app
 # A numeric non-root user, so that Kubernetes' runAsNonRoot can verify it. The app files stay
-# root-owned and read-only to it; the state cache is the only place it writes.
+# root-owned and read-only to it; it writes only to the state cache and the models folder.
 RUN groupadd --system --gid 10001 chatworker \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin chatworker \
  && mkdir -p /models /state-cache \
- && chown 10001:10001 /state-cache
+ && chown 10001:10001 /models /state-cache
 COPY package.json ./
 COPY bin ./bin
 COPY templates ./templates
@@ -52,8 +53,9 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/models ./models
 USER 10001:10001
 EXPOSE 7861
-# GGUF files are mounted at /models (set MODEL_PATH=/models/<file>.gguf); spilled conversation
-# states survive restarts in /state-cache.
+# GGUF files are mounted at /models (set MODEL_PATH=/models/<file>.gguf), or MODEL downloads them
+# there (MODELS_DIR; the volume must then be writable); spilled conversation states survive
+# restarts in /state-cache.
 VOLUME ["/models", "/state-cache"]
 # node itself is PID 1 (exec form, no npm, no shell): SIGTERM reaches the worker, which drains
 # running generations for SHUTDOWN_GRACE_SECONDS (25) and exits 0. Give `docker stop` more than

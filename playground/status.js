@@ -50,7 +50,10 @@ export class StatusStrip {
             const health = await api("/health");
             this.set("status-model", health.model_name);
             const progress = health.load_progress != null ? ` ${health.load_progress}%` : "";
-            this.set("status-state", `${stateWord(health.model_state)}${progress}`);
+            // While MODEL's files download, the state reads "downloading 42%" (the load follows).
+            this.set("status-state", health.reason_code === "downloading"
+                ? `downloading${health.download_progress != null ? ` ${health.download_progress}%` : ""}`
+                : `${stateWord(health.model_state)}${progress}`);
             this.stateChip.dataset.state = health.model_state;
             this.load.disabled = health.model_state === "ready" || health.model_state === "loading";
             this.unload.disabled = health.model_state === "unloaded";

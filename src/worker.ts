@@ -1,6 +1,7 @@
 import type {FastifyInstance} from "fastify";
 import type {Logger} from "pino";
 import type {Config, ServedModelConfig} from "./config/config.js";
+import {ensureModelsDir} from "./config/modelSource.js";
 import type {Engine} from "./engine/types.js";
 import {RunnerEngine, type RunnerEngineOptions} from "./engine/runner/runnerEngine.js";
 import {runnerSettings, type RunnerSettings} from "./engine/runner/protocol.js";
@@ -60,11 +61,14 @@ async function createEngine(config: Config, model: ServedModelConfig, logger: Lo
     const engineLogger = logger.child({component: "engine", ...(model.name != null ? {model: model.name} : {})});
     if (config.engine === "openai")
         return new UpstreamEngine(config, engineLogger);
-    if (config.modelIsBuiltin && await ensureBuiltinModel(config.modelPath) === "created")
-        logger.info({modelPath: config.modelPath}, "created the built-in synthetic test model");
+    const source = model.source;
+    if (source.kind === "file" && source.builtin && await ensureBuiltinModel(source.path) === "created")
+        logger.info({modelPath: source.path}, "created the built-in synthetic test model");
+    if (source.kind === "reference")
+        ensureModelsDir(config.modelsDir);
     const settings: RunnerSettings = {
         ...runnerSettings(config),
-        modelPath: model.path,
+        model: source,
         modelName: model.name ?? config.modelName,
         // Models share the state folder (each writes under its own identity) and split its budget.
         stateCacheMaxBytes: Math.floor(config.stateCacheMaxBytes / config.models.length)
@@ -75,7 +79,8 @@ async function createEngine(config: Config, model: ServedModelConfig, logger: Lo
         return new LlamaEngine(settings, engineLogger, hooks);
     }
     return new RunnerEngine({
-        settings, loadTimeoutSeconds: config.loadTimeoutSeconds, logPrompts: config.logPrompts, hooks,
+        settings, loadTimeoutSeconds: config.loadTimeoutSeconds, downloadStallSeconds: config.downloadStallSeconds,
+        logPrompts: config.logPrompts, hooks,
         // llama.cpp evaluates on the runner's libuv pool: sized as bin/chat-worker.cjs sizes ours.
         env: {...process.env, UV_THREADPOOL_SIZE: String(config.uvThreadpoolSize)}
     }, engineLogger);
@@ -85,7 +90,7 @@ async function createEngine(config: Config, model: ServedModelConfig, logger: Lo
  * Wires config -> engine -> scheduler -> service -> http, once per served model up to the
  * service layer. The models load in the background (or the upstream is probed), so the HTTP
  * server can answer (/health "loading", /ready 503) meanwhile; await `engine.whenSettled()` to wait.
- * Throws ConfigError when a setting that needs the file system (ENHANCE_TEMPLATES_DIR) or the
+ * Throws ConfigError when a setting that needs the file system (ENHANCE_TEMPLATES_DIR, MODELS_DIR) or the
  * routes (AUTH_OPEN_ROUTES) is bad.
  */
 export async function createWorker(config: Config, logger: Logger, options: WorkerOptions = {}): Promise<Worker> {
@@ -127,7 +132,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
         served.lifecycle.onUnload((cause) => metrics.modelUnloads.inc({cause}));
         const progressStream = options.progressStream;
         if (progressStream != null)
-            served.lifecycle.onLoadStart(() => showLoadProgress(() => served.engine.status(), progressStream, `loading ${served.name}`));
+            served.lifecycle.onLoadStart(() => showLoadProgress(() => served.engine.status(), progressStream, served.name));
     }
 
     // Register once the server listens and the model is ready (whichever comes last), in the background.

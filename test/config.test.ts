@@ -7,8 +7,7 @@ test("defaults: port 7861, the built-in model, threads from the core count", () 
     const config = loadConfig({});
     assert.equal(config.port, 7861);
     assert.equal(config.host, "0.0.0.0");
-    assert.equal(config.modelPath, BUILTIN_MODEL_PATH);
-    assert.equal(config.modelIsBuiltin, true);
+    assert.deepEqual(config.models, [{name: null, source: {kind: "file", path: BUILTIN_MODEL_PATH, builtin: true}}]);
     assert.equal(config.threads, Math.max(1, os.availableParallelism() - 1));
     assert.equal(config.uvThreadpoolSize, Math.max(1, os.availableParallelism() - config.threads));
     assert.equal(config.modelName, null);
@@ -58,4 +57,31 @@ test("ENGINE=openai needs UPSTREAM_URL; upstream settings are validated and pars
     assert.equal(defaults.upstreamUrl, null);
     assert.equal(defaults.upstreamTimeoutSeconds, 60);
     assert.equal(defaults.upstreamGrammarField, "grammar");
+});
+
+test("MODEL: a reference to download; with MODEL_PATH too, or malformed, it refuses to start naming the variable", () => {
+    for (const reference of [
+        "hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M", "hf:Qwen/Qwen2.5-7B-Instruct-GGUF", "hf:user/repo/sub/model-00001-of-00003.gguf#dev",
+        "https://example.com/models/model.gguf"
+    ])
+        assert.deepEqual(loadConfig({MODEL: reference}).models, [{name: null, source: {kind: "reference", reference}}]);
+    for (const bad of ["/models/qwen.gguf", "qwen2.5-7b", "hf:Qwen", "hf:Qwen/Repo/readme.md", "ftp://host/model.gguf", "https://"])
+        assert.throws(() => loadConfig({MODEL: bad}), (err: unknown) => err instanceof ConfigError && err.variable === "MODEL", bad);
+    assert.throws(() => loadConfig({MODEL: "hf:a/b:Q8_0", MODEL_PATH: "/models/b.gguf"}), (err: unknown) =>
+        err instanceof ConfigError && err.variable === "MODEL" && /MODEL_PATH/.test(err.message));
+    // llama.cpp opens a split model only by its first shard.
+    assert.deepEqual(loadConfig({MODEL_PATH: "/m/q-00001-of-00002.gguf"}).models[0].source, {kind: "file", path: "/m/q-00001-of-00002.gguf", builtin: false});
+    assert.throws(() => loadConfig({MODEL_PATH: "/m/q-00002-of-00002.gguf"}), (err: unknown) =>
+        err instanceof ConfigError && err.variable === "MODEL_PATH" && /first shard \(\.\.\.-00001-of-00002\.gguf\)/.test(err.message));
+});
+
+test("MODELS_DIR defaults under the user's cache; HF_ENDPOINT is a URL; HF_TOKEN is kept as given", () => {
+    assert.equal(loadConfig({XDG_CACHE_HOME: "/var/cache/x"}).modelsDir, "/var/cache/x/chat-worker/models");
+    assert.equal(loadConfig({HOME: "/home/u"}).modelsDir, "/home/u/.cache/chat-worker/models");
+    assert.equal(loadConfig({MODELS_DIR: "/models"}).modelsDir, "/models");
+    assert.equal(loadConfig({}).hfEndpoint, "https://huggingface.co");
+    assert.equal(loadConfig({HF_ENDPOINT: "http://mirror:8080/"}).hfEndpoint, "http://mirror:8080");
+    assert.throws(() => loadConfig({HF_ENDPOINT: "mirror:8080"}), (err: unknown) => err instanceof ConfigError && err.variable === "HF_ENDPOINT");
+    assert.equal(loadConfig({HF_TOKEN: "hf_abc"}).hfToken, "hf_abc");
+    assert.throws(() => loadConfig({DOWNLOAD_STALL_SECONDS: "0"}), (err: unknown) => err instanceof ConfigError && err.variable === "DOWNLOAD_STALL_SECONDS");
 });

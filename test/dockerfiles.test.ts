@@ -73,7 +73,7 @@ for (const file of FILES) {
         assert.deepEqual(only(final, "STOPSIGNAL").args, ["SIGTERM"]);
     });
 
-    test(`${file}: a numeric non-root user, which owns only the state cache`, () => {
+    test(`${file}: a numeric non-root user, which owns only the state cache and the models folder`, () => {
         const user = instructionsOf(final, "USER").at(-1)!;
         const [uid, gid] = user.args[0]!.split(":");
         assert.match(uid!, /^[1-9]\d*$/, "numeric, so Kubernetes' runAsNonRoot can check it");
@@ -82,7 +82,7 @@ for (const file of FILES) {
         const useradd = setup.find((words) => words[0] === "useradd")!;
         assert.equal(useradd[useradd.indexOf("--uid") + 1], uid);
         const chowns = setup.filter((words) => words[0] === "chown");
-        assert.deepEqual(chowns.map((words) => words.slice(1)), [[`${uid}:${gid}`, env(final).STATE_CACHE_DIR]]);
+        assert.deepEqual(chowns.map((words) => words.slice(1)), [[`${uid}:${gid}`, env(final).MODELS_DIR, env(final).STATE_CACHE_DIR]]);
         const lastRun = Math.max(...instructionsOf(final, "RUN").map((run) => run.line));
         assert.ok(user.line > lastRun, "USER comes after the root-only setup");
         assert.ok(final.instructions.filter((i) => i.keyword === "COPY").every((copy) => copy.flags.chown == null), "app files stay root-owned");
@@ -98,6 +98,7 @@ for (const file of FILES) {
         const stateCache = env(final).STATE_CACHE_DIR!;
         assert.ok(path.isAbsolute(stateCache));
         assert.deepEqual(new Set(only(final, "VOLUME").args), new Set(["/models", stateCache]));
+        assert.equal(env(final).MODELS_DIR, "/models", "MODEL's downloads go to the models volume (the user's home does not exist)");
     });
 
     test(`${file}: the image's ENV is a valid configuration`, () => {

@@ -66,7 +66,7 @@ test("/chat/health: chat_ready, the chat endpoints, system_prompt_features and m
 test("/model/info: model_device, model_parameters, model_size_gb (the weights), cuda_available, gpu_name; no error while loaded", async () => {
     const {status, json} = await getJson(`${server.url}/model/info`);
     assert.equal(status, 200);
-    const fileInfo = await readGgufFileInfo(server.worker.config.modelPath);
+    const fileInfo = await readGgufFileInfo(json.model_path);
     const tensors = fileInfo.fullTensorInfo ?? [];
     const parameters = tensors.reduce((sum, tensor) => sum + tensor.dimensions.reduce((product: number, dim) => product * Number(dim), 1), 0);
     assert.equal(json.model_device, "cpu");
@@ -214,7 +214,7 @@ test("ENGINE=openai: what the upstream does not tell is null, the rest is there"
 // A GPU cannot be reached from the test machine; the adapters are checked with what the engine reports on one.
 const report = (overrides: Partial<HealthReport> = {}): HealthReport => ({
     status: "healthy", reason: null, reasonCode: null, ready: true, engineState: "ready", modelLoaded: true, modelName: "m",
-    loadProgress: null, running: 0, queued: 0, uptimeSeconds: 1, gpuUtilization: null, shuttingDown: false, startedAtMs: 0, models: [],
+    loadProgress: null, download: null, running: 0, queued: 0, uptimeSeconds: 1, gpuUtilization: null, shuttingDown: false, startedAtMs: 0, models: [],
     memory: {deviceType: "cpu", device: "cpu", deviceName: null, memoryKind: "ram", totalBytes: 1, usedBytes: 0, freeBytes: 1, modelBytes: 0},
     totals: {
         generations: 0, generationSeconds: 0, generatedTokens: 0, promptTokens: 0, serverErrors: 0, clientErrors: 0,

@@ -6,7 +6,7 @@ import path from "node:path";
 import {execFileSync} from "node:child_process";
 import {createRequire} from "node:module";
 import {readGgufFileInfo} from "node-llama-cpp";
-import {startTestWorker, until, type TestWorker} from "./helpers/testWorker.js";
+import {startTestWorker, testModelPath, until, type TestWorker} from "./helpers/testWorker.js";
 import {postJson} from "./helpers/http.js";
 import {metricValue, openStream, ONE_THREAD} from "./helpers/opsHelpers.js";
 import {captureLogs} from "./helpers/logs.js";
@@ -112,7 +112,7 @@ test("/memory/status gives RAM figures labelled as RAM on the CPU", async () => 
 test("/model/info matches the GGUF file and the settings", async () => {
     const {status, json} = await getJson(`${server.url}/model/info`);
     assert.equal(status, 200);
-    const modelPath = server.worker.config.modelPath;
+    const modelPath = await testModelPath();
     const fileInfo = await readGgufFileInfo(modelPath);
     let parameters = 0;
     for (const tensor of fileInfo.fullTensorInfo ?? [])

@@ -1,7 +1,7 @@
 /**
  * Writes a deterministic synthetic Qwen2-architecture GGUF model.
  *
- *   npm run make-model -- --preset <tiny|bench|7b> --out <file.gguf> [--seed N]
+ *   npm run make-model -- --preset <tiny|bench|7b> --out <file.gguf> [--seed N] [--split N]
  */
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
@@ -9,7 +9,7 @@ import {
     DEFAULT_SYNTHETIC_SEED, MODEL_PRESETS, describeSyntheticModel, writeSyntheticModel, type ModelPreset
 } from "../testmodel/syntheticModel.js";
 
-const usage = (): string => `Usage: npm run make-model -- --preset <${MODEL_PRESETS.join("|")}> --out <file.gguf> [--seed N]
+const usage = (): string => `Usage: npm run make-model -- --preset <${MODEL_PRESETS.join("|")}> --out <file.gguf> [--seed N] [--split N]
 
 Writes a deterministic synthetic Qwen2-architecture GGUF model (same preset + seed => identical bytes).
 
@@ -20,6 +20,8 @@ Options:
     }).join("; ")}
   --out <file>     output path (parent directories are created; written atomically)
   --seed <N>       integer in [0, 4294967295] (default ${DEFAULT_SYNTHETIC_SEED})
+  --split <N>      write N shards in llama.cpp's split format instead of one file:
+                   <file>-00001-of-0000N.gguf ... (MODEL_PATH names the first)
   --quiet          no progress output
   -h, --help       show this help
 `;
@@ -36,6 +38,8 @@ export interface MakeModelArgs {
     preset: ModelPreset;
     out: string;
     seed: number;
+    /** Shards to write; null: one file. */
+    split: number | null;
     quiet: boolean;
 }
 
@@ -48,6 +52,7 @@ export function parseMakeModelArgs(argv: readonly string[]): MakeModelArgs | "he
                 preset: { type: "string" },
                 out: { type: "string" },
                 seed: { type: "string" },
+                split: { type: "string" },
                 quiet: { type: "boolean", default: false },
                 help: { type: "boolean", short: "h", default: false }
             },
@@ -71,7 +76,13 @@ export function parseMakeModelArgs(argv: readonly string[]): MakeModelArgs | "he
             throw new UsageError(`--seed must be an integer in [0, 4294967295], got "${values.seed}"`);
         seed = Number(values.seed);
     }
-    return { preset: preset as ModelPreset, out: values.out, seed, quiet: values.quiet === true };
+    let split: number | null = null;
+    if (values.split != null) {
+        if (!/^\d+$/.test(values.split) || Number(values.split) < 2 || Number(values.split) > 65535)
+            throw new UsageError(`--split must be an integer in [2, 65535], got "${values.split}"`);
+        split = Number(values.split);
+    }
+    return { preset: preset as ModelPreset, out: values.out, seed, split, quiet: values.quiet === true };
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -97,6 +108,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         preset: args.preset,
         out: args.out,
         seed: args.seed,
+        split: args.split ?? undefined,
         onProgress: args.quiet ? undefined : (written, total) => {
             const now = Date.now();
             if (now - lastReport < 1000 && written < total) return;
@@ -109,7 +121,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (showProgress) process.stderr.write("\n");
     const seconds = (Date.now() - started) / 1000;
     process.stdout.write(
-        `path: ${result.path}\n` +
+        result.paths.map((file) => `path: ${file}\n`).join("") +
         `bytes: ${result.bytes} (${formatBytes(result.bytes)})\n` +
         `parameters: ${result.parameters}\n` +
         `preset: ${args.preset}, seed: ${args.seed}, took ${seconds.toFixed(1)}s\n`

@@ -1,26 +1,30 @@
 import os from "node:os";
-import {ConfigError, type NamedModel} from "./settings.js";
+import {ConfigError} from "./settings.js";
 import {BUILTIN_MODEL_PATH, SETTINGS, camelCase, type SettingName, type Settings} from "./settingsTable.js";
+import {defaultModelsDir, isModelReference, modelReference, shardOf, type ModelSource} from "./modelSource.js";
 
 export {ConfigError, type NamedModel} from "./settings.js";
 export {
     BUILTIN_MODEL_PATH, DETERMINISTIC_MODES, ENGINE_KINDS, GPU_MODES, LOG_LEVELS, MODEL_LOADING_MODES, SETTINGS, UPSTREAM_GRAMMAR_FIELDS,
     type DeterministicMode, type EngineKind, type GpuMode, type LogLevel, type ModelLoadingMode, type SettingName, type UpstreamGrammarField
 } from "./settingsTable.js";
+export type {ModelSource} from "./modelSource.js";
 
 /**
  * The validated configuration: every setting of the table (settingsTable.ts) under its camelCase
  * name, with the derived values that need more than one setting.
  */
-export interface Config extends Omit<Settings, "modelPath" | "uvThreadpoolSize" | "corsOrigins" | "models" | "authOpenRoutes"> {
-    /** Absolute or cwd-relative path of the GGUF file (the built-in one when MODEL_PATH is not set; with MODELS, the first model's). */
-    modelPath: string;
-    /** The models served: MODELS, or one unnamed model (MODEL_PATH), whose name comes from MODEL_NAME or its file. */
+export interface Config extends Omit<Settings, "model" | "modelPath" | "modelsDir" | "uvThreadpoolSize" | "corsOrigins" | "models" | "authOpenRoutes"> {
+    /**
+     * The models served: MODELS, or one unnamed model (MODEL_PATH's file, MODEL's download, or
+     * neither set, the built-in test model, which worker.ts creates if missing), whose name comes
+     * from MODEL_NAME or its file.
+     */
     models: ServedModelConfig[];
+    /** MODELS_DIR, or its default under the user's cache: where downloads go. */
+    modelsDir: string;
     /** Empty: every route but the probes and pages needs the key. */
     authOpenRoutes: string[];
-    /** True when `modelPath` is the built-in test model, which worker.ts creates if missing. */
-    modelIsBuiltin: boolean;
     /** UV_THREADPOOL_SIZE, or what bin/chat-worker.cjs derives from THREADS. */
     uvThreadpoolSize: number;
     /** Empty: CORS off. */
@@ -30,9 +34,10 @@ export interface Config extends Omit<Settings, "modelPath" | "uvThreadpoolSize" 
 }
 
 export interface ServedModelConfig {
-    /** The MODELS key; null for the one model of MODEL_PATH. */
+    /** The MODELS key; null for the one model of MODEL_PATH or MODEL. */
     name: string | null;
-    path: string;
+    /** A GGUF file on disk, or a reference downloaded into MODELS_DIR first. */
+    source: ModelSource;
 }
 
 export interface RegistrationConfig {
@@ -69,13 +74,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         throw new ConfigError("MODELS", "is for ENGINE=embedded; with ENGINE=openai the upstream serves its own models");
     if (settings.authOpenRoutes != null && settings.workerApiKey == null)
         throw new ConfigError("AUTH_OPEN_ROUTES", "only means something with WORKER_API_KEY set (without a key every route is open)");
-    const modelPath = settings.models?.[0].path ?? settings.modelPath ?? BUILTIN_MODEL_PATH;
     const config: Config = {
         ...settings,
-        modelPath,
-        models: settings.models?.map((model: NamedModel): ServedModelConfig => ({name: model.name, path: model.path})) ?? [{name: null, path: modelPath}],
+        models: servedModels(settings),
+        modelsDir: settings.modelsDir ?? defaultModelsDir(env),
         authOpenRoutes: settings.authOpenRoutes ?? [],
-        modelIsBuiltin: settings.modelPath == null && settings.models == null,
         uvThreadpoolSize: settings.uvThreadpoolSize ?? Math.max(1, Math.max(1, os.availableParallelism()) - settings.threads),
         corsOrigins: settings.corsOrigins ?? [],
         registration: readRegistration(settings)
@@ -90,6 +93,42 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (config.engine === "openai" && config.upstreamUrl == null)
         throw new ConfigError("UPSTREAM_URL", "is required when ENGINE=openai (the upstream's base URL, e.g. http://vllm:8000/v1)");
     return config;
+}
+
+/**
+ * MODEL_PATH names a file, MODEL a download, MODELS several of either; two of them at once would
+ * leave one silently unused. llama.cpp loads a split model only from its first shard, so naming
+ * another is refused here.
+ */
+function servedModels(settings: Settings): ServedModelConfig[] {
+    if (settings.model != null && settings.modelPath != null)
+        throw new ConfigError("MODEL", "cannot be combined with MODEL_PATH: set MODEL_PATH for a GGUF file on disk or MODEL for one to download, not both");
+    if (settings.model != null && settings.models != null)
+        throw new ConfigError("MODEL", "cannot be combined with MODELS: MODELS names every model, each with a path or a reference to download");
+    if (settings.models != null)
+        return settings.models.map(({name, path}) => ({name, source: namedModelSource(name, path)}));
+    if (settings.model != null)
+        return [{name: null, source: {kind: "reference", reference: settings.model}}];
+    return [{name: null, source: settings.modelPath != null ? fileSource("MODEL_PATH", settings.modelPath) : {kind: "file", path: BUILTIN_MODEL_PATH, builtin: true}}];
+}
+
+/** A MODELS entry: a reference (`hf:`, `http(s)://`) is downloaded like MODEL, anything else is a file like MODEL_PATH. */
+function namedModelSource(name: string, value: string): ModelSource {
+    if (!isModelReference(value))
+        return fileSource("MODELS", value, `model ${JSON.stringify(name)} `);
+    try {
+        return {kind: "reference", reference: modelReference(value)};
+    } catch (err) {
+        throw new ConfigError("MODELS", `model ${JSON.stringify(name)}: ${(err as Error).message}`);
+    }
+}
+
+function fileSource(variable: "MODEL_PATH" | "MODELS", path: string, which = ""): ModelSource {
+    const shard = shardOf(path);
+    if (shard != null && shard[0] !== 1)
+        throw new ConfigError(variable, `${which}names shard ${shard[0]} of a split model; name the first shard ` +
+            `(...-00001-of-${String(shard[1]).padStart(5, "0")}.gguf): llama.cpp finds the others beside it`);
+    return {kind: "file", path, builtin: false};
 }
 
 /**

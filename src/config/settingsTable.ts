@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
 import {boolean, decimal, integer, list, namedModels, oneOf, text, url, type Parser} from "./settings.js";
+import {modelReference} from "./modelSource.js";
 
 export const GPU_MODES = ["auto", "cuda", "vulkan", "false"] as const;
 export type GpuMode = (typeof GPU_MODES)[number];
@@ -46,14 +47,37 @@ export const SETTINGS = {
     MODEL_PATH: {
         shown: "built-in",
         default: null, parse: text,
-        doc: `GGUF model file. Default: the built-in synthetic test model \`${BUILTIN_MODEL_PATH}\`, generated on first start if missing.`
+        doc: `GGUF model file; for a split model, its first shard (\`...-00001-of-00002.gguf\`, the others beside it). Default: the built-in synthetic test model \`${BUILTIN_MODEL_PATH}\`, generated on first start if missing. Not together with \`MODEL\` or \`MODELS\`.`
+    },
+    MODEL: {
+        shown: "—",
+        default: null, parse: modelReference,
+        doc: "A model to download before loading (see Using a real model): `hf:<user>/<repo>:<quant>` (e.g. `hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M`), `hf:<user>/<repo>/<file>.gguf` or an `https://` URL. Files already complete in `MODELS_DIR` are not fetched again; a cut download resumes. `npm run pull -- <ref>` downloads ahead of time. Not together with `MODEL_PATH` or `MODELS` (whose entries may be references too)."
+    },
+    MODELS_DIR: {
+        shown: "`$XDG_CACHE_HOME/chat-worker/models` (`~/.cache/...`)",
+        default: null, parse: text,
+        doc: "Where `MODEL` (and `MODELS`' references) download to (the container images: `/models`). Must be writable when a model is downloaded (checked at boot)."
+    },
+    HF_TOKEN: {
+        shown: "—",
+        default: null, parse: text,
+        doc: "Hugging Face access token, sent (as `Authorization: Bearer`) only to `HF_ENDPOINT`, for gated or private repositories. Never logged. The token file of `huggingface-cli login` is not read."
+    },
+    HF_ENDPOINT: {
+        default: "https://huggingface.co", parse: url,
+        doc: "The Hugging Face hub (or a mirror of its `/<repo>/resolve/<revision>/<file>` and `/v2/<repo>/manifests/<quant>` URLs) that `hf:` references are fetched from."
+    },
+    DOWNLOAD_STALL_SECONDS: {
+        default: "60", parse: decimal({min: 1, max: 86_400}),
+        doc: "A model download that receives no data for this long is stopped (the model runner with it) and `/health` turns unhealthy with `download_failed`; it is retried after 2 s, doubling up to 5 min, and resumes the partial file."
     },
     MODEL_NAME: {shown: "from GGUF", default: null, parse: text, doc: "Model name reported by the API. Default: the GGUF's `general.name` (`ENGINE=openai`: the upstream's model id). With `MODELS`, each model is named by its key."},
     MODELS: {
         default: null, parse: namedModels,
-        doc: "Several models, chosen per request by `model`: comma-separated `name=path` pairs, e.g. `qwen_instruct=/models/instruct.gguf,qwen_base=/models/base.gguf`. " +
+        doc: "Several models, chosen per request by `model`: comma-separated `name=path` pairs, e.g. `qwen_instruct=/models/instruct.gguf,qwen_base=/models/base.gguf`; a path may also be a reference to download, as `MODEL` takes (`qwen=hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M`). " +
             "Each runs in its own runner with its own `PARALLEL` sequences and conversation cache (an equal share of `STATE_CACHE_MAX_BYTES`); the first is the default for requests that name none, " +
-            "and an unknown name gets a 400 listing the known ones. Not together with `MODEL_PATH`, nor with `ENGINE=openai`. Without it, the one model (`MODEL_PATH`) answers whatever `model` a request names."
+            "and an unknown name gets a 400 listing the known ones. Not together with `MODEL_PATH` or `MODEL`, nor with `ENGINE=openai`. Without it, the one model (`MODEL_PATH` or `MODEL`) answers whatever `model` a request names."
     },
     MODEL_LOADING: {
         default: "eager", parse: oneOf(MODEL_LOADING_MODES),

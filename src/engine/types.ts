@@ -99,10 +99,20 @@ export interface EngineStatus {
     loadProgress: number | null;
     /**
      * Stable code for `reason` when failed ("model_not_found", "model_invalid",
-     * "insufficient_memory", "backend_unavailable", "load_failed", or an engine's own); null or
-     * absent otherwise. /health reports `insufficient_memory` as degraded, other failures as unhealthy.
+     * "insufficient_memory", "backend_unavailable", "load_failed", "download_failed", or an
+     * engine's own); null or absent otherwise. /health reports `insufficient_memory` as degraded,
+     * other failures as unhealthy. A `download_failed` load is tried again (ModelLifecycle).
      */
     code?: string | null;
+    /** While loading: the model's files are being downloaded first (MODEL); null or absent otherwise. */
+    download?: DownloadProgress | null;
+}
+
+/** How far a model download is, over all of its files (every shard of a split model). */
+export interface DownloadProgress {
+    doneBytes: number;
+    /** Null until the server has told the files' sizes. */
+    totalBytes: number | null;
 }
 
 export interface ModelInfo {

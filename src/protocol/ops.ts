@@ -49,6 +49,9 @@ export const healthResponseSchema = Type.Object({
     model_state: Type.String(),
     model_name: Type.String(),
     load_progress: Nullable(Type.Number({description: "percent while loading"})),
+    download_progress: Nullable(Type.Number({description: "percent of the model's files downloaded, while MODEL's download runs (null until their size is known)"})),
+    downloaded_bytes: Nullable(Type.Integer({description: "bytes of the model's files downloaded so far, while MODEL's download runs"})),
+    download_total_bytes: Nullable(Type.Integer({description: "bytes of all the model's files (every shard), once the server told"})),
     system_prompt_features: systemPromptFeaturesSchema,
     stats: healthStatsSchema,
     capabilities: capabilitiesSchema,
@@ -61,6 +64,7 @@ export const healthResponseSchema = Type.Object({
         reason: Nullable(Type.String()),
         reason_code: Nullable(Type.String()),
         load_progress: Nullable(Type.Number()),
+        download_progress: Nullable(Type.Number({description: "percent of this model's files downloaded, while its download runs"})),
         running_jobs: Type.Integer(),
         queued_jobs: Type.Integer(),
         memory_usage: Nullable(Type.Number({description: "GiB"}))

@@ -52,6 +52,15 @@ type Listener = () => void;
 const ENTER_TIMEOUT_SECONDS = 300;
 
 /**
+ * Failures that may heal by themselves (a download cut by the network, a mirror that is down, a
+ * token granted later): the load is tried again after 2 s, doubling up to 5 min, until it works
+ * or the model is unloaded. The others (a corrupt file, too little memory) wait for /memory/load.
+ */
+const RETRIED_FAILURES = new Set(["download_failed"]);
+const RETRY_FIRST_SECONDS = 2;
+const RETRY_MAX_SECONDS = 300;
+
+/**
  * Owns when the model is loaded: explicit load/unload, lazy reload on the next request after an
  * unload, unload after idleness, and the holds that keep the model in place while requests use
  * it. Unloading closes the gate at once: requests arriving meanwhile wait, then load the model
@@ -69,6 +78,9 @@ export class ModelLifecycle implements ModelGate {
     private readonly loadStartListeners: Listener[] = [];
     private readonly loadedListeners: Array<(status: EngineStatus) => void> = [];
     private readonly unloadListeners: Array<(cause: UnloadOptions["cause"]) => void> = [];
+    private retryTimer: NodeJS.Timeout | null = null;
+    private retryAt: number | null = null;
+    private retries = 0;
 
     constructor(
         private readonly engine: Engine,
@@ -88,6 +100,11 @@ export class ModelLifecycle implements ModelGate {
     /** An unload is waiting for running generations (or freeing the model); /health says so. */
     get isUnloading(): boolean {
         return this.pendingUnload != null;
+    }
+
+    /** Seconds until a failed load is tried again (see RETRIED_FAILURES); null when none is planned. */
+    get retryInSeconds(): number | null {
+        return this.retryAt == null ? null : Math.max(0, Math.ceil((this.retryAt - performance.now()) / 1000));
     }
 
     onLoadStart(listener: Listener): void {
@@ -149,6 +166,7 @@ export class ModelLifecycle implements ModelGate {
     load(): Promise<EngineStatus> {
         if (this.shuttingDown)
             return Promise.reject(new SchedulerClosedError());
+        this.clearRetry();
         // Concurrent callers (several requests after an unload) share one load.
         this.loadJob ??= this.runLoad().finally(() => {
             this.loadJob = null;
@@ -170,8 +188,32 @@ export class ModelLifecycle implements ModelGate {
             for (const listener of this.loadedListeners) listener(after);
             this.touch();
             this.scheduleIdleUnload();
+            this.scheduleRetry(after);
         }
         return after;
+    }
+
+    /** After a failure that may heal by itself, loads again later, waiting longer each time. */
+    private scheduleRetry(status: EngineStatus): void {
+        if (status.state === "ready") this.retries = 0;
+        if (status.state !== "failed" || !RETRIED_FAILURES.has(status.code ?? "") || this.shuttingDown || this.retryTimer != null)
+            return;
+        const seconds = Math.min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** this.retries++);
+        this.logger.warn({code: status.code, reason: status.reason, retryInSeconds: seconds}, "model load failed; trying again later");
+        this.retryAt = performance.now() + seconds * 1000;
+        this.retryTimer = setTimeout(() => {
+            this.retryTimer = null;
+            this.retryAt = null;
+            this.load().catch(() => undefined);
+        }, seconds * 1000);
+        // A retry alone must not keep the process alive.
+        this.retryTimer.unref();
+    }
+
+    private clearRetry(): void {
+        if (this.retryTimer != null) clearTimeout(this.retryTimer);
+        this.retryTimer = null;
+        this.retryAt = null;
     }
 
     /**
@@ -187,8 +229,11 @@ export class ModelLifecycle implements ModelGate {
             return joined.then(() => ({wasLoaded: false, aborted: 0, waitedSeconds: 0}));
         }
         const started = performance.now();
+        this.clearRetry();
         const job = (async (): Promise<UnloadResult> => {
-            await this.engine.whenSettled();
+            // A download is not waited for: the engine stops it (and keeps the partial file).
+            if (this.engine.status().download == null)
+                await this.engine.whenSettled();
             const aborted = options.force
                 ? this.abortAll(new WorkerError("unavailable", "model_unloaded",
                     "The model was unloaded (force) while this request used it", {retryAfterSeconds: 1}))
@@ -222,6 +267,7 @@ export class ModelLifecycle implements ModelGate {
     beginShutdown(): void {
         this.shuttingDown = true;
         this.clearIdleTimer();
+        this.clearRetry();
     }
 
     /** Resolves true once no request holds the model, false if `seconds` pass first. */

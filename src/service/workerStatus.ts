@@ -1,9 +1,9 @@
-import type {EngineState, EngineStatus, MemoryReport, ModelInfo} from "../engine/types.js";
+import type {DownloadProgress, EngineState, EngineStatus, MemoryReport, ModelInfo} from "../engine/types.js";
 import type {ModelPool, ServedModel} from "./modelPool.js";
 import type {GpuUtilization} from "./gpuUtilization.js";
 import type {MetricTotals, WorkerMetrics} from "./metrics.js";
 
-export type {EngineState, EngineStatus, MemoryReport, ModelInfo} from "../engine/types.js";
+export type {DownloadProgress, EngineState, EngineStatus, MemoryReport, ModelInfo} from "../engine/types.js";
 
 export type HealthState = "healthy" | "loading" | "degraded" | "unhealthy";
 
@@ -25,6 +25,8 @@ export interface HealthReport {
     modelName: string;
     /** 0..1 while loading, else null. */
     loadProgress: number | null;
+    /** While the model's files are downloaded (MODEL), how far; else null. */
+    download: DownloadProgress | null;
     running: number;
     /** Waiting for a sequence, or for the model to load. */
     queued: number;
@@ -98,6 +100,7 @@ export class WorkerStatus {
             modelLoaded: status.state === "ready",
             modelName: served.name,
             loadProgress: status.loadProgress,
+            download: status.download ?? null,
             running,
             queued,
             uptimeSeconds: (performance.now() - this.startedAt) / 1000,
@@ -174,19 +177,32 @@ function readinessOf(served: ServedModel, shuttingDown: boolean): Readiness {
             // the traffic away that is needed to reload it.
             return {ready: true, reason: "model unloaded; the next request loads it again", code: "model_unloaded"};
         case "loading":
+            if (status.download != null)
+                return {ready: false, code: "downloading", reason: `downloading the model: ${downloadText(status.download)}`};
             return {
                 ready: false, code: status.code === "runner_restarting" ? "runner_restarting" : "loading",
                 reason: status.reason ?? `loading the model${status.loadProgress != null ? ` (${Math.round(status.loadProgress * 100)}%)` : ""}`
             };
-        case "failed":
-            return {ready: false, reason: status.reason ?? "the model failed to load", code: status.code ?? "load_failed"};
+        case "failed": {
+            const retry = served.lifecycle.retryInSeconds;
+            const reason = status.reason ?? "the model failed to load";
+            return {ready: false, reason: retry != null ? `${reason}; trying again in ${retry} s` : reason, code: status.code ?? "load_failed"};
+        }
     }
+}
+
+/** "42% of 4.36 GiB", or the bytes so far while the size is not known yet. */
+function downloadText(download: DownloadProgress): string {
+    const gib = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+    return download.totalBytes != null && download.totalBytes > 0
+        ? `${Math.floor(download.doneBytes / download.totalBytes * 100)}% of ${gib(download.totalBytes)}`
+        : `${gib(download.doneBytes)} so far`;
 }
 
 /**
  * healthy: serving (an unloaded model counts: it loads on the next request). degraded: up, but the
  * model does not fit the free memory. unhealthy: the model cannot be served (missing or corrupt
- * file, backend failure) or the worker is shutting down.
+ * file, failed download, backend failure) or the worker is shutting down.
  */
 function healthState(state: EngineState, code: string | null, shuttingDown: boolean): HealthState {
     if (shuttingDown) return "unhealthy";

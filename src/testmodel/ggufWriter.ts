@@ -252,7 +252,11 @@ export class GgufWriter {
         return this;
     }
 
-    private metadataEntries(): [string, GgufValue][] {
+    /** The tensors added so far, in file order (a split writer deals them out to shards). */
+    tensorDefinitions(): readonly GgufTensorDefinition[] { return this.tensors; }
+
+    /** The metadata as it will be written, in order. */
+    metadataEntries(): [string, GgufValue][] {
         const entries = [...this.metadata.entries()];
         if (!this.metadata.has("general.alignment") && this.alignment !== GGUF_DEFAULT_ALIGNMENT)
             entries.push(["general.alignment", { type: "uint32", value: this.alignment }]);

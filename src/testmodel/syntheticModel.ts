@@ -23,6 +23,7 @@
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { GgufWriter, type GgufLayout, type TensorRowProducer } from "./ggufWriter.js";
+import { shardPath, splitWriter } from "./ggufSplit.js";
 import { GgmlType, ggmlTypeName, type GgmlTypeId } from "./ggmlEncoding.js";
 import { QWEN25_CHAT_TEMPLATE, buildSyntheticVocab } from "./syntheticVocab.js";
 
@@ -310,8 +311,11 @@ export function describeSyntheticModel(preset: ModelPreset): SyntheticModelDescr
 }
 
 export interface WriteSyntheticModelResult {
-    /** Absolute path of the written file. */
+    /** Absolute path of the written file (of a split model, its first shard). */
     path: string;
+    /** Every file written: `path` alone, or each shard in order. */
+    paths: string[];
+    /** Bytes of all the files. */
     bytes: number;
     parameters: number;
 }
@@ -324,6 +328,8 @@ export async function writeSyntheticModel(options: {
     preset: ModelPreset;
     out: string;
     seed?: number;
+    /** Write the model as this many shards (llama.cpp's split format, see ggufSplit.ts) named `<out>-00001-of-0000N.gguf`... */
+    split?: number;
     onProgress?: (bytesWritten: number, totalBytes: number) => void;
 }): Promise<WriteSyntheticModelResult> {
     return writeSyntheticModelWithShape({ ...options, shape: presetShape(options.preset) });
@@ -334,20 +340,35 @@ export async function writeSyntheticModelWithShape(options: {
     shape: Readonly<SyntheticModelShape>;
     out: string;
     seed?: number;
+    split?: number;
     onProgress?: (bytesWritten: number, totalBytes: number) => void;
 }): Promise<WriteSyntheticModelResult> {
     const seed = checkSeed(options.seed ?? DEFAULT_SYNTHETIC_SEED);
-    const writer = buildWriter(options.shape, seed);
+    const whole = buildWriter(options.shape, seed);
     const outPath = path.resolve(options.out);
+    const writers = options.split == null ? [whole] : splitWriter(whole, options.split);
+    const paths = options.split == null ? [outPath] : writers.map((_, index) => shardPath(outPath, index, writers.length));
+    const total = writers.reduce((sum, writer) => sum + writer.layout().totalBytes, 0);
     await mkdir(path.dirname(outPath), { recursive: true });
-    const tmpPath = `${outPath}.tmp-${process.pid}`;
+    let bytes = 0;
+    for (const [index, writer] of writers.entries()) {
+        const before = bytes;
+        bytes += await writeAtomically(writer, paths[index], options.onProgress == null ? undefined
+            : (written) => options.onProgress!(before + written, total));
+    }
+    return { path: paths[0], paths, bytes, parameters: whole.layout().parameters };
+}
+
+/** Writes to `out + ".tmp-<pid>"`, then renames, so a file at `out` is always whole; returns its size. */
+async function writeAtomically(writer: GgufWriter, out: string, onProgress?: (bytesWritten: number) => void): Promise<number> {
+    const tmpPath = `${out}.tmp-${process.pid}`;
     try {
-        const layout = await writer.write(tmpPath, { onProgress: options.onProgress });
+        const layout = await writer.write(tmpPath, { onProgress });
         const { size } = await stat(tmpPath);
         if (size !== layout.totalBytes)
             throw new Error(`internal error: wrote ${size} bytes, expected ${layout.totalBytes}`);
-        await rename(tmpPath, outPath);
-        return { path: outPath, bytes: size, parameters: layout.parameters };
+        await rename(tmpPath, out);
+        return size;
     } catch (err) {
         await rm(tmpPath, { force: true }).catch(() => undefined);
         throw err;

@@ -25,10 +25,16 @@ export interface TestWorker<E extends Engine = RunnerEngine> {
     close(): Promise<void>;
 }
 
-/** Test defaults: CPU only, 1 compute thread, a small context; `env` overrides any setting. */
-export async function startTestWorker(env: Record<string, string> = {}, logger?: Logger): Promise<TestWorker<RunnerEngine>> {
-    // MODELS names every model itself (with MODEL_PATH beside it the worker refuses to start).
-    const started = await startWorker({...(env.MODELS == null ? {MODEL_PATH: await testModelPath()} : {}), ...env}, logger);
+export interface StartOptions {
+    /** Wait for the models to load (or fail) before listening (default), or listen at once (to watch a download). */
+    waitForModel?: boolean;
+}
+
+/** Test defaults: CPU only, 1 compute thread, a small context, the tiny model; `env` overrides any setting. */
+export async function startTestWorker(env: Record<string, string> = {}, logger?: Logger, options: StartOptions = {}): Promise<TestWorker<RunnerEngine>> {
+    // MODELS and MODEL name the model themselves (with MODEL_PATH beside them the worker refuses to start).
+    const own = env.MODELS != null || env.MODEL != null;
+    const started = await startWorker({...(own ? {} : {MODEL_PATH: await testModelPath()}), ...env}, logger, options);
     if (!(started.worker.engine instanceof RunnerEngine)) {
         await started.close();
         throw new Error("startTestWorker starts embedded workers; use startUpstreamWorker for ENGINE=openai");
@@ -44,7 +50,7 @@ export async function startUpstreamWorker(
     return started as TestWorker<UpstreamEngine>;
 }
 
-async function startWorker(env: Record<string, string>, logger?: Logger): Promise<TestWorker<Engine>> {
+async function startWorker(env: Record<string, string>, logger?: Logger, options: StartOptions = {}): Promise<TestWorker<Engine>> {
     const config = loadConfig({
         GPU: "false",
         THREADS: "1",
@@ -57,7 +63,8 @@ async function startWorker(env: Record<string, string>, logger?: Logger): Promis
         ...env
     });
     const worker = await createWorker(config, logger ?? pino({level: "silent"}));
-    for (const served of worker.models.all) await served.engine.whenSettled();
+    if (options.waitForModel !== false)
+        for (const served of worker.models.all) await served.engine.whenSettled();
     await worker.app.listen({port: 0, host: "127.0.0.1"});
     const address = worker.app.server.address();
     if (address == null || typeof address === "string")

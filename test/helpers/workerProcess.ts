@@ -36,7 +36,7 @@ export async function spawnWorker(env: Record<string, string>, options: SpawnOpt
         cwd: options.cwd ?? root,
         env: {
             ...cleanEnv, UV_THREADPOOL_SIZE: "1", PORT: "0", HOST: "127.0.0.1", GPU: "false", ...ONE_THREAD,
-            MODEL_PATH: await testModelPath(), LOG_LEVEL: "info", ...env
+            ...(env.MODEL == null && env.MODELS == null ? {MODEL_PATH: await testModelPath()} : {}), LOG_LEVEL: "info", ...env
         },
         waitForModel: options.waitForModel
     });

@@ -4,7 +4,8 @@ import {
     getLlama, LlamaLogLevel, resolveChatWrapper, ChatMLChatWrapper, TokenBias, getModuleVersion,
     type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatWrapper, type Token
 } from "node-llama-cpp";
-import type {Config} from "../../config/config.js";
+import type {Config, ModelSource} from "../../config/config.js";
+import {describeModelSource, modelDisplayName} from "../../config/modelSource.js";
 import {ContextOverflowError, ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
     CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport,
@@ -19,9 +20,9 @@ import {renderPrompt} from "./promptRender.js";
 import {hasNoChatTemplate, PlainChatWrapper} from "./plainChatWrapper.js";
 import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
-import {baseName, classifyLoadError, fileSizeOf, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
+import {classifyLoadError, filesSize, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
+import {ModelFilesFinder} from "./modelFiles.js";
 import {checkMemory, freeRamBytes} from "./memoryCheck.js";
-
 
 interface Loaded {
     model: LlamaModel;
@@ -38,10 +39,9 @@ interface Loaded {
     slots: SlotRecord[];
 }
 
-
 type EngineSettings = Pick<Config,
-    "modelPath" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "gpu" | "gpuLayers" |
-    "memoryCheck" | "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes" | "deterministic">;
+    "modelsDir" | "hfToken" | "hfEndpoint" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" |
+    "gpu" | "gpuLayers" | "memoryCheck" | "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes" | "deterministic"> & {model: ModelSource};
 
 export interface LlamaEngineHooks {
     /** Called once per generation with how much of the prompt was reused (metrics). */
@@ -73,6 +73,8 @@ export class LlamaEngine implements Engine {
     private nodeLlamaCppVersion: string | null = null;
     /** node-llama-cpp's estimate of the RAM the model and context need (memory check); null before it ran. */
     private expectedRamBytes: number | null = null;
+    /** The model's files, downloaded first for MODEL; they stay known after an unload. */
+    private readonly modelFiles: ModelFilesFinder;
 
     constructor(
         private readonly settings: EngineSettings,
@@ -81,6 +83,10 @@ export class LlamaEngine implements Engine {
     ) {
         this.slots = settings.parallel;
         this.contextSize = settings.contextSize;
+        const {model, modelsDir: directory, hfToken: token, hfEndpoint: endpoint} = settings;
+        this.modelFiles = new ModelFilesFinder(model, {directory, token, endpoint}, logger, (download) => {
+            if (this.state.state === "loading") this.state = {...this.state, download};
+        });
     }
 
     status(): EngineStatus {
@@ -104,16 +110,34 @@ export class LlamaEngine implements Engine {
         await this.loading;
     }
 
+    /**
+     * Finds the model's files, downloading them first for MODEL; settles like a load (a failure
+     * leaves the engine failed). The runner calls it before `load()`: a download is not a load's time.
+     */
+    async fetch(): Promise<void> {
+        if (this.closed || this.loaded != null) return;
+        this.state = {state: "loading", reason: null, loadProgress: 0, code: null};
+        await this.modelFiles.find().catch((err: unknown) => this.fail(err));
+    }
+
+    private fail(err: unknown): void {
+        const setting = this.settings.model.kind === "file" ? "MODEL_PATH" : "MODEL";
+        const failure = classifyLoadError(err, this.modelFiles.files?.entrypoint ?? null, setting);
+        this.state = {state: "failed", reason: failure.message, loadProgress: null, code: failure.code};
+        this.logger.error({model: describeModelSource(this.settings.model), code: failure.code, reason: failure.message}, "model failed to load");
+    }
+
     private async doLoad(): Promise<void> {
         const started = performance.now();
         this.state = {state: "loading", reason: null, loadProgress: 0, code: null};
         let model: LlamaModel | null = null;
         try {
+            const files = await this.modelFiles.find();
             const llama = await this.backend();
             // node-llama-cpp's own version (its package.json is not importable through its exports
             // map); read before the state-cache identity, which depends on it.
             this.nodeLlamaCppVersion ??= await getModuleVersion().catch(() => null);
-            const facts = await readModelFacts(llama, this.settings.modelPath);
+            const facts = await readModelFacts(llama, files.files, this.settings.model.kind === "file" ? "MODEL_PATH" : "MODEL");
             this.facts = facts;
             if (this.settings.memoryCheck) {
                 const verdict = await checkMemory(llama, facts.insights, this.settings);
@@ -126,7 +150,7 @@ export class LlamaEngine implements Engine {
                 }, "memory check passed");
             }
             model = await llama.loadModel({
-                modelPath: this.settings.modelPath,
+                modelPath: files.entrypoint,
                 gpuLayers: this.settings.gpuLayers ?? "auto",
                 onLoadProgress: (progress) => {
                     if (this.state.state === "loading")
@@ -154,7 +178,7 @@ export class LlamaEngine implements Engine {
             let store: StateStore | null = null;
             if (this.settings.prefixCache && this.settings.stateCacheMaxBytes > 0) {
                 // States are only loadable into the model (and context layout) that wrote them.
-                const identity = await modelIdentity([this.settings.modelPath], {
+                const identity = await modelIdentity(files.files, {
                     nodeLlamaCpp: this.nodeLlamaCppVersion, kvKey: context.kvCacheKeyType, kvValue: context.kvCacheValueType,
                     flashAttention: context.flashAttention, gpu: llama.gpu, deterministic
                 }, this.settings.stateCacheDir);
@@ -170,13 +194,11 @@ export class LlamaEngine implements Engine {
             };
             this.state = {state: "ready", reason: null, loadProgress: null, code: null};
             this.logger.info({
-                modelPath: this.settings.modelPath, chatWrapper: chatWrapper.wrapperName, deterministic,
+                modelPath: files.entrypoint, files: files.files.length, chatWrapper: chatWrapper.wrapperName, deterministic,
                 flashAttention: context.flashAttention, gpu: llama.gpu, gpuLayers: model.gpuLayers, loadTimeSeconds: Number(loadTimeSeconds.toFixed(3))
             }, "model loaded");
         } catch (err) {
-            const failure = classifyLoadError(err, this.settings.modelPath);
-            this.state = {state: "failed", reason: failure.message, loadProgress: null, code: failure.code};
-            this.logger.error({modelPath: this.settings.modelPath, code: failure.code, reason: failure.message}, "model failed to load");
+            this.fail(err);
             await model?.dispose().catch(() => undefined);
         }
     }
@@ -208,7 +230,7 @@ export class LlamaEngine implements Engine {
             this.state = {state: "unloaded", reason: null, loadProgress: null, code: null};
             if (loaded != null) {
                 await loaded.model.dispose();
-                this.logger.info({modelPath: this.settings.modelPath}, "model unloaded");
+                this.logger.info({modelPath: this.modelFiles.files?.entrypoint}, "model unloaded");
             }
         })().finally(() => {
             this.unloading = null;
@@ -218,6 +240,7 @@ export class LlamaEngine implements Engine {
 
     async close(): Promise<void> {
         this.closed = true;
+        this.modelFiles.abort();
         await this.unload();
         const llama = this.llama;
         this.llama = null;
@@ -251,11 +274,11 @@ export class LlamaEngine implements Engine {
         const facts = this.facts;
         return {
             engine: "embedded",
-            modelName: this.settings.modelName ?? facts?.name ?? baseName(this.settings.modelPath),
-            modelPath: this.settings.modelPath,
+            modelName: this.settings.modelName ?? facts?.name ?? modelDisplayName(this.modelFiles.files?.entrypoint ?? this.settings.model),
+            modelPath: this.modelFiles.files?.entrypoint ?? (this.settings.model.kind === "file" ? this.settings.model.path : null),
             architecture: facts?.architecture ?? null,
             parameterCount: facts?.parameterCount ?? null,
-            fileSizeBytes: fileSizeOf(this.settings.modelPath),
+            fileSizeBytes: filesSize(this.modelFiles.knownPaths()),
             weightsBytes: facts?.insights.modelSize ?? null,
             quantization: facts?.quantization ?? null,
             trainedContextSize: facts?.trainContextSize ?? null,

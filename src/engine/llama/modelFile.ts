@@ -18,7 +18,8 @@ export type LoadFailureCode =
     | "model_invalid"
     | "insufficient_memory"
     | "backend_unavailable"
-    | "load_failed";
+    | "load_failed"
+    | "download_failed";
 
 /** What the GGUF header says about the model, known before (and after) it is loaded. */
 export interface ModelFacts {
@@ -28,6 +29,7 @@ export interface ModelFacts {
     parameterCount: number;
     quantization: string | null;
     trainContextSize: number | null;
+    /** Bytes of every file of the model (all shards of a split model). */
     fileSizeBytes: number;
     /**
      * Characters of the longest token as the vocabulary spells it, an upper bound of the text one
@@ -37,36 +39,42 @@ export interface ModelFacts {
     maxTokenChars: number | null;
 }
 
+/** The setting that named the model, for messages: MODEL_PATH (a file) or MODEL (a download). */
+export type ModelSetting = "MODEL_PATH" | "MODEL";
+
 /**
- * Reads and checks the model file without loading it: it must exist, be a GGUF file, and hold
- * all the tensor data its header promises (a truncated download otherwise only fails deep inside
- * llama.cpp with a generic "Failed to load model").
+ * Reads and checks the model's files without loading them: they must exist, be GGUF files, and
+ * hold all the tensor data their headers promise (a truncated download otherwise only fails deep
+ * inside llama.cpp with a generic "Failed to load model"). `files` lists every shard of a split
+ * model, the first shard first; the facts cover them all.
  */
-export async function readModelFacts(llama: Llama, modelPath: string): Promise<ModelFacts> {
-    let stat: fs.Stats;
-    try {
-        stat = fs.statSync(modelPath);
-    } catch {
-        throw new LoadFailure("model_not_found", "the model file (MODEL_PATH) does not exist; set MODEL_PATH to a GGUF file");
+export async function readModelFacts(llama: Llama, files: readonly string[], setting: ModelSetting = "MODEL_PATH"): Promise<ModelFacts> {
+    const sizes: number[] = [];
+    for (const file of files) {
+        let stat: fs.Stats;
+        try {
+            stat = fs.statSync(file);
+        } catch {
+            throw new LoadFailure("model_not_found", `the model file (${setting}) does not exist; set ${setting} to a GGUF file`);
+        }
+        if (!stat.isFile())
+            throw new LoadFailure("model_not_found", `${setting} is not a regular file; set it to a GGUF file`);
+        sizes.push(stat.size);
     }
-    if (!stat.isFile())
-        throw new LoadFailure("model_not_found", "MODEL_PATH is not a regular file; set it to a GGUF file");
     let insights: GgufInsights;
     try {
-        const fileInfo = await readGgufFileInfo(modelPath, {readTensorInfo: true, sourceType: "filesystem", logWarnings: false});
+        // A first shard's path makes node-llama-cpp read every shard and splice their tensors.
+        const fileInfo = await readGgufFileInfo(files[0], {readTensorInfo: true, sourceType: "filesystem", logWarnings: false});
         insights = await GgufInsights.from(fileInfo, llama);
     } catch (err) {
-        throw new LoadFailure("model_invalid", `the model file (MODEL_PATH) is not a valid GGUF model: ${(err as Error).message}`);
+        throw new LoadFailure("model_invalid", `the model file (${setting}) is not a valid GGUF model: ${(err as Error).message}`);
     }
     const info = insights.ggufFileInfo;
-    const declaredTensors = Number(info.totalTensorCount);
-    const readTensors = info.fullTensorInfo?.length ?? 0;
-    const needed = (info.infoEndOffset ?? 0) + insights.modelSize;
-    // Split models (model-00001-of-00003.gguf) keep their tensors in other files; only the count can be checked.
-    if (readTensors < declaredTensors || (info.splicedParts === 1 && needed > stat.size))
-        throw new LoadFailure("model_invalid",
-            `the model file (MODEL_PATH) is truncated or corrupt: it has ${stat.size} bytes, but its header describes ` +
-            `${declaredTensors} tensors needing ${needed} bytes (an incomplete download?)`);
+    if (info.splicedParts !== files.length)
+        throw new LoadFailure("model_invalid", `the model (${setting}) has ${info.splicedParts} files where ${files.length} were expected`);
+    const truncated = truncation(info, insights, sizes);
+    if (truncated != null)
+        throw new LoadFailure("model_invalid", `the model file (${setting}) is truncated or corrupt: ${truncated} (an incomplete download?)`);
     const general = info.metadata.general as {name?: string; architecture?: string; file_type?: number} | undefined;
     return {
         insights,
@@ -75,9 +83,38 @@ export async function readModelFacts(llama: Llama, modelPath: string): Promise<M
         parameterCount: insights.totalParameters,
         quantization: quantizationName(general?.file_type, insights.dominantTensorType),
         trainContextSize: insights.trainContextSize ?? null,
-        fileSizeBytes: stat.size,
+        fileSizeBytes: sizes.reduce((sum, size) => sum + size, 0),
         maxTokenChars: longestToken(info.metadata.tokenizer?.ggml?.tokens)
     };
+}
+
+/**
+ * Why the files are shorter than their headers say, or null. A shard's data reaches at least into
+ * its last tensor; and node-llama-cpp's `modelSize` is the sum over the shards of their tensor
+ * data's extent, so the files together must hold each shard's header (its data start) plus it.
+ * Fewer tensors than declared is a header cut short.
+ */
+function truncation(info: GgufInsights["ggufFileInfo"], insights: GgufInsights, sizes: readonly number[]): string | null {
+    const tensors = info.fullTensorInfo ?? [];
+    const declared = Number(info.totalTensorCount);
+    const total = sizes.reduce((sum, size) => sum + size, 0);
+    if (tensors.length < declared)
+        return `it has ${total} bytes, but its header describes ${declared} tensors and only ${tensors.length} could be read`;
+    const dataStart = new Map<number, number>();
+    const lastStart = new Map<number, number>();
+    for (const tensor of tensors) {
+        const part = tensor.filePart ?? 1;
+        const start = Number(tensor.fileOffset);
+        dataStart.set(part, start - Number(tensor.offset));
+        lastStart.set(part, Math.max(lastStart.get(part) ?? 0, start));
+    }
+    for (const [part, start] of lastStart)
+        if (sizes[part - 1] <= start)
+            return `${sizes.length > 1 ? `shard ${part} of ${sizes.length}` : "it"} has ${sizes[part - 1]} bytes, but its header places a tensor at byte ${start}`;
+    const needed = [...dataStart.values()].reduce((sum, start) => sum + start, 0) + insights.modelSize;
+    if (total < needed)
+        return `it has ${total} bytes, but its header${sizes.length > 1 ? "s describe" : " describes"} ${declared} tensors needing ${needed} bytes`;
+    return null;
 }
 
 function longestToken(tokens: readonly string[] | undefined): number | null {
@@ -100,10 +137,10 @@ function quantizationName(fileType: number | undefined, dominant: GgmlType | und
  * Errors). The message goes to clients (/health, 503s), so the model's path is replaced by the
  * setting's name: error bodies never carry file paths.
  */
-export function classifyLoadError(err: unknown, modelPath: string): LoadFailure {
+export function classifyLoadError(err: unknown, modelPath: string | null, setting: ModelSetting = "MODEL_PATH"): LoadFailure {
     if (err instanceof LoadFailure)
-        return new LoadFailure(err.code, withoutPath(err.message, modelPath));
-    const message = withoutPath(err instanceof Error ? err.message : String(err), modelPath);
+        return new LoadFailure(err.code, withoutPath(err.message, modelPath, setting));
+    const message = withoutPath(err instanceof Error ? err.message : String(err), modelPath, setting);
     if (err instanceof InsufficientMemoryError || /not enough (v)?ram|insufficient memory|out of memory/i.test(message))
         return new LoadFailure("insufficient_memory", `not enough memory to load the model: ${message}`);
     if (/magic|gguf|invalid|failed to load model/i.test(message))
@@ -111,23 +148,25 @@ export function classifyLoadError(err: unknown, modelPath: string): LoadFailure 
     return new LoadFailure("load_failed", message);
 }
 
-export function fileSizeOf(filePath: string): number | null {
-    try {
-        return fs.statSync(filePath).size;
-    } catch {
-        return null;
+/** Bytes of all the files together, or null when they are not known or one of them cannot be read. */
+export function filesSize(files: readonly string[] | null): number | null {
+    if (files == null) return null;
+    let total = 0;
+    for (const file of files) {
+        try {
+            total += fs.statSync(file).size;
+        } catch {
+            return null;
+        }
     }
+    return total;
 }
 
-/** "models/qwen2.5-7b-instruct-q4_k_m.gguf" -> "qwen2.5-7b-instruct-q4_k_m" */
-export function baseName(filePath: string): string {
-    return filePath.split(/[\\/]/).pop()?.replace(/\.gguf$/i, "") ?? filePath;
-}
-
-/** `text` with the model's path (as given and absolute) written as MODEL_PATH, and other absolute paths as <path>. */
-export function withoutPath(text: string, modelPath: string): string {
+/** `text` with the model's path (as given and absolute) written as its setting's name, and other absolute paths as <path>. */
+export function withoutPath(text: string, modelPath: string | null, setting: ModelSetting = "MODEL_PATH"): string {
     let result = text;
-    for (const form of [path.resolve(modelPath), modelPath])
-        if (form.length > 1) result = result.split(form).join("MODEL_PATH");
+    if (modelPath != null)
+        for (const form of [path.resolve(modelPath), modelPath])
+            if (form.length > 1) result = result.split(form).join(setting);
     return result.replace(/(?<![\w.])\/(?:[^\s/:'"]+\/)+[^\s/:'",;)]*/g, "<path>");
 }

@@ -2,7 +2,7 @@ import type {RunnerExit} from "./runnerProcess.js";
 
 /** What an exit of the runner means for /health: a stable code, and a reason written for the operator. */
 export interface CrashStatus {
-    /** For the crash counter: the signal, "exit_N", "memory" or "load_timeout". */
+    /** For the crash counter: the signal, "exit_N", "memory", "load_timeout" or "download_stalled". */
     cause: string;
     code: string;
     reason: string;
@@ -14,6 +14,9 @@ export function crashStatus(exit: RunnerExit, whileLoading: boolean, loadTimeout
     if (exit.killedFor === "memory")
         return {cause: "memory", code: "load_failed",
             reason: "the model runner was killed while loading: its memory grew past what the model needs (a corrupt or truncated model file?)"};
+    if (exit.killedFor === "download_stalled")
+        return {cause: "download_stalled", code: "download_failed",
+            reason: "the model download received no data for DOWNLOAD_STALL_SECONDS; it was stopped (the partial file is kept and the next attempt resumes it)"};
     if (exit.killedFor === "load_timeout")
         return {cause: "load_timeout", code: "load_failed",
             reason: `the model did not finish loading within LOAD_TIMEOUT_SECONDS (${loadTimeoutSeconds} s); the runner was killed`};

@@ -1,4 +1,4 @@
-import type {Config} from "../../config/config.js";
+import type {Config, ModelSource} from "../../config/config.js";
 import type {ErrorKind, OverflowFacts} from "../../errors.js";
 import type {
     CacheEvent, ChatMessage, EngineStatus, FinishReason, GenerationEvent, MemoryReport, ModelInfo, RenderedPrompt, SamplingParams
@@ -13,19 +13,24 @@ import type {StateDiscardReason} from "../llama/stateStore.js";
  */
 
 const RUNNER_SETTINGS = [
-    "modelPath", "modelName", "contextSize", "parallel", "threads", "batchSize", "gpu", "gpuLayers",
+    "modelsDir", "hfToken", "hfEndpoint", "modelName", "contextSize", "parallel", "threads", "batchSize", "gpu", "gpuLayers",
     "memoryCheck", "prefixCache", "stateCacheDir", "stateCacheMaxBytes", "deterministic"
 ] as const satisfies ReadonlyArray<keyof Config>;
 
-/** The embedded engine's settings, handed to the runner at start. */
-export type RunnerSettings = Pick<Config, (typeof RUNNER_SETTINGS)[number]>;
+/** The embedded engine's settings, handed to the runner at start: the worker's, and the one model it serves. */
+export type RunnerSettings = Pick<Config, (typeof RUNNER_SETTINGS)[number]> & {model: ModelSource};
 
-/** Only what the engine reads crosses to the runner (no keys or other secrets). */
-export function runnerSettings(config: Config): RunnerSettings {
-    return Object.fromEntries(RUNNER_SETTINGS.map((name) => [name, config[name]])) as RunnerSettings;
+/**
+ * Only what the engine reads crosses to the runner: no API or service keys. HF_TOKEN does, because
+ * the runner downloads the model; the runner logs no settings.
+ */
+export function runnerSettings(config: Config): Omit<RunnerSettings, "model"> {
+    return Object.fromEntries(RUNNER_SETTINGS.map((name) => [name, config[name]])) as Omit<RunnerSettings, "model">;
 }
 
 export interface RunnerCalls {
+    /** Finds (or downloads) the model's files; settles like `load`, the status saying how it went. */
+    fetchModel: {args: []; result: void};
     load: {args: []; result: void};
     memory: {args: []; result: MemoryReport};
     render: {args: [ChatMessage[]]; result: RenderedPrompt};

@@ -6,7 +6,7 @@ import type {
 } from "../types.js";
 import {pickSlot, type SlotView} from "../llama/slotAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
-import {baseName} from "../llama/modelFile.js";
+import {modelDisplayName} from "../../config/modelSource.js";
 import type {RunnerCall, RunnerCalls, RunnerMessage, RunnerSettings, RunnerState} from "./protocol.js";
 import {RunnerProcess, type RunnerExit} from "./runnerProcess.js";
 import {fromWire} from "./wireErrors.js";
@@ -17,8 +17,10 @@ export interface RunnerEngineOptions {
     settings: RunnerSettings;
     /** Environment of the runner process (UV_THREADPOOL_SIZE set for it). */
     env: NodeJS.ProcessEnv;
-    /** A load that has not settled after this long is killed and reported. */
+    /** A load that has not settled after this long is killed and reported (a download before it does not count). */
     loadTimeoutSeconds: number;
+    /** A model download that receives no data for this long is stopped with its runner (DOWNLOAD_STALL_SECONDS). */
+    downloadStallSeconds: number;
     /** LOG_PROMPTS: log what the runner writes on stdout/stderr as it is (it may quote client text). */
     logPrompts: boolean;
     hooks?: {
@@ -73,7 +75,8 @@ export class RunnerEngine implements Engine {
     info(): ModelInfo {
         const settings = this.options.settings;
         return this.mirror?.info ?? {
-            engine: "embedded", modelName: settings.modelName ?? baseName(settings.modelPath), modelPath: settings.modelPath,
+            engine: "embedded", modelName: settings.modelName ?? modelDisplayName(settings.model),
+            modelPath: settings.model.kind === "file" ? settings.model.path : null,
             architecture: null, parameterCount: null, fileSizeBytes: null, weightsBytes: null, quantization: null,
             trainedContextSize: null, contextSize: this.contextSize, parallel: this.slots, threads: null, gpu: null, gpuLayers: null,
             chatTemplate: null, modelType: null, nodeLlamaCppVersion: null, llamaCppRelease: null, loadTimeSeconds: null, deterministic: null
@@ -107,10 +110,14 @@ export class RunnerEngine implements Engine {
             this.own = {state: "failed", reason: `the model runner could not start: ${(err as Error).message}`, loadProgress: null, code: "backend_unavailable"};
             return;
         }
-        const timer = setTimeout(() => runner.kill("load_timeout"), this.options.loadTimeoutSeconds * 1000);
-        timer.unref();
         runner.watchMemory(() => this.loadMemoryLimit(), (used, limit) =>
             this.logger.error({usedBytes: used, limitBytes: limit}, "the model runner outgrew its memory while loading; killed"));
+        if (!await this.fetchModel(runner)) {
+            runner.stopWatchingMemory();
+            return;
+        }
+        const timer = setTimeout(() => runner.kill("load_timeout"), this.options.loadTimeoutSeconds * 1000);
+        timer.unref();
         try {
             // The runner reports its own state (ready, or failed with a reason) before it answers.
             await this.call("load", []);
@@ -125,6 +132,46 @@ export class RunnerEngine implements Engine {
         }
         if (this.status().state === "ready")
             this.backoff.loaded();
+    }
+
+    /**
+     * Lets the runner find (or download) the model's files; true when they are there. A download
+     * that receives no data for DOWNLOAD_STALL_SECONDS ends the runner: a connection that hangs
+     * cannot be stopped from inside, and a new runner resumes the partial file.
+     */
+    private async fetchModel(runner: RunnerProcess): Promise<boolean> {
+        const stallMs = this.options.downloadStallSeconds * 1000;
+        let lastBytes = -1;
+        let lastChange = Date.now();
+        const watchdog = setInterval(() => {
+            const download = this.own?.download;
+            if (download == null) return;
+            if (download.doneBytes !== lastBytes) {
+                lastBytes = download.doneBytes;
+                lastChange = Date.now();
+            } else if (Date.now() - lastChange > stallMs) {
+                this.logger.error({downloadedBytes: download.doneBytes, totalBytes: download.totalBytes, stallSeconds: this.options.downloadStallSeconds},
+                    "the model download received no data; stopping it (the partial file is kept)");
+                runner.kill("download_stalled");
+            }
+        }, Math.min(250, stallMs / 4));
+        watchdog.unref();
+        try {
+            await this.call("fetchModel", []);
+        } catch (err) {
+            // A runner that died has set `own` already (runnerExited); anything else is the runner's answer.
+            if (this.own?.state === "loading")
+                this.own = {state: "failed", reason: (err as Error).message, loadProgress: null, code: "load_failed"};
+            return false;
+        } finally {
+            clearInterval(watchdog);
+        }
+        if (this.mirror?.status.state === "failed" && this.own?.state === "loading") {
+            // The runner's status (reported before it answered) says why.
+            this.own = null;
+            return false;
+        }
+        return this.own?.state === "loading";
     }
 
     /** While loading: the memory check's estimate with headroom, or a header-sized limit before it ran. */
@@ -149,7 +196,7 @@ export class RunnerEngine implements Engine {
                 this.mirror = message.state;
                 if (message.state.info.gpu != null) this.lastBackend = message.state.info.gpu;
                 if (this.own?.state === "loading" && message.state.status.state === "loading")
-                    this.own = {...this.own, loadProgress: message.state.status.loadProgress};
+                    this.own = {...this.own, loadProgress: message.state.status.loadProgress, download: message.state.status.download ?? null};
                 break;
             case "result":
                 this.settleCall(message.id, (call) => call.resolve(message.value));
@@ -304,9 +351,14 @@ export class RunnerEngine implements Engine {
         return {deviceType: "cpu", device: "cpu", deviceName: null, memoryKind: "ram", totalBytes: total, usedBytes: total - free, freeBytes: free, modelBytes: 0};
     }
 
-    /** Ends the runner process (the model and every GPU allocation with it); the next load starts a new one. */
+    /**
+     * Ends the runner process (the model and every GPU allocation with it); the next load starts a
+     * new one. A download in progress is not waited for: the runner stops it and keeps the partial
+     * file, which the next load resumes.
+     */
     async unload(): Promise<void> {
-        await this.whenSettled().catch(() => undefined);
+        if (this.own?.download == null)
+            await this.whenSettled().catch(() => undefined);
         const runner = this.runner;
         this.own = {state: "unloaded", reason: null, loadProgress: null, code: null};
         this.slotViews = [];
@@ -314,6 +366,7 @@ export class RunnerEngine implements Engine {
             await runner.stop(STOP_GRACE_MS);
             this.logger.info({}, "model runner stopped");
         }
+        await this.whenSettled().catch(() => undefined);
     }
 
     async close(): Promise<void> {

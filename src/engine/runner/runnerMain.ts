@@ -70,6 +70,7 @@ async function call(id: number, method: RunnerCall, args: unknown[]): Promise<vo
         if (engine == null) throw new Error("the runner was not initialised");
         let value: unknown;
         switch (method) {
+            case "fetchModel": value = await engine.fetch(); break;
             case "load": value = await engine.load(); break;
             case "memory": value = await engine.memory(); break;
             case "render": value = await engine.render(args[0] as Parameters<LlamaEngine["render"]>[0]); break;

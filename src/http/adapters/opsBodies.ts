@@ -1,4 +1,6 @@
-import type {EngineStatus, HealthReport, MemoryReport, ModelInfo, ModelReport, Readiness} from "../../service/workerStatus.js";
+import type {
+    DownloadProgress, EngineStatus, HealthReport, MemoryReport, ModelInfo, ModelReport, Readiness
+} from "../../service/workerStatus.js";
 import type {MetricTotals} from "../../service/metrics.js";
 import {
     MODEL_NOT_LOADED,
@@ -46,6 +48,9 @@ export function healthBody(report: HealthReport, discovery: {capabilities: Capab
         model_state: report.engineState,
         model_name: report.modelName,
         load_progress: report.loadProgress != null ? Math.round(report.loadProgress * 1000) / 10 : null,
+        download_progress: downloadPercent(report.download),
+        downloaded_bytes: report.download?.doneBytes ?? null,
+        download_total_bytes: report.download?.totalBytes ?? null,
         system_prompt_features: {...SYSTEM_PROMPT_FEATURES},
         stats: healthStats(report.totals, report.startedAtMs),
         capabilities: discovery.capabilities,
@@ -58,11 +63,17 @@ export function healthBody(report: HealthReport, discovery: {capabilities: Capab
             reason: model.readiness.reason,
             reason_code: model.readiness.code,
             load_progress: model.engine.loadProgress != null ? Math.round(model.engine.loadProgress * 1000) / 10 : null,
+            download_progress: downloadPercent(model.engine.download ?? null),
             running_jobs: model.running,
             queued_jobs: model.queued,
             memory_usage: gib(model.memory.modelBytes)
         }))
     };
+}
+
+/** Percent of a download done, rounded down to a tenth (100 only once it is whole); null when none runs or its size is not known. */
+function downloadPercent(download: DownloadProgress | null): number | null {
+    return download?.totalBytes != null && download.totalBytes > 0 ? Math.floor(download.doneBytes / download.totalBytes * 1000) / 10 : null;
 }
 
 /** The original's `stats` (requests_served, model_loads, model_unloads, startup_time) and the other running totals. */
