@@ -69,6 +69,16 @@ test("MODEL: a reference to download; with MODEL_PATH too, or malformed, it refu
         assert.throws(() => loadConfig({MODEL: bad}), (err: unknown) => err instanceof ConfigError && err.variable === "MODEL", bad);
     assert.throws(() => loadConfig({MODEL: "hf:a/b:Q8_0", MODEL_PATH: "/models/b.gguf"}), (err: unknown) =>
         err instanceof ConfigError && err.variable === "MODEL" && /MODEL_PATH/.test(err.message));
+    assert.throws(() => loadConfig({MODEL: "hf:a/b:Q8_0", MODELS: "b=/models/b.gguf"}), (err: unknown) =>
+        err instanceof ConfigError && err.variable === "MODEL" && /MODELS/.test(err.message));
+    // A MODELS entry is a reference when it looks like one, and is checked like MODEL.
+    assert.deepEqual(loadConfig({MODELS: "instruct=hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M,base=/models/base-00001-of-00002.gguf"}).models, [
+        {name: "instruct", source: {kind: "reference", reference: "hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M"}},
+        {name: "base", source: {kind: "file", path: "/models/base-00001-of-00002.gguf", builtin: false}}
+    ]);
+    assert.throws(() => loadConfig({MODELS: "a=hf:Qwen"}), (err: unknown) => err instanceof ConfigError && err.variable === "MODELS" && /model "a"/.test(err.message));
+    assert.throws(() => loadConfig({MODELS: "a=/m/x-00003-of-00003.gguf"}), (err: unknown) =>
+        err instanceof ConfigError && err.variable === "MODELS" && /model "a" names shard 3/.test(err.message));
     // llama.cpp opens a split model only by its first shard.
     assert.deepEqual(loadConfig({MODEL_PATH: "/m/q-00001-of-00002.gguf"}).models[0].source, {kind: "file", path: "/m/q-00001-of-00002.gguf", builtin: false});
     assert.throws(() => loadConfig({MODEL_PATH: "/m/q-00002-of-00002.gguf"}), (err: unknown) =>
