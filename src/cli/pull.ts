@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     // As in the worker: a download that receives nothing for DOWNLOAD_STALL_SECONDS gives up (the partial file stays).
     const watchdog = setInterval(() => {
         if (Date.now() - lastChange > config.downloadStallSeconds * 1000)
-            fail(1, `no data for ${config.downloadStallSeconds} s (DOWNLOAD_STALL_SECONDS); the partial file is kept: run again to resume`);
+            fail(1, `no data for ${config.downloadStallSeconds} s (DOWNLOAD_STALL_SECONDS): the server does not answer or the connection hangs; ` +
+                "run again to resume (what arrived is kept)");
     }, 1000);
     watchdog.unref();
     try {

@@ -16,7 +16,8 @@ export function crashStatus(exit: RunnerExit, whileLoading: boolean, loadTimeout
             reason: "the model runner was killed while loading: its memory grew past what the model needs (a corrupt or truncated model file?)"};
     if (exit.killedFor === "download_stalled")
         return {cause: "download_stalled", code: "download_failed",
-            reason: "the model download received no data for DOWNLOAD_STALL_SECONDS; it was stopped (the partial file is kept and the next attempt resumes it)"};
+            reason: "the model download received no data for DOWNLOAD_STALL_SECONDS (the server does not answer or the connection hangs); " +
+                "it was stopped, and the next attempt resumes what arrived (the partial file is kept)"};
     if (exit.killedFor === "load_timeout")
         return {cause: "load_timeout", code: "load_failed",
             reason: `the model did not finish loading within LOAD_TIMEOUT_SECONDS (${loadTimeoutSeconds} s); the runner was killed`};
