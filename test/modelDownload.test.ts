@@ -201,6 +201,11 @@ test("a download cut half-way: progress in /health, then unhealthy with the reas
         assert.ok(downloading.downloaded_bytes > 0 && downloading.downloaded_bytes < size.size);
         assert.ok(downloading.download_progress < 100);
         assert.match(downloading.reason, /^downloading the model: \d+% of 0\.03 GiB$/);
+        // Requests are not held open for a download: refused at once, with Retry-After.
+        const refused = await postJson(`${first.url}/chat`, {message: "hi", max_tokens: 2});
+        assert.equal(refused.status, 503);
+        assert.match(refused.json.error, /being downloaded/);
+        assert.match(refused.headers.get("retry-after") ?? "", /^\d+$/);
         await cut;
         // The mirror now leaves every request hanging: only the stall watchdog ends the attempt.
         const failed = await healthUntil(first.url, (health) => health.status === "unhealthy", 15_000, "the stalled download to fail");

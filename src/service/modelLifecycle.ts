@@ -138,6 +138,10 @@ export class ModelLifecycle implements ModelGate {
                 break;
             if (status.state === "failed")
                 throw new ModelNotReadyError(status.state, status.reason);
+            // A download can take many minutes: requests arriving meanwhile are refused at once (with
+            // Retry-After), not held open; only the request that asked for the load waits for it.
+            if (status.download != null)
+                throw new ModelNotReadyError(status.state, "the model's files are being downloaded; GET /health says how far");
             if (performance.now() > deadline)
                 throw new ModelNotReadyError(status.state, `the model did not become ready within ${ENTER_TIMEOUT_SECONDS} s`);
             await this.waitFor(status.state === "unloaded" ? this.load() : this.engine.whenSettled(), signal);
