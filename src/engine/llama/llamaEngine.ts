@@ -16,6 +16,7 @@ import {deterministicBatching, hasRowSensitiveWeights, MIN_EVALUATED_TOKENS, res
 import {StateStore, type StateDiscardReason} from "./stateStore.js";
 import {pickSlot, type SlotView} from "./slotAffinity.js";
 import {renderPrompt} from "./promptRender.js";
+import {maximumParallelism, recordingStrategy} from "./batchStrategy.js";
 import {hasNoChatTemplate, PlainChatWrapper} from "./plainChatWrapper.js";
 import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
@@ -48,6 +49,8 @@ export interface LlamaEngineHooks {
     onCache?(event: CacheEvent): void;
     /** Called when a stored conversation state is thrown away instead of used (metrics). */
     onStateDiscarded?(reason: StateDiscardReason): void;
+    /** Called for each evaluation batch, with its tokens and the sequences they belong to (metrics). */
+    onBatch?(tokens: number, sequences: number): void;
 }
 
 /**
@@ -139,10 +142,13 @@ export class LlamaEngine implements Engine {
                 contextSize: this.settings.contextSize,
                 batchSize: this.settings.batchSize,
                 threads: this.settings.threads,
-                ...(deterministic ? {
-                    flashAttention: false,
-                    batching: {itemPrioritizationStrategy: deterministicBatching(hasRowSensitiveWeights(facts.insights))}
-                } : {})
+                ...(deterministic ? {flashAttention: false} : {}),
+                batching: {
+                    // Every batch is recorded (chat_worker_decode_batch_tokens): how full the batches are decides throughput.
+                    itemPrioritizationStrategy: recordingStrategy(
+                        deterministic ? deterministicBatching(hasRowSensitiveWeights(facts.insights)) : maximumParallelism,
+                        (tokens, sequences) => this.hooks.onBatch?.(tokens, sequences))
+                }
             });
             const sequences = Array.from({length: this.settings.parallel}, () => context.getSequence());
             // A base model (no template) gets the plain fallback, not a wrapper guessed from its architecture.

@@ -71,4 +71,6 @@ export type RunnerMessage =
     | {type: "slot"; view: SlotView}
     | {type: "cache"; event: CacheEvent}
     | {type: "discard"; reason: StateDiscardReason}
+    /** Evaluation batches since the last report, as [tokens, sequences, count] (sent with the state ticks, not per batch). */
+    | {type: "batches"; batches: Array<[number, number, number]>}
     | {type: "log"; level: "info" | "warn" | "error"; details: Record<string, unknown>; message: string};

@@ -25,6 +25,7 @@ export interface RunnerEngineOptions {
         onCache?(event: CacheEvent): void;
         onStateDiscarded?(reason: StateDiscardReason): void;
         onRunnerCrash?(cause: string): void;
+        onBatch?(tokens: number, sequences: number, count?: number): void;
     };
 }
 
@@ -171,6 +172,9 @@ export class RunnerEngine implements Engine {
                 break;
             case "discard":
                 this.options.hooks?.onStateDiscarded?.(message.reason);
+                break;
+            case "batches":
+                for (const [tokens, sequences, count] of message.batches) this.options.hooks?.onBatch?.(tokens, sequences, count);
                 break;
             case "log":
                 this.logger[message.level](message.details, message.message);

@@ -36,9 +36,19 @@ function flushEvents(): void {
     send({type: "events", events});
 }
 
-/** Sends the engine's status (and what the parent mirrors) when it changed. */
+/** Batches by "tokens:sequences", counted between two reports: one message per tick, not one per decode step. */
+const batchCounts = new Map<string, number>();
+
+/** Sends the engine's status (and what the parent mirrors) when it changed, and the batches formed since the last tick. */
 function reportState(): void {
     if (engine == null) return;
+    if (batchCounts.size > 0) {
+        send({type: "batches", batches: [...batchCounts].map(([key, count]) => {
+            const [tokens, sequences] = key.split(":").map(Number);
+            return [tokens, sequences, count] as [number, number, number];
+        })});
+        batchCounts.clear();
+    }
     const state = {status: engine.status(), info: engine.info(), ...engine.limits()};
     const text = JSON.stringify(state);
     if (text === lastState) return;
@@ -58,7 +68,11 @@ function init(settings: RunnerSettings): void {
         error: (details, message) => send({type: "log", level: "error", details, message})
     }, {
         onCache: (event) => send({type: "cache", event}),
-        onStateDiscarded: (reason) => send({type: "discard", reason})
+        onStateDiscarded: (reason) => send({type: "discard", reason}),
+        onBatch: (tokens, sequences) => {
+            const key = `${tokens}:${sequences}`;
+            batchCounts.set(key, (batchCounts.get(key) ?? 0) + 1);
+        }
     });
     // Load progress and state changes reach the parent without it asking.
     stateTimer = setInterval(reportState, 200);
