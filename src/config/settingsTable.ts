@@ -78,6 +78,10 @@ export const SETTINGS = {
         doc: "libuv pool size, set by `bin/chat-worker.cjs` before the pool starts. node-llama-cpp runs evaluation and sampling on the pool; busy pool threads beside the compute threads oversubscribe small machines."
     },
     BATCH_SIZE: {default: "512", parse: integer({min: 1, max: 65536}), doc: "Maximum tokens per evaluation batch (prompt chunks of all sequences together)."},
+    BATCH_FILL: {
+        default: "true", parse: boolean,
+        doc: "Form each evaluation batch only once every generating sequence has queued its next token (bounded to a few event-loop microtask turns), so the sequences decode together instead of one of them always a step behind (see Performance). `false`: node-llama-cpp's default, a batch of whatever is queued."
+    },
     GPU: {default: "auto", parse: oneOf(GPU_MODES), doc: "`auto`, `cuda`, `vulkan` or `false` (CPU only)."},
     GPU_LAYERS: {shown: "as many as fit", default: null, parse: integer({min: 0, max: 100000}), doc: "Layers to offload to the GPU."},
     MAX_QUEUE: {default: "64", parse: integer({min: 0, max: 100000}), doc: "Requests that may wait for a free sequence; past that, 429 with `Retry-After`."},

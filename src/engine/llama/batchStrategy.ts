@@ -1,4 +1,5 @@
 import type {BatchItem, PrioritizedBatchItem} from "node-llama-cpp";
+import type {StepGate} from "./stepGate.js";
 
 /** node-llama-cpp's prioritization strategy signature (`batching.itemPrioritizationStrategy`). */
 export type BatchStrategy = (options: {items: readonly BatchItem[]; size: number}) => PrioritizedBatchItem[];
@@ -41,11 +42,29 @@ export function maximumParallelism({items, size}: {items: readonly BatchItem[]; 
     return result.filter((entry) => entry.processAmount > 0);
 }
 
-/** Wraps a strategy to report each batch it forms: its tokens and how many sequences they come from. */
-export function recordingStrategy(inner: BatchStrategy, record: (tokens: number, sequences: number) => void): BatchStrategy {
+/** What a recorded batch held. */
+export interface BatchRecord {
+    tokens: number;
+    /** Sequences with tokens in it. */
+    sequences: number;
+    /** Queued items taken whole (the rest of a prompt cut in pieces stays queued). */
+    whole: number;
+}
+
+/**
+ * Wraps a strategy to report each batch it forms, and (with a gate) to put a batch off while a
+ * generating sequence has not queued its next token (an empty batch: node-llama-cpp looks again).
+ */
+export function recordingStrategy(inner: BatchStrategy, record: (batch: BatchRecord) => void, gate?: StepGate | null): BatchStrategy {
     return (options) => {
+        if (gate?.hold(options.items.length) === true)
+            return [];
         const batch = inner(options);
-        record(batch.reduce((sum, entry) => sum + entry.processAmount, 0), batch.length);
+        record({
+            tokens: batch.reduce((sum, entry) => sum + entry.processAmount, 0),
+            sequences: batch.length,
+            whole: batch.filter((entry) => entry.processAmount >= entry.item.tokens.length).length
+        });
         return batch;
     };
 }

@@ -6,6 +6,7 @@ import type {FinishReason, GenerationEvent, SamplingParams, TokenLogprob, Usage}
 import {IncrementalDetokenizer, StopMatcher} from "./textStream.js";
 import {grammarStopTexts} from "./grammarCache.js";
 import {LogprobTracker} from "./logprobs.js";
+import type {StepGate} from "./stepGate.js";
 
 /** llama-server's repeat_last_n: the repetition penalty looks back this many tokens. */
 const REPEAT_PENALTY_WINDOW = 64;
@@ -22,6 +23,8 @@ export interface GenerationSetup {
     params: SamplingParams;
     signal: AbortSignal;
     abortReason?: () => FinishReason;
+    /** The context's batch gate: counts this sequence as generating, so a batch waits for its next token. */
+    gate?: StepGate;
 }
 
 /** What the loop leaves behind for the conversation cache. */
@@ -69,8 +72,10 @@ export async function* generateTokens(setup: GenerationSetup, outcome: Generatio
         return;
     }
     const iterator = sequence.evaluateWithMetadata(tokens.slice(reused), logprobs?.metadata ?? {}, options);
+    const gate = setup.gate;
     let stoppedByString = false;
     let reply = "";
+    gate?.enter();
     try {
         let stopped = false;
         while (!stopped) {
@@ -116,6 +121,7 @@ export async function* generateTokens(setup: GenerationSetup, outcome: Generatio
         }
         outcome.reply = reply;
     } finally {
+        gate?.leave();
         // Waits for the in-flight evaluation step, so the sequence is idle when the lease is released.
         await iterator.return(undefined);
     }

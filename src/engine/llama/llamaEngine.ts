@@ -17,6 +17,7 @@ import {StateStore, type StateDiscardReason} from "./stateStore.js";
 import {pickSlot, type SlotView} from "./slotAffinity.js";
 import {renderPrompt} from "./promptRender.js";
 import {maximumParallelism, recordingStrategy} from "./batchStrategy.js";
+import {StepGate} from "./stepGate.js";
 import {hasNoChatTemplate, PlainChatWrapper} from "./plainChatWrapper.js";
 import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
@@ -34,6 +35,8 @@ interface Loaded {
     loadTimeSeconds: number;
     /** DETERMINISTIC resolved for this backend (see determinism.ts). */
     deterministic: boolean;
+    /** Holds each batch for the generating sequences (BATCH_FILL); null: batches form from what is queued. */
+    gate: StepGate | null;
     /** Spilled sequence states of this exact model, or null when STATE_CACHE_MAX_BYTES is 0. */
     store: StateStore | null;
     slots: SlotRecord[];
@@ -41,7 +44,7 @@ interface Loaded {
 
 
 type EngineSettings = Pick<Config,
-    "modelPath" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "gpu" | "gpuLayers" |
+    "modelPath" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "batchFill" | "gpu" | "gpuLayers" |
     "memoryCheck" | "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes" | "deterministic">;
 
 export interface LlamaEngineHooks {
@@ -137,6 +140,7 @@ export class LlamaEngine implements Engine {
                 }
             });
             const deterministic = resolveDeterministic(this.settings.deterministic, llama.gpu);
+            const gate = this.settings.batchFill ? new StepGate() : null;
             const context = await model.createContext({
                 sequences: this.settings.parallel,
                 contextSize: this.settings.contextSize,
@@ -147,7 +151,7 @@ export class LlamaEngine implements Engine {
                     // Every batch is recorded (chat_worker_decode_batch_tokens): how full the batches are decides throughput.
                     itemPrioritizationStrategy: recordingStrategy(
                         deterministic ? deterministicBatching(hasRowSensitiveWeights(facts.insights)) : maximumParallelism,
-                        (tokens, sequences) => this.hooks.onBatch?.(tokens, sequences))
+                        (batch) => this.hooks.onBatch?.(batch.tokens, batch.sequences), gate)
                 }
             });
             const sequences = Array.from({length: this.settings.parallel}, () => context.getSequence());
@@ -170,7 +174,7 @@ export class LlamaEngine implements Engine {
             }
             const loadTimeSeconds = (performance.now() - started) / 1000;
             this.loaded = {
-                model, context, sequences, chatWrapper, eogBias, deterministic,
+                model, context, sequences, chatWrapper, eogBias, deterministic, gate,
                 grammars: new GrammarCache(llama), loadTimeSeconds, store,
                 slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY}))
             };
@@ -357,7 +361,7 @@ export class LlamaEngine implements Engine {
         const outcome: GenerationOutcome = {reply: ""};
         yield* generateTokens({
             model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused, params,
-            signal: request.signal, abortReason: request.abortReason
+            signal: request.signal, abortReason: request.abortReason, gate: loaded.gate ?? undefined
         }, outcome);
         record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
     }

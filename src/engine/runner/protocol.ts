@@ -13,7 +13,7 @@ import type {StateDiscardReason} from "../llama/stateStore.js";
  */
 
 const RUNNER_SETTINGS = [
-    "modelPath", "modelName", "contextSize", "parallel", "threads", "batchSize", "gpu", "gpuLayers",
+    "modelPath", "modelName", "contextSize", "parallel", "threads", "batchSize", "batchFill", "gpu", "gpuLayers",
     "memoryCheck", "prefixCache", "stateCacheDir", "stateCacheMaxBytes", "deterministic"
 ] as const satisfies ReadonlyArray<keyof Config>;
 
