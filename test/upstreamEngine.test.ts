@@ -113,9 +113,9 @@ test("a GBNF grammar passes through to the upstream (llama-server's `grammar` fi
     // The field each kind of upstream reads, chosen by UPSTREAM_GRAMMAR_FIELD.
     const params: SamplingParams = {
         maxTokens: 5, temperature: 0, topP: 1, topK: 0, minP: 0, repetitionPenalty: 1, seed: null, stop: [], ignoreEos: false,
-        grammar: {type: "gbnf", grammar: "root ::= \"a\""}
+        frequencyPenalty: 0, presencePenalty: 0, logitBias: [], grammar: {type: "gbnf", grammar: "root ::= \"a\""}
     };
-    const messages = [{role: "user" as const, content: "x"}];
+    const messages = {messages: [{role: "user" as const, content: "x"}], text: null};
     assert.equal(upstreamRequestBody("m", params, messages, "grammar").grammar, "root ::= \"a\"");
     assert.equal(upstreamRequestBody("m", params, messages, "guided_grammar").guided_grammar, "root ::= \"a\"");
     assert.deepEqual(upstreamRequestBody("m", params, messages, "structured_outputs").structured_outputs, {grammar: "root ::= \"a\""});

@@ -6,7 +6,7 @@ import type {ModelLifecycle} from "../service/modelLifecycle.js";
 import type {WorkerMetrics} from "../service/metrics.js";
 import type {WorkerStatus} from "../service/workerStatus.js";
 import {SchedulerClosedError} from "../errors.js";
-import {toProblem} from "./adapters/errorMapping.js";
+import {retryHeaders, toProblem} from "./adapters/errorMapping.js";
 import {errorBodyFor, promptFieldFor} from "./adapters/envelopes.js";
 import {bearerAuth, OPEN_ROUTES} from "./auth.js";
 import {registerSecurity, serverTimeoutOptions} from "./security.js";
@@ -100,8 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
             request.log.error({err, code: problem.code}, "request failed");
         else
             request.log.info({code: problem.code, status: problem.status}, "request rejected");
-        if (problem.retryAfterSeconds != null)
-            void reply.header("retry-after", String(problem.retryAfterSeconds));
+        void reply.headers(retryHeaders(problem));
         return reply.status(problem.status).send(errorBodyFor(request.url, problem));
     });
     app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBodyFor(request.url, {

@@ -1,10 +1,13 @@
+import {randomUUID} from "node:crypto";
 import {ClientClosedError, ContextOverflowError, WorkerError} from "../errors.js";
 import type {
-    ChatMessage, Engine, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, Usage
+    ChatMessage, Engine, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, ToolCallEvent, ToolSet,
+    Usage
 } from "../engine/types.js";
 
 export type {
-    ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, Usage
+    ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, ToolCallEvent, ToolCallRecord,
+    ToolChoice, ToolFunction, ToolSet, Usage
 } from "../engine/types.js";
 import type {Lease, LeaseHint, Scheduler} from "../scheduler/scheduler.js";
 import {OPEN_GATE, type ModelGate} from "./modelLifecycle.js";
@@ -20,6 +23,11 @@ export interface ChatInput {
     tail: ChatMessage[];
 }
 
+/** A raw prompt (OpenAI's /v1/completions): no template, nothing to drop. */
+export interface RawInput {
+    raw: string;
+}
+
 export interface PreparedPrompt {
     prompt: RenderedPrompt;
     /** How many of the oldest history entries were left out to fit the context. */
@@ -27,11 +35,18 @@ export interface PreparedPrompt {
 }
 
 export interface ChatJob {
-    input: ChatInput;
+    input: ChatInput | RawInput;
     params: SamplingParams;
+    /** Tools offered to the model; null or absent: none. */
+    tools?: ToolSet | null;
     conversationId: string | null;
     /** Fires on client disconnect or shutdown. */
     signal: AbortSignal;
+    /**
+     * Answers to generate for the one prompt (default 1), each on a sequence of its own, leased
+     * like a request of its own. With a seed, choice i samples with seed + i.
+     */
+    n?: number;
 }
 
 export interface ChatStart {
@@ -43,7 +58,19 @@ export interface ChatHooks {
     /** Called once a sequence is leased, just before generation starts: errors before it are pre-stream errors. */
     onStart?(start: ChatStart): void;
     /** Each piece of text as it becomes final, with the logprobs of the tokens it completes when they were asked for. */
-    onText?(text: string, logprobs: TokenLogprob[] | null): void;
+    onText?(text: string, logprobs: TokenLogprob[] | null, choice: number): void;
+    /** Each piece of a tool call (see ToolCallEvent). */
+    onToolCall?(call: ToolCallEvent, choice: number): void;
+    /** A choice has ended (others may still be generating). */
+    onChoiceEnd?(result: ChatResult, choice: number): void;
+}
+
+/** A tool call the model made, whole. */
+export interface ToolCall {
+    id: string;
+    name: string;
+    /** The arguments' JSON text, as the model wrote it. */
+    arguments: string;
 }
 
 export interface ChatResult {
@@ -58,6 +85,8 @@ export interface ChatResult {
     timeToFirstTokenSeconds: number | null;
     /** One entry per generated token when `params.logprobs` asked for them, else null. */
     logprobs: TokenLogprob[] | null;
+    /** The tool calls the answer made, in order (empty without tools). */
+    toolCalls: ToolCall[];
     /** Set when the worker, not the client, cut the generation short (a forced unload, the end of the shutdown grace). */
     interruption: WorkerError | null;
 }
@@ -88,7 +117,7 @@ export class ChatService {
     async prepare(input: ChatInput, maxTokens: number, signal?: AbortSignal): Promise<PreparedPrompt> {
         const hold = await this.gate.enter(signal);
         try {
-            return await this.fit(input, maxTokens);
+            return await this.fit(input, maxTokens, null);
         } finally {
             hold.release();
         }
@@ -98,14 +127,21 @@ export class ChatService {
         return this.options.gate ?? OPEN_GATE;
     }
 
-    private async fit(input: ChatInput, maxTokens: number): Promise<PreparedPrompt> {
+    private async fit(input: ChatInput | RawInput, maxTokens: number, tools: ToolSet | null): Promise<PreparedPrompt> {
         const budget = this.engine.contextSize;
         // The pinned messages alone may be too long to be worth tokenizing (a megabyte message).
-        const pinned = [...input.prefix, ...input.tail].reduce((sum, message) => sum + (this.engine.lowerBoundTokens?.(message.content) ?? 0), 0);
+        const pinnedTexts = "raw" in input ? [input.raw] : [...input.prefix, ...input.tail].map((message) => message.content);
+        const pinned = pinnedTexts.reduce((sum, text) => sum + (this.engine.lowerBoundTokens?.(text) ?? 0), 0);
         if (pinned + maxTokens > budget)
             throw new ContextOverflowError({promptTokens: pinned, maxTokens, contextSize: budget, culprit: "prompt", atLeast: true});
+        if ("raw" in input) {
+            const prompt = await this.engine.renderRaw(input.raw);
+            if (prompt.tokenCount != null && prompt.tokenCount + maxTokens > budget)
+                throw new ContextOverflowError({promptTokens: prompt.tokenCount, maxTokens, contextSize: budget, culprit: "prompt"});
+            return {prompt, historyDropped: 0};
+        }
         const render = (dropped: number) =>
-            this.engine.render([...input.prefix, ...input.history.slice(dropped), ...input.tail]);
+            this.engine.render([...input.prefix, ...input.history.slice(dropped), ...input.tail], tools);
         const fits = (prompt: RenderedPrompt) => prompt.tokenCount == null || prompt.tokenCount + maxTokens <= budget;
 
         const full = await render(0);
@@ -139,10 +175,10 @@ export class ChatService {
      * The prompt exactly as the model would see it, without fitting (llama-server's /apply-template).
      * Through the gate like `prepare`, so an unloaded model loads again instead of answering 503.
      */
-    async render(messages: ChatMessage[], signal?: AbortSignal): Promise<RenderedPrompt> {
+    async render(messages: ChatMessage[], tools: ToolSet | null = null, signal?: AbortSignal): Promise<RenderedPrompt> {
         const hold = await this.gate.enter(signal);
         try {
-            return await this.engine.render(messages);
+            return await this.engine.render(messages, tools);
         } finally {
             hold.release();
         }
@@ -166,24 +202,40 @@ export class ChatService {
         }
     }
 
+    /** One answer (`job.n` is taken as 1). */
     async chat(job: ChatJob, hooks: ChatHooks = {}): Promise<ChatResult> {
+        return (await this.chatChoices({...job, n: 1}, hooks))[0];
+    }
+
+    /**
+     * `job.n` answers to one prompt: the prompt is fitted once, each choice gets a sequence of
+     * its own (admitted together, then queued like separate requests), and the choices generate
+     * in parallel. One choice failing stops the others and fails the request.
+     */
+    async chatChoices(job: ChatJob, hooks: ChatHooks = {}): Promise<ChatResult[]> {
         const received = performance.now();
+        const n = job.n ?? 1;
         for (let attempt = 1; ; attempt++) {
             const hold = await this.gate.enter(job.signal);
+            const cancel = new AbortController();
             let prepared: PreparedPrompt;
-            let lease: Lease;
+            let leases: Array<Promise<Lease>> = [];
             try {
-                prepared = await this.fit(job.input, job.params.maxTokens);
+                prepared = await this.fit(job.input, job.params.maxTokens, job.tools ?? null);
                 const hint: LeaseHint = {conversationId: job.conversationId, prompt: prepared.prompt};
-                const waiting = AbortSignal.any([job.signal, hold.signal]);
-                lease = await this.scheduler.acquire(hint, waiting).catch((err: unknown) => {
+                const waiting = AbortSignal.any([job.signal, hold.signal, cancel.signal]);
+                leases = this.scheduler.acquireAll(n, hint, waiting).map((lease) => lease.catch((err: unknown) => {
                     if (err instanceof Error && err.name === "AbortError")
                         throw hold.signal.aborted && hold.signal.reason instanceof WorkerError
                             ? hold.signal.reason
                             : new ClientClosedError("queue");
                     throw err;
-                });
+                }));
+                // Until the first sequence is leased, nothing has started.
+                await Promise.race(leases);
             } catch (err) {
+                cancel.abort();
+                for (const lease of leases) lease.then((granted) => granted.release(), () => undefined);
                 hold.release();
                 // A forced unload took the model before this request got a sequence: like a request
                 // arriving now, it waits for the model to load again and is then served.
@@ -192,23 +244,53 @@ export class ChatService {
                 throw err;
             }
             try {
-                return await this.generate(job, prepared, lease, received, hooks, hold.signal);
+                return await this.runChoices(job, prepared, leases, received, hooks, hold.signal, cancel);
             } finally {
                 hold.release();
             }
         }
     }
 
+    private async runChoices(
+        job: ChatJob, prepared: PreparedPrompt, leases: Array<Promise<Lease>>, received: number, hooks: ChatHooks,
+        revoked: AbortSignal, cancel: AbortController
+    ): Promise<ChatResult[]> {
+        let failure: {error: unknown} | null = null;
+        let started = false;
+        const promptGroup = leases.length > 1 ? randomUUID() : null;
+        const results = await Promise.all(leases.map(async (pending, choice) => {
+            try {
+                const lease = await pending;
+                if (!started) {
+                    started = true;
+                    hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
+                }
+                const params = choice > 0 && job.params.seed != null ? {...job.params, seed: (job.params.seed + choice) % 2 ** 32} : job.params;
+                const result = await this.generate({...job, params}, choice, promptGroup, prepared, lease, received, hooks, revoked, cancel.signal);
+                hooks.onChoiceEnd?.(result, choice);
+                return result;
+            } catch (err) {
+                failure ??= {error: err};
+                cancel.abort();
+                return null;
+            }
+        }));
+        if (failure != null)
+            throw (failure as {error: unknown}).error;
+        return results as ChatResult[];
+    }
+
     private async generate(
-        job: ChatJob, prepared: PreparedPrompt, lease: Lease, received: number, hooks: ChatHooks, revoked: AbortSignal
+        job: ChatJob, choice: number, promptGroup: string | null, prepared: PreparedPrompt, lease: Lease, received: number, hooks: ChatHooks,
+        revoked: AbortSignal, cancelled: AbortSignal
     ): Promise<ChatResult> {
         const controller = new AbortController();
         let reason: FinishReason = "abort";
-        // A client disconnect, a forced unload or the end of the shutdown grace all stop the generation.
+        // A client disconnect, a forced unload, the end of the shutdown grace or a failed sibling choice all stop the generation.
         const onClientAbort = () => controller.abort();
-        job.signal.addEventListener("abort", onClientAbort, {once: true});
-        revoked.addEventListener("abort", onClientAbort, {once: true});
-        if (job.signal.aborted || revoked.aborted) controller.abort();
+        const stoppers = [job.signal, revoked, cancelled];
+        for (const signal of stoppers) signal.addEventListener("abort", onClientAbort, {once: true});
+        if (stoppers.some((signal) => signal.aborted)) controller.abort();
         const timer = this.options.requestTimeoutSeconds > 0
             ? setTimeout(() => {
                 reason = "timeout";
@@ -221,19 +303,19 @@ export class ChatService {
         let firstText: number | null = null;
         let lastText: number | null = null;
         let text = "";
+        const toolCalls: ToolCall[] = [];
         const logprobs: TokenLogprob[] | null = job.params.logprobs != null ? [] : null;
         const metrics = this.options.metrics;
         try {
-            hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
             for await (const event of this.engine.generate({
                 slot: lease.slot, prompt: prepared.prompt, params: job.params, conversationId: job.conversationId,
-                signal: controller.signal, abortReason: () => reason
+                signal: controller.signal, abortReason: () => reason, promptGroup
             })) {
                 if (event.type === "text") {
                     if (logprobs != null && event.logprobs != null)
                         for (const entry of event.logprobs) logprobs.push(entry);
                     if (event.text === "") {
-                        hooks.onText?.("", event.logprobs ?? null);
+                        hooks.onText?.("", event.logprobs ?? null, choice);
                         continue;
                     }
                     const now = performance.now();
@@ -244,7 +326,11 @@ export class ChatService {
                         metrics?.interTokenLatency.observe((now - lastText) / 1000);
                     lastText = now;
                     text += event.text;
-                    hooks.onText?.(event.text, logprobs != null ? event.logprobs ?? [] : null);
+                    hooks.onText?.(event.text, logprobs != null ? event.logprobs ?? [] : null, choice);
+                } else if (event.type === "tool_call") {
+                    const call = toolCalls[event.index] ??= {id: event.id ?? "", name: event.name ?? "", arguments: ""};
+                    call.arguments += event.arguments;
+                    hooks.onToolCall?.(event, choice);
                 } else {
                     metrics?.promptTokens.inc(event.usage.promptTokens);
                     metrics?.generatedTokens.inc(event.usage.completionTokens);
@@ -258,6 +344,7 @@ export class ChatService {
                         generationSeconds,
                         timeToFirstTokenSeconds: firstText != null ? (firstText - received) / 1000 : null,
                         logprobs,
+                        toolCalls,
                         interruption: event.finishReason === "abort" && revoked.aborted && revoked.reason instanceof WorkerError
                             ? revoked.reason : null
                     };
@@ -266,8 +353,7 @@ export class ChatService {
             throw new WorkerError("internal", "engine_no_end", "the engine stopped without an end event");
         } finally {
             if (timer != null) clearTimeout(timer);
-            job.signal.removeEventListener("abort", onClientAbort);
-            revoked.removeEventListener("abort", onClientAbort);
+            for (const signal of stoppers) signal.removeEventListener("abort", onClientAbort);
             lease.release();
         }
     }

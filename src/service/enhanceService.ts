@@ -91,6 +91,9 @@ export class EnhanceService {
             maxTokens: budget,
             stop: [],
             ignoreEos: false,
+            frequencyPenalty: 0,
+            presencePenalty: 0,
+            logitBias: [],
             grammar: {type: "gbnf", grammar: this.grammar(template, budget)}
         };
         const result = await this.chat.chat({input, params, conversationId: null, signal: request.signal}).catch((err: unknown) => {

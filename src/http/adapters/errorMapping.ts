@@ -10,6 +10,18 @@ export interface Problem {
     retryAfterSeconds?: number;
 }
 
+/**
+ * Retry-After (whole seconds, as HTTP has it) and retry-after-ms (OpenAI's SDKs read it first), so
+ * a client's own retry logic waits as long as the worker suggests.
+ */
+export function retryHeaders(problem: Problem): Record<string, string> {
+    if (problem.retryAfterSeconds == null) return {};
+    return {
+        "retry-after": String(Math.max(1, Math.ceil(problem.retryAfterSeconds))),
+        "retry-after-ms": String(Math.round(problem.retryAfterSeconds * 1000))
+    };
+}
+
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
     invalid_request: 400,
     unauthorized: 401,
@@ -81,6 +93,9 @@ export function toProblem(err: unknown, promptField = "message"): Problem {
             return {status: 400, code: "invalid_request", message: `${param}: must be one of ${allowed}`, param};
         }
         const {message, param} = describeValidation(issue);
+        // Only the OpenAI routes' schemas are closed: a field they do not know is refused the way OpenAI words it.
+        if (issue.keyword === "additionalProperties")
+            return {status: 400, code: "unknown_parameter", message: `Unrecognized request argument supplied: ${param}`, param};
         return {status: 400, code: "invalid_request", message, param};
     }
     switch (fastifyError.code) {

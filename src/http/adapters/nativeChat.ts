@@ -1,7 +1,7 @@
 import {randomUUID} from "node:crypto";
 import {WorkerError} from "../../errors.js";
-import type {ChatInput, ChatMessage, ChatResult, SamplingParams, TokenLogprob, Usage} from "../../service/chatService.js";
-import type {ChatRequestBody, ChatResponseBody, ChatUsage, HistoryEntry, LogprobEntry} from "../../protocol/native.js";
+import type {ChatInput, ChatMessage, ChatResult, FinishReason, SamplingParams, TokenLogprob, Usage} from "../../service/chatService.js";
+import type {ChatRequestBody, ChatResponseBody, ChatUsage, FINISH_REASONS, HistoryEntry, LogprobEntry} from "../../protocol/native.js";
 
 /** The original worker's minimal fallback, used only when the request carries no system prompt. */
 export const FALLBACK_SYSTEM_PROMPT = "You are a helpful AI assistant.";
@@ -34,8 +34,16 @@ export function samplingParams(body: SamplingBody, defaultMaxTokens: number, def
         seed: body.seed ?? null,
         stop: body.stop ?? [],
         ignoreEos: body.ignore_eos ?? false,
+        frequencyPenalty: 0,
+        presencePenalty: 0,
+        logitBias: [],
         logprobs: logprobsRequest(body)
     };
+}
+
+/** The native finish reasons; `tool_calls` needs tools, which the native routes never offer, so it cannot reach here (and would read as stop). */
+export function nativeFinishReason(reason: FinishReason): (typeof FINISH_REASONS)[number] {
+    return reason === "tool_calls" ? "stop" : reason;
 }
 
 /** `top_logprobs` means something only with `logprobs: true`; alone it would be silently ignored, so it is refused. */
@@ -90,7 +98,7 @@ export function chatResponse(
         model_info: model,
         processing_time: round(processingSeconds),
         generation_time: round(result.generationSeconds),
-        finish_reason: result.finishReason,
+        finish_reason: nativeFinishReason(result.finishReason),
         usage: nativeUsage(result.usage),
         history_truncated: result.historyDropped,
         ...(result.logprobs != null ? {logprobs: {content: logprobEntries(result.logprobs)}} : {})

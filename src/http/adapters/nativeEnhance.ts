@@ -3,7 +3,7 @@ import type {EnhanceResult, EnhanceSampling, EnhanceService} from "../../service
 import {MAX_WORD_CHARS, MIN_TOKEN_BUDGET, phraseLimits} from "../../service/enhanceOutputFormat.js";
 import type {ModelInfo, EngineStatus} from "../../service/chatService.js";
 import type {Problem} from "./errorMapping.js";
-import {nativeUsage, round, SAMPLING_DEFAULTS} from "./nativeChat.js";
+import {nativeFinishReason, nativeUsage, round, SAMPLING_DEFAULTS} from "./nativeChat.js";
 
 export const DEFAULT_ENHANCEMENT_TYPE = "manual";
 
@@ -33,7 +33,7 @@ export function enhanceResponse(body: EnhanceRequestBody, result: EnhanceResult)
         enhancement_type: body.enhancement_type ?? DEFAULT_ENHANCEMENT_TYPE,
         job_type: result.jobType,
         quality: result.quality,
-        finish_reason: result.finishReason,
+        finish_reason: nativeFinishReason(result.finishReason),
         usage: nativeUsage(result.usage)
     };
 }
