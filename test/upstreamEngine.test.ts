@@ -143,6 +143,32 @@ test("a client that disconnects from the front cancels the upstream's generation
     assert.ok((aborted.completionTokens as number) < 800, `the upstream stopped after ${String(aborted.completionTokens)} tokens`);
 });
 
+test("through the front: a forced tool call, n choices and /v1/completions are what the upstream itself answers", async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [{type: "function", function: {
+        name: "pick", parameters: {type: "object", properties: {color: {enum: ["red", "blue"]}, count: {type: "integer"}}, required: ["color", "count"]}
+    }}];
+    const body: OpenAI.ChatCompletionCreateParamsNonStreaming = {
+        model: "m", messages: [user("pick one")], tools, tool_choice: {type: "function", function: {name: "pick"}}, max_tokens: 120, seed: 3
+    };
+    const [fromFront, fromUpstream] = await Promise.all([viaFront.chat.completions.create(body), direct.chat.completions.create(body)]);
+    assert.equal(fromFront.choices[0].finish_reason, "tool_calls");
+    const call = (answer: OpenAI.ChatCompletion) => (answer.choices[0].message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall).function;
+    assert.deepEqual(call(fromFront), call(fromUpstream));
+    const args = JSON.parse(call(fromFront).arguments);
+    assert.ok(["red", "blue"].includes(args.color) && Number.isInteger(args.count), call(fromFront).arguments);
+    const streamed = await viaFront.chat.completions.stream({...body, stream: true}).finalChatCompletion();
+    assert.deepEqual(call(streamed), call(fromUpstream), "streamed through the front, the pieces assemble to the same call");
+
+    const two = {model: "m", messages: [user("two answers")], max_tokens: 5, seed: 8, n: 2};
+    const [frontTwo, upstreamTwo] = await Promise.all([viaFront.chat.completions.create(two), direct.chat.completions.create(two)]);
+    assert.deepEqual(frontTwo.choices.map((choice) => choice.message.content), upstreamTwo.choices.map((choice) => choice.message.content));
+
+    const prompt = {model: "m", prompt: "Once upon a time", max_tokens: 6, seed: 2, frequency_penalty: 1};
+    const [frontText, upstreamText] = await Promise.all([viaFront.completions.create(prompt), direct.completions.create(prompt)]);
+    assert.equal(frontText.choices[0].text, upstreamText.choices[0].text);
+    assert.equal(frontText.usage?.completion_tokens, 6);
+});
+
 /** A fake upstream that streams forever, one chunk every 20 ms, until the client hangs up. */
 function endless(_req: IncomingMessage, res: ServerResponse): void {
     openStream(res);

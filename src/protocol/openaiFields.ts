@@ -34,7 +34,10 @@ const shared = {
     logit_bias: {support: "honoured", note: "token id → -100..100 added to its logit (-100 bans the token); an id outside the vocabulary is a 400"},
     seed: {support: "honoured", note: "reproducible sampling; with `n`, choice i uses seed + i"},
     stop: {support: "honoured", note: "a string or up to `MAX_STOP_SEQUENCES` strings; the stop text is not returned"},
-    n: {support: "honoured", note: "choices decoded in parallel, each on a sequence of its own, up to `MAX_N` and `PARALLEL`; the prompt is evaluated once"},
+    n: {
+        support: "honoured",
+        note: "choices decoded in parallel, each on a sequence of its own, up to `MAX_N` and `PARALLEL`; the prompt is evaluated once (with the state cache on)"
+    },
     stream: {support: "honoured", note: "data-only SSE ending with `[DONE]`; chunks carry their choice's `index`"},
     stream_options: {support: "honoured", note: "`include_usage`; `include_obfuscation: true` is refused (there is nothing to pad)"},
     user: {support: "metadata", note: "logged as an id"},

@@ -27,7 +27,8 @@ export type ParserStart = {state: "text"} | {state: "name"} | {state: "arguments
  * Splits a generated text stream into content and tool calls, as the model writes them in its
  * chat template's syntax. Text that might be the start of a marker is held back until it is
  * known, so content never carries half a call and arguments never carry the call's suffix;
- * arguments stream in pieces as they come.
+ * arguments stream in pieces as they come. Whitespace next to calls (the template's separators)
+ * is not content.
  */
 export class ToolCallParser {
     private state: "text" | "name" | "arguments";
@@ -54,12 +55,15 @@ export class ToolCallParser {
             if (this.state === "text") {
                 const at = this.buffer.indexOf(this.syntax.prefix);
                 if (at === -1) {
-                    const keep = heldBack(this.buffer, this.syntax.prefix);
+                    // Whitespace is held too: before a call it is the template's separator, not content.
+                    const marker = heldBack(this.buffer, this.syntax.prefix);
+                    const before = this.buffer.slice(0, this.buffer.length - marker);
+                    const keep = marker + before.length - before.trimEnd().length;
                     out.content += this.buffer.slice(0, this.buffer.length - keep);
                     this.buffer = this.buffer.slice(this.buffer.length - keep);
                     return out;
                 }
-                out.content += this.buffer.slice(0, at);
+                out.content += this.buffer.slice(0, at).trimEnd();
                 this.buffer = this.buffer.slice(at + this.syntax.prefix.length);
                 this.state = "name";
             } else if (this.state === "name") {
@@ -97,7 +101,7 @@ export class ToolCallParser {
         const out: ParsedPiece = {content: "", calls: this.pending, completed: 0};
         this.pending = [];
         if (this.state === "text")
-            out.content = this.buffer;
+            out.content = this.callCount > 0 ? this.buffer.trimEnd() : this.buffer;
         else if (this.state === "name")
             out.content = this.syntax.prefix + this.buffer;
         else if (this.buffer !== "")
