@@ -157,6 +157,10 @@ test("n: 3 gives three choices with their own index; choice i is what n: 1 answe
     assert.deepEqual(texts, three.choices.map((choice) => choice.message.content));
     assert.deepEqual(finishes.sort(), [0, 1, 2]);
 
+    // Without a seed each choice samples on its own.
+    const unseeded = await client.chat.completions.create({...body, seed: undefined, logprobs: false, n: 3, max_tokens: 12});
+    assert.equal(new Set(unseeded.choices.map((choice) => choice.message.content)).size, 3);
+
     const tooMany = await apiError(client.chat.completions.create({...body, n: 5}));
     assert.equal(tooMany.status, 400);
     assert.equal(tooMany.param, "n");

@@ -2,6 +2,7 @@ import {
     LlamaGrammarEvaluationState, TokenBias,
     type LlamaContextSequence, type LlamaGrammar, type LlamaModel, type SequenceEvaluateOptions, type Token
 } from "node-llama-cpp";
+import {randomInt} from "node:crypto";
 import {WorkerError} from "../../errors.js";
 import type {FinishReason, GenerationEvent, SamplingParams, TokenLogprob, Usage} from "../types.js";
 import {IncrementalDetokenizer, StopMatcher} from "./textStream.js";
@@ -125,7 +126,9 @@ class Run {
             topK: params.topK,
             topP: params.topP,
             minP: params.minP,
-            seed: params.seed ?? undefined,
+            // node-llama-cpp seeds with the current second when given none: requests (or choices of
+            // one request) in the same second would then sample alike.
+            seed: params.seed ?? randomInt(2 ** 32),
             repeatPenalty: penalized ? {
                 punishTokens: () => this.history,
                 maxPunishTokens: REPEAT_PENALTY_WINDOW,
