@@ -263,7 +263,12 @@ export class ChatService {
                 const lease = await pending;
                 if (!started) {
                     started = true;
-                    hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
+                    try {
+                        hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
+                    } catch (err) {
+                        lease.release();
+                        throw err;
+                    }
                 }
                 const params = choice > 0 && job.params.seed != null ? {...job.params, seed: (job.params.seed + choice) % 2 ** 32} : job.params;
                 const result = await this.generate({...job, params}, choice, promptGroup, prepared, lease, received, hooks, revoked, cancel.signal);
