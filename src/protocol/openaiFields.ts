@@ -32,7 +32,7 @@ const shared = {
     },
     presence_penalty: {support: "honoured", note: "-2..2: the logit of every token in the last 64 tokens is lowered by this, as llama-server does"},
     logit_bias: {support: "honoured", note: "token id → -100..100 added to its logit (-100 bans the token); an id outside the vocabulary is a 400"},
-    seed: {support: "honoured", note: "reproducible sampling; with `n`, choice i uses seed + i"},
+    seed: {support: "honoured", note: "reproducible sampling; with `n`, choice i uses seed + i; without it every request and choice draws a random seed"},
     stop: {support: "honoured", note: "a string or up to `MAX_STOP_SEQUENCES` strings; the stop text is not returned"},
     n: {
         support: "honoured",

@@ -7,7 +7,6 @@ import type {
 import {choicesUsage, reject, sharedParams, type CompletionIdentity, type OpenAiLimits} from "./openaiCommon.js";
 import {toChatMessages, toToolSet} from "./openaiMessages.js";
 
-
 export interface OpenAiChatJob {
     input: ChatInput;
     params: SamplingParams;
