@@ -7,7 +7,7 @@ import type {WorkerMetrics} from "../service/metrics.js";
 import type {WorkerStatus} from "../service/workerStatus.js";
 import {SchedulerClosedError} from "../errors.js";
 import {retryHeaders, toProblem} from "./adapters/errorMapping.js";
-import {errorBodyFor, promptFieldFor} from "./adapters/envelopes.js";
+import {errorBodyFor, isOpenAiRoute, promptFieldFor} from "./adapters/envelopes.js";
 import {bearerAuth, OPEN_ROUTES} from "./auth.js";
 import {registerSecurity, serverTimeoutOptions} from "./security.js";
 import {clientErrorHandler, registerRequestHygiene, requestId} from "./requestHygiene.js";
@@ -94,7 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
 
     app.setErrorHandler((err, request, reply) => {
-        const problem = toProblem(err, promptFieldFor(request.url));
+        const problem = toProblem(err, promptFieldFor(request.url), isOpenAiRoute(request.url));
         // A stack only for bugs: a 503 while shutting down or loading is an answer, not a failure.
         if (problem.status === 500)
             request.log.error({err, code: problem.code}, "request failed");

@@ -60,7 +60,7 @@ export async function serveChoices<Body>(
         return reply;
     } catch (err) {
         if (sse?.isOpen) {
-            const problem = toProblem(err, promptField);
+            const problem = toProblem(err, promptField, true);
             request.log.warn({code: problem.code, status: problem.status}, "completion stream failed");
             send(openAiErrorBody(problem));
             sse.close();
