@@ -1,11 +1,11 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import OpenAI, {APIError} from "openai";
+import OpenAI from "openai";
 import {startTestWorker, parseSse, until, type TestWorker} from "./helpers/testWorker.js";
 import {postJson} from "./helpers/http.js";
 import {toChatInput} from "../src/http/adapters/openaiChat.js";
 import {captureLogs} from "./helpers/logs.js";
-import {user, withoutCached} from "./helpers/openaiMessages.js";
+import {apiError, user, withoutCached} from "./helpers/openaiMessages.js";
 
 // The OpenAI-compatible API, driven by the official `openai` npm client against the real engine.
 
@@ -20,17 +20,6 @@ before(async () => {
 });
 after(() => server.close());
 
-
-/** The error the client threw, asserted to be an APIError in OpenAI's envelope. */
-async function apiError(call: Promise<unknown>): Promise<APIError> {
-    try {
-        await call;
-    } catch (err) {
-        assert.ok(err instanceof APIError, String(err));
-        return err;
-    }
-    assert.fail("expected the call to fail");
-}
 
 test("a non-streaming chat completion through the openai client", async () => {
     const models = await client.models.list();

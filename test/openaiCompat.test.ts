@@ -1,8 +1,8 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import OpenAI, {APIError} from "openai";
+import OpenAI from "openai";
 import {startTestWorker, startUpstreamWorker, until, type TestWorker} from "./helpers/testWorker.js";
-import {user} from "./helpers/openaiMessages.js";
+import {apiError, user} from "./helpers/openaiMessages.js";
 import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS, type FieldTable} from "../src/protocol/openaiFields.js";
 import {chatCompletionRequestSchema} from "../src/protocol/openai.js";
 import {completionRequestSchema} from "../src/protocol/openaiCompletions.js";
@@ -20,16 +20,6 @@ before(async () => {
     client = new OpenAI({baseURL: `${server.url}/v1`, apiKey: "not-checked", maxRetries: 0});
 });
 after(() => server.close());
-
-async function apiError(call: Promise<unknown>): Promise<APIError> {
-    try {
-        await call;
-    } catch (err) {
-        assert.ok(err instanceof APIError, String(err));
-        return err;
-    }
-    assert.fail("expected the call to fail");
-}
 
 /** A request's answer as one object whether it streamed or not (a stream's chunks, collected). */
 async function settle(answer: unknown): Promise<unknown> {
