@@ -119,6 +119,8 @@ test("a field in neither table is refused as OpenAI refuses it, at any depth", a
     }
     const completion = await apiError(client.completions.create({model: "any", prompt: "x", best_of_n: 2} as never));
     assert.equal(completion.param, "best_of_n");
+    const unstreamed = await apiError(client.chat.completions.create({model: "any", messages: [user("x")], stream_options: {include_usage: true}}));
+    assert.equal(unstreamed.param, "stream_options", "usage for a stream that is not one would be ignored, so it is refused");
 });
 
 test("n: 3 gives three choices with their own index; choice i is what n: 1 answers with seed + i; the prompt is evaluated once", async () => {

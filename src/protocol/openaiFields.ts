@@ -39,7 +39,9 @@ const shared = {
         note: "choices decoded in parallel, each on a sequence of its own, up to `MAX_N` and `PARALLEL`; the prompt is evaluated once (with the state cache on)"
     },
     stream: {support: "honoured", note: "data-only SSE ending with `[DONE]`; chunks carry their choice's `index`"},
-    stream_options: {support: "honoured", note: "`include_usage`; `include_obfuscation: true` is refused (there is nothing to pad)"},
+    stream_options: {
+        support: "honoured", note: "`include_usage`; `include_obfuscation: true` is refused (there is nothing to pad); without `stream: true`, a 400 as OpenAI"
+    },
     user: {support: "metadata", note: "logged as an id"},
     top_k: {support: "extension", note: "0 disables (the default)"},
     min_p: {support: "extension", note: "0 disables (the default)"},

@@ -39,6 +39,8 @@ export function sharedParams(
     if (n > limits.maxChoices)
         throw reject("n", `at most ${limits.maxChoices} choices per request (MAX_N, and not more than PARALLEL sequences), got ${n}`,
             "invalid_request");
+    if (body.stream_options != null && body.stream !== true)
+        throw reject("stream_options", "is only allowed with stream: true (as OpenAI answers)", "invalid_request");
     if (body.stream_options?.include_obfuscation === true)
         throw reject("stream_options.include_obfuscation", "is not supported: streams are not padded");
     const params = samplingParams({
