@@ -124,7 +124,7 @@ test("npm run smoke walks every endpoint with the key and passes", async () => {
     const rows = stdout.split("\n").filter((line) => /^(PASS|FAIL|SKIP) /.test(line));
     assert.ok(!rows.some((row) => row.startsWith("FAIL")), stdout);
     for (const path of ["/health", "/ready", "/chat/health", "/model/info", "/memory/status", "/metrics", "/docs/json", "/", "/docs", "/chat",
-        "/chat/debug/system-prompt", "/memory/unload", "/memory/load"])
+        "/chat/debug/system-prompt", "/memory/unload", "/memory/load", "/v1/chat/completions", "/v1/completions"])
         assert.ok(rows.some((row) => row.startsWith("PASS") && row.split(/\s+/)[2] === path), `${path} in\n${stdout}`);
     assert.ok(rows.some((row) => /refused without the key/.test(row)), "it checks that the key is required");
     // The later callers' shape (issue 12).

@@ -217,6 +217,11 @@ function knownChecks(withKey: boolean): Check[] {
             must(r.json?.object === "chat.completion" && typeof r.json.choices?.[0]?.message?.content === "string", "not a chat.completion");
             return `${r.json.usage?.completion_tokens} tokens, ${r.json.choices[0].finish_reason}`;
         }},
+        {method: "POST", path: "/v1/completions", body: {prompt: "Once upon a time", max_tokens: 8}, expect: (r) => {
+            status(r, 200);
+            must(r.json?.object === "text_completion" && typeof r.json.choices?.[0]?.text === "string", "not a text_completion");
+            return `${r.json.usage?.completion_tokens} tokens, ${r.json.choices[0].finish_reason}`;
+        }},
         {method: "POST", path: "/apply-template", body: {messages: [{role: "user", content: "Hello"}]}, expect: (r) => {
             status(r, 200);
             must(typeof r.json?.prompt === "string", "no prompt");

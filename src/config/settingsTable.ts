@@ -89,6 +89,10 @@ export const SETTINGS = {
     DEFAULT_MAX_TOKENS: {default: "512", parse: integer({min: 1, max: 1_048_576}), doc: "`max_tokens` when a request gives none (capped by `MAX_TOKENS_LIMIT`)."},
     BODY_LIMIT_BYTES: {default: "1048576", parse: integer({min: 1024, max: 1_073_741_824}), doc: "Largest request body; past that, 413."},
     MAX_HISTORY_MESSAGES: {default: "1000", parse: integer({min: 0, max: 1_000_000}), doc: "Most `conversation_history` entries (or OpenAI `messages`) a request may carry; past that, 400."},
+    MAX_N: {
+        default: "4", parse: integer({min: 1, max: 256}),
+        doc: "Most choices (`n`) one OpenAI request may ask for; never more than `PARALLEL` (each choice takes a sequence). Past it, 400 naming `n`."
+    },
     MAX_STOP_SEQUENCES: {default: "16", parse: integer({min: 0, max: 1024}), doc: "Most `stop` strings a request may give; each at most 256 characters."},
     REQUEST_TIMEOUT_SECONDS: {default: "300", parse: decimal({min: 0}), doc: "Longest a generation may run; it then ends with the partial text and `finish_reason: \"timeout\"`. 0 disables."},
     PREFIX_CACHE: {

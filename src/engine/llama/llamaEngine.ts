@@ -8,17 +8,19 @@ import type {Config} from "../../config/config.js";
 import {ContextOverflowError, ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
     CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport,
-    ModelInfo, RenderedPrompt, SlotHint
+    ModelInfo, RenderedPrompt, SlotHint, ToolSet
 } from "../types.js";
 import {GrammarCache} from "./grammarCache.js";
-import {generateTokens, type GenerationOutcome} from "./generation.js";
+import {checkLogitBias, generateTokens, type GenerationOutcome} from "./generation.js";
 import {deterministicBatching, hasRowSensitiveWeights, MIN_EVALUATED_TOKENS, resolveDeterministic} from "./determinism.js";
 import {StateStore, type StateDiscardReason} from "./stateStore.js";
 import {pickSlot, type SlotView} from "./slotAffinity.js";
-import {renderPrompt} from "./promptRender.js";
+import {renderPrompt, renderRawPrompt} from "./promptRender.js";
 import {maximumParallelism, recordingStrategy} from "./batchStrategy.js";
 import {StepGate} from "./stepGate.js";
 import {hasNoChatTemplate, PlainChatWrapper} from "./plainChatWrapper.js";
+import {toolPlan} from "./toolPlan.js";
+import {holdPrompt, PromptGroups} from "./promptSharing.js";
 import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {baseName, classifyLoadError, fileSizeOf, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
@@ -79,6 +81,7 @@ export class LlamaEngine implements Engine {
     private nodeLlamaCppVersion: string | null = null;
     /** node-llama-cpp's estimate of the RAM the model and context need (memory check); null before it ran. */
     private expectedRamBytes: number | null = null;
+    private readonly promptGroups = new PromptGroups();
 
     constructor(
         private readonly settings: EngineSettings,
@@ -283,10 +286,15 @@ export class LlamaEngine implements Engine {
         };
     }
 
-    async render(messages: ChatMessage[]): Promise<RenderedPrompt> {
+    async render(messages: ChatMessage[], tools: ToolSet | null = null): Promise<RenderedPrompt> {
         const loaded = this.requireLoaded();
-        const {text, tokens} = renderPrompt(loaded, messages);
-        return {messages, text, tokenCount: tokens.length, tokens};
+        const {text, tokens} = renderPrompt(loaded, messages, true, tools);
+        return {messages, tools, text, tokenCount: tokens.length, tokens};
+    }
+
+    async renderRaw(raw: string): Promise<RenderedPrompt> {
+        const {text, tokens} = renderRawPrompt(this.requireLoaded().model, raw);
+        return {messages: [], raw: true, text, tokenCount: tokens.length, tokens};
     }
 
     async countTokens(text: string): Promise<number> {
@@ -295,7 +303,11 @@ export class LlamaEngine implements Engine {
 
     /** The prompt's tokens: those `render` found, so `generate` does not tokenize them again. */
     private tokensOf(loaded: Loaded, prompt: RenderedPrompt): Token[] {
-        return (prompt.tokens as Token[] | undefined) ?? renderPrompt(loaded, prompt.messages).tokens;
+        if (prompt.tokens != null)
+            return prompt.tokens as Token[];
+        return prompt.raw === true && prompt.text != null
+            ? renderRawPrompt(loaded.model, prompt.text).tokens
+            : renderPrompt(loaded, prompt.messages, true, prompt.tools ?? null).tokens;
     }
 
     /** The id of a special token such as "<|im_start|>", or null if the model has none. */
@@ -342,14 +354,17 @@ export class LlamaEngine implements Engine {
                 promptTokens: tokens.length, maxTokens: params.maxTokens, contextSize: this.contextSize, culprit: "max_tokens"
             });
 
+        checkLogitBias(params, this.facts?.vocabularySize ?? null);
+        const tools = await toolPlan(loaded, request.prompt.tools);
+        const grammar = params.grammar != null ? await loaded.grammars.get(params.grammar) : null;
+
         const conversationId = request.conversationId ?? null;
-        const reuse = await reusePrefix({
+        const reuse = await holdPrompt({
             sequence, record: loaded.slots[request.slot], store: loaded.store, prefixCache: this.settings.prefixCache,
             minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1,
             renderHistory: (messages) => renderPrompt(loaded, messages, false).tokens
-        }, tokens, conversationId);
-        this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.reused, promptTokens: tokens.length});
-        const reused = reuse.reused;
+        }, tokens, conversationId, request.promptGroup != null ? this.promptGroups.join(request.promptGroup) : null, request.signal);
+        this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.cached, promptTokens: tokens.length});
         const record = loaded.slots[request.slot];
         record.conversationId = conversationId;
         record.lastUsed = Date.now();
@@ -357,11 +372,10 @@ export class LlamaEngine implements Engine {
         // Deterministic: the prompt is reusable, the reply (evaluated a token at a time) is not.
         record.reusableEnd = loaded.deterministic ? tokens.length : Number.POSITIVE_INFINITY;
 
-        const grammar = params.grammar != null ? await loaded.grammars.get(params.grammar) : null;
         const outcome: GenerationOutcome = {reply: ""};
         yield* generateTokens({
-            model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused, params,
-            signal: request.signal, abortReason: request.abortReason, gate: loaded.gate ?? undefined
+            model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused: reuse.reused, cached: reuse.cached, params,
+            signal: request.signal, abortReason: request.abortReason, tools, gate: loaded.gate ?? undefined
         }, outcome);
         record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
     }

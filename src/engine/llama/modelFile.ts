@@ -35,6 +35,8 @@ export interface ModelFacts {
      * file has no vocabulary list.
      */
     maxTokenChars: number | null;
+    /** Tokens in the vocabulary (valid ids are below it); null when the file has no vocabulary list. */
+    vocabularySize: number | null;
 }
 
 /**
@@ -76,7 +78,8 @@ export async function readModelFacts(llama: Llama, modelPath: string): Promise<M
         quantization: quantizationName(general?.file_type, insights.dominantTensorType),
         trainContextSize: insights.trainContextSize ?? null,
         fileSizeBytes: stat.size,
-        maxTokenChars: longestToken(info.metadata.tokenizer?.ggml?.tokens)
+        maxTokenChars: longestToken(info.metadata.tokenizer?.ggml?.tokens),
+        vocabularySize: info.metadata.tokenizer?.ggml?.tokens?.length ?? null
     };
 }
 

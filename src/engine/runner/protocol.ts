@@ -1,7 +1,8 @@
 import type {Config} from "../../config/config.js";
 import type {ErrorKind, OverflowFacts} from "../../errors.js";
 import type {
-    CacheEvent, ChatMessage, EngineStatus, FinishReason, GenerationEvent, MemoryReport, ModelInfo, RenderedPrompt, SamplingParams
+    CacheEvent, ChatMessage, EngineStatus, FinishReason, GenerationEvent, MemoryReport, ModelInfo, RenderedPrompt, SamplingParams,
+    ToolSet
 } from "../types.js";
 import type {SlotView} from "../llama/slotAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
@@ -28,7 +29,8 @@ export function runnerSettings(config: Config): RunnerSettings {
 export interface RunnerCalls {
     load: {args: []; result: void};
     memory: {args: []; result: MemoryReport};
-    render: {args: [ChatMessage[]]; result: RenderedPrompt};
+    render: {args: [ChatMessage[], ToolSet | null]; result: RenderedPrompt};
+    renderRaw: {args: [string]; result: RenderedPrompt};
     countTokens: {args: [string]; result: number};
     specialTokenId: {args: [string]; result: number | null};
 }
@@ -37,7 +39,10 @@ export type RunnerCall = keyof RunnerCalls;
 export type ParentMessage =
     | {type: "init"; settings: RunnerSettings}
     | {type: "call"; id: number; method: RunnerCall; args: unknown[]}
-    | {type: "generate"; id: number; slot: number; prompt: RenderedPrompt; params: SamplingParams; conversationId: string | null}
+    | {
+        type: "generate"; id: number; slot: number; prompt: RenderedPrompt; params: SamplingParams; conversationId: string | null;
+        promptGroup: string | null;
+    }
     | {type: "abort"; id: number; reason: FinishReason}
     | {type: "close"};
 

@@ -2,7 +2,7 @@ import os from "node:os";
 import {ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
     CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport, ModelInfo,
-    RenderedPrompt, SlotHint
+    RenderedPrompt, SlotHint, ToolSet
 } from "../types.js";
 import {pickSlot, type SlotView} from "../llama/slotAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
@@ -242,9 +242,14 @@ export class RunnerEngine implements Engine {
             throw new ModelNotReadyError(status.state, status.reason);
     }
 
-    async render(messages: ChatMessage[]): Promise<RenderedPrompt> {
+    async render(messages: ChatMessage[], tools: ToolSet | null = null): Promise<RenderedPrompt> {
         this.requireReady();
-        return await this.call("render", [messages]);
+        return await this.call("render", [messages, tools]);
+    }
+
+    async renderRaw(text: string): Promise<RenderedPrompt> {
+        this.requireReady();
+        return await this.call("renderRaw", [text]);
     }
 
     async countTokens(text: string): Promise<number> {
@@ -274,7 +279,7 @@ export class RunnerEngine implements Engine {
         try {
             runner.send({
                 type: "generate", id, slot: request.slot, prompt: request.prompt, params: request.params,
-                conversationId: request.conversationId ?? null
+                conversationId: request.conversationId ?? null, promptGroup: request.promptGroup ?? null
             });
             if (request.signal.aborted) onAbort();
             for (;;) {

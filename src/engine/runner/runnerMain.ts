@@ -86,7 +86,8 @@ async function call(id: number, method: RunnerCall, args: unknown[]): Promise<vo
         switch (method) {
             case "load": value = await engine.load(); break;
             case "memory": value = await engine.memory(); break;
-            case "render": value = await engine.render(args[0] as Parameters<LlamaEngine["render"]>[0]); break;
+            case "render": value = await engine.render(...(args as Parameters<LlamaEngine["render"]>)); break;
+            case "renderRaw": value = await engine.renderRaw(args[0] as string); break;
             case "countTokens": value = await engine.countTokens(args[0] as string); break;
             case "specialTokenId": value = await engine.specialTokenId(args[0] as string); break;
         }
@@ -106,7 +107,7 @@ async function generate(message: Extract<ParentMessage, {type: "generate"}>): Pr
         if (engine == null) throw new Error("the runner was not initialised");
         for await (const event of engine.generate({
             slot: message.slot, prompt: message.prompt, params: message.params, conversationId: message.conversationId,
-            signal: controller.signal, abortReason: () => entry.reason
+            promptGroup: message.promptGroup, signal: controller.signal, abortReason: () => entry.reason
         }))
             queueEvent(message.id, event);
         flushEvents();

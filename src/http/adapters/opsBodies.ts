@@ -96,7 +96,8 @@ export const CHAT_ENDPOINTS: Readonly<Record<string, string>> = Object.freeze({
     "/generate": "The later callers' name for /chat (messages shape)",
     "/enhance": "Simple prompt enhancement",
     "/health": "General health check",
-    "/v1/chat/completions": "OpenAI-compatible chat (the same pipeline as /chat)"
+    "/v1/chat/completions": "OpenAI-compatible chat (the same pipeline as /chat)",
+    "/v1/completions": "OpenAI-compatible completion of a raw prompt (the same pipeline)"
 });
 
 export function chatHealthBody(report: HealthReport, routes: readonly RouteRecord[]): ChatHealthResponseBody {
