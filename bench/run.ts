@@ -14,6 +14,7 @@ import {ensureLlamaServer, startLlamaServer, startWorker, type RunningServer} fr
 import {decodeRate, median, streamChat, type Message, type Protocol, type Sampling} from "./lib/streamClient.js";
 import {conversation, fillerConversation} from "./lib/conversations.js";
 import {renderMarkdown, updateReadme, type BenchResult} from "./lib/report.js";
+import {childPid, histogramBuckets, histogramMedian, mainThreadCpuSeconds, peakSampler, processCpuSeconds, rssBytes} from "./lib/processStats.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -25,6 +26,8 @@ const option = (name: string, fallback: number) => {
 const REPS = option("reps", 3);
 const TOKENS = option("tokens", 256);
 const PARALLEL = 8;
+/** Tokens of each /enhance in row i: the sdxl_image_fast budget. */
+const ENHANCE_TOKENS = 75;
 // The worker's own default (cores - 1), used for every engine and the peer alike.
 const THREADS = loadConfig({}).threads;
 const CONTEXT = 4096;
@@ -77,11 +80,27 @@ async function main(): Promise<void> {
             for (const {protocol, server} of servers)
                 single[protocol].push(decodeRate(await streamChat(protocol, server.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
 
-        log("c: aggregate decode with 1, 2, 4, 8 streams");
-        for (const streams of [1, 2, 4, 8])
+        log("c: aggregate decode with 1, 2, 4, 8 streams (and the batches our worker formed at 8)");
+        const ourServer = servers[0].server;
+        const batchesAtEight = {before: new Map<number, number>(), after: new Map<number, number>()};
+        let memoryAtEight: {http: number | null; runner: number | null; peer: number | null} = {http: null, runner: null, peer: null};
+        for (const streams of [1, 2, 4, 8]) {
+            if (streams === 8) batchesAtEight.before = histogramBuckets(await metricsText(ourServer.baseUrl), "chat_worker_decode_batch_tokens");
             for (let rep = 0; rep < REPS; rep++)
-                for (const {protocol, server} of servers)
+                for (const {protocol, server} of servers) {
+                    // Memory at 8 busy streams: the peak resident size while they run.
+                    const samplers = streams === 8 && rep === 0
+                        ? protocol === "chat-worker"
+                            ? [peakSampler(() => rssBytes(server.process.pid)), peakSampler(() => rssBytes(childPid(server.process.pid)))]
+                            : [peakSampler(() => rssBytes(server.process.pid))]
+                        : [];
                     scaling[protocol][streams].push(await aggregate(protocol, server.baseUrl, streams, rep));
+                    const peaks = samplers.map((sampler) => sampler.stop());
+                    if (samplers.length === 2) memoryAtEight = {...memoryAtEight, http: peaks[0], runner: peaks[1]};
+                    else if (samplers.length === 1) memoryAtEight = {...memoryAtEight, peer: peaks[0]};
+                }
+            if (streams === 8) batchesAtEight.after = histogramBuckets(await metricsText(ourServer.baseUrl), "chat_worker_decode_batch_tokens");
+        }
 
         log("e: DETERMINISTIC=false, single stream and 8 streams");
         const determinismOff = {single: [] as number[], eight: [] as number[]};
@@ -90,19 +109,47 @@ async function main(): Promise<void> {
             determinismOff.eight.push(await aggregate("chat-worker", nondeterministic.baseUrl, 8, rep));
         }
 
-        log("g: the runner's process boundary: the same worker with llama.cpp in-process; CPU time per token of each process");
+        log("g: the runner's process boundary (the same worker with llama.cpp in-process); h: CPU time per token, main thread and runner");
         const boundary = {single: [] as number[], eight: [] as number[], inProcessSingle: [] as number[], inProcessEight: [] as number[]};
-        const ourServer = servers[0].server;
-        const cpuBefore = {http: processCpuSeconds(ourServer.process.pid), runner: processCpuSeconds(childPid(ourServer.process.pid))};
+        const runnerPid = childPid(ourServer.process.pid);
+        const cpu = {mainSingle: 0, mainEight: 0, runnerSingle: 0, runnerEight: 0};
+        const reading = () => ({main: mainThreadCpuSeconds(ourServer.process.pid), runner: processCpuSeconds(runnerPid)});
+        const spent = (from: ReturnType<typeof reading>, to: ReturnType<typeof reading>) =>
+            ({main: (to.main ?? NaN) - (from.main ?? NaN), runner: (to.runner ?? NaN) - (from.runner ?? NaN)});
         for (let rep = 0; rep < REPS; rep++) {
+            const start = reading();
             boundary.single.push(decodeRate(await streamChat("chat-worker", ourServer.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
+            const afterSingle = reading();
             boundary.eight.push(await aggregate("chat-worker", ourServer.baseUrl, 8, rep));
+            const afterEight = reading();
+            const single = spent(start, afterSingle), eight = spent(afterSingle, afterEight);
+            cpu.mainSingle += single.main;
+            cpu.runnerSingle += single.runner;
+            cpu.mainEight += eight.main;
+            cpu.runnerEight += eight.runner;
             boundary.inProcessSingle.push(decodeRate(await streamChat("chat-worker", inProcess.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
             boundary.inProcessEight.push(await aggregate("chat-worker", inProcess.baseUrl, 8, rep));
         }
-        const cpuAfter = {http: processCpuSeconds(ourServer.process.pid), runner: processCpuSeconds(childPid(ourServer.process.pid))};
-        const boundaryTokens = REPS * 9 * TOKENS;
-        const cpuPerToken = (before: number | null, after: number | null) => before == null || after == null ? null : (after - before) / boundaryTokens * 1e6;
+        const perToken = (seconds: number, tokens: number) => Number.isFinite(seconds) ? seconds / tokens * 1e6 : null;
+
+        log("i: /enhance latency, with the grammar (the job-type template) and without (the messages shape)");
+        const enhanceLatency = {grammar: [] as Array<{seconds: number; tokens: number}>, plain: [] as Array<{seconds: number; tokens: number}>};
+        const enhancePrompt = "a lighthouse on a cliff at night";
+        for (let rep = 0; rep < REPS; rep++) {
+            enhanceLatency.grammar.push(await timed(() => postJson(`${ourServer.baseUrl}/enhance`,
+                {prompt: enhancePrompt, job_type: "sdxl_image_fast", seed: 42 + rep, max_tokens: ENHANCE_TOKENS})));
+            enhanceLatency.plain.push(await timed(() => postJson(`${ourServer.baseUrl}/enhance`, {
+                messages: [{role: "system", content: "Rewrite the image prompt as comma-separated visual phrases."}, {role: "user", content: enhancePrompt}],
+                seed: 42 + rep, max_tokens: ENHANCE_TOKENS
+            })));
+        }
+
+        log("j: memory of one more slot: a worker with PARALLEL=1 beside ours (PARALLEL=8)");
+        const oneSlot = await startWorker({modelPath, parallel: 1, threads: THREADS, contextSize: CONTEXT, stateDir: path.join(stateDir, "one-slot")});
+        await aggregate("chat-worker", oneSlot.baseUrl, 1, 0);
+        const oneSlotRss = (rssBytes(oneSlot.process.pid) ?? NaN) + (rssBytes(childPid(oneSlot.process.pid)) ?? NaN);
+        const eightSlotRss = (rssBytes(ourServer.process.pid) ?? NaN) + (rssBytes(runnerPid) ?? NaN);
+        await oneSlot.stop();
 
         log("d: turn-10 time to first token of a ~2,000-token conversation: warm, restored, cold");
         for (let rep = 0; rep < REPS; rep++)
@@ -134,9 +181,20 @@ async function main(): Promise<void> {
             determinismOff: {singleStream: median(determinismOff.single), eightStreams: median(determinismOff.eight)},
             runnerBoundary: {
                 singleStream: median(boundary.single), eightStreams: median(boundary.eight),
-                inProcessSingleStream: median(boundary.inProcessSingle), inProcessEightStreams: median(boundary.inProcessEight),
-                httpCpuMicrosPerToken: cpuPerToken(cpuBefore.http, cpuAfter.http),
-                runnerCpuMicrosPerToken: cpuPerToken(cpuBefore.runner, cpuAfter.runner)
+                inProcessSingleStream: median(boundary.inProcessSingle), inProcessEightStreams: median(boundary.inProcessEight)
+            },
+            hostMicrosPerToken: {
+                mainThreadSingle: perToken(cpu.mainSingle, REPS * TOKENS), mainThreadEight: perToken(cpu.mainEight, REPS * 8 * TOKENS),
+                runnerSingle: perToken(cpu.runnerSingle, REPS * TOKENS), runnerEight: perToken(cpu.runnerEight, REPS * 8 * TOKENS)
+            },
+            medianBatchTokensAtEight: histogramMedian(batchesAtEight.before, batchesAtEight.after),
+            enhance: {
+                grammarSeconds: median(enhanceLatency.grammar.map((run) => run.seconds)), grammarTokens: median(enhanceLatency.grammar.map((run) => run.tokens)),
+                plainSeconds: median(enhanceLatency.plain.map((run) => run.seconds)), plainTokens: median(enhanceLatency.plain.map((run) => run.tokens))
+            },
+            memory: {
+                perSlotBytes: Number.isFinite(eightSlotRss - oneSlotRss) ? (eightSlotRss - oneSlotRss) / (PARALLEL - 1) : null,
+                httpAtEightBytes: memoryAtEight.http, runnerAtEightBytes: memoryAtEight.runner, peerAtEightBytes: memoryAtEight.peer
             },
             bandwidthBytesPerSecond: bandwidth,
             weightBytes: raw[0].weightBytes,
@@ -170,30 +228,22 @@ async function aggregate(protocol: Protocol, baseUrl: string, streams: number, r
     return streams * TOKENS / wall;
 }
 
-/** CPU seconds (user + system) a process has used, from /proc; null where there is no /proc. */
-function processCpuSeconds(pid: number | undefined | null): number | null {
-    if (pid == null) return null;
-    try {
-        // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-        const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-        return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    } catch {
-        return null;
-    }
+async function metricsText(baseUrl: string): Promise<string> {
+    return (await fetch(`${baseUrl}/metrics`)).text();
 }
 
-/** Linux's USER_HZ, which /proc/PID/stat counts in (100 on every mainstream build). */
-const CLOCK_TICKS = 100;
+/** Posts JSON; resolves with the completion tokens of the answer's `usage`. */
+async function postJson(url: string, body: unknown): Promise<number> {
+    const response = await fetch(url, {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);
+    return ((await response.json()) as {usage: {completion_tokens: number}}).usage.completion_tokens;
+}
 
-/** The worker's runner: its one child process. */
-function childPid(pid: number | undefined): number | null {
-    if (pid == null) return null;
-    try {
-        const children = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-        return children.length === 1 ? Number(children[0]) : null;
-    } catch {
-        return null;
-    }
+/** Seconds a call takes, and the tokens it generated. */
+async function timed(call: () => Promise<number>): Promise<{seconds: number; tokens: number}> {
+    const started = performance.now();
+    const tokens = await call();
+    return {seconds: (performance.now() - started) / 1000, tokens};
 }
 
 /** Conversation ids route our worker; llama-server routes by prompt similarity and needs none. */

@@ -103,7 +103,8 @@ export async function createWorker(config: Config, logger: Logger, options: Work
         const engine = await createEngine(config, model, logger, {
             onCache: (event) => metrics.recordCache(event),
             onStateDiscarded: (reason) => metrics.cacheDiscards.inc({reason}),
-            onRunnerCrash: (cause) => metrics.runnerCrashes.inc({cause})
+            onRunnerCrash: (cause) => metrics.runnerCrashes.inc({cause}),
+            onBatch: (tokens, sequences, count = 1) => metrics.recordBatches(tokens, sequences, count)
         }, options.inProcessEngine === true);
         // Conversation affinity, where the engine offers it: a request goes to the sequence holding its prefix.
         const scheduler = new Scheduler(engine.slots, config.maxQueue, engine.pickSlot?.bind(engine));

@@ -124,11 +124,15 @@ test("npm run smoke walks every endpoint with the key and passes", async () => {
     const rows = stdout.split("\n").filter((line) => /^(PASS|FAIL|SKIP) /.test(line));
     assert.ok(!rows.some((row) => row.startsWith("FAIL")), stdout);
     for (const path of ["/health", "/ready", "/chat/health", "/model/info", "/memory/status", "/metrics", "/docs/json", "/", "/docs", "/chat",
-        "/chat/debug/system-prompt", "/memory/unload", "/memory/load"])
+        "/chat/debug/system-prompt", "/memory/unload", "/memory/load", "/v1/chat/completions", "/v1/completions"])
         assert.ok(rows.some((row) => row.startsWith("PASS") && row.split(/\s+/)[2] === path), `${path} in\n${stdout}`);
     assert.ok(rows.some((row) => /refused without the key/.test(row)), "it checks that the key is required");
+    // The later callers' shape (issue 12).
+    for (const pattern of [/^PASS +POST +\/chat .*messages shape/, /^PASS +POST +\/generate /, /^PASS +POST +\/enhance .*messages shape/,
+        /^PASS +POST +\/chat .*mixed shapes rejected/, /^PASS +GET +\/worker\/info .*1 model/, /^PASS +GET +\/debug\/model .*active/])
+        assert.ok(rows.some((row) => pattern.test(row)), `${pattern} in\n${stdout}`);
     // The original worker's fields are checked too (issue 19).
-    assert.ok(rows.some((row) => /^PASS +GET +\/chat\/health .*chat_ready true, 6 endpoints/.test(row)), stdout);
+    assert.ok(rows.some((row) => /^PASS +GET +\/chat\/health .*chat_ready true, 7 endpoints/.test(row)), stdout);
     assert.ok(rows.some((row) => /^PASS +GET +\/model\/info .*unloaded: error "Model not loaded"/.test(row)), stdout);
     assert.ok(rows.some((row) => /^PASS +POST +\/memory\/unload .*Model unloaded/.test(row)), stdout);
     assert.ok(rows.some((row) => /^PASS +POST +\/memory\/load .*Model (already )?loaded/.test(row)), stdout);

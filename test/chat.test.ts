@@ -232,3 +232,33 @@ test("bad input gets a 4xx JSON error naming the field", async () => {
     // Still serving after all that.
     assert.equal((await chat({message: "still alive", max_tokens: 2})).status, 200);
 });
+
+test("the later messages shape on /chat and /generate: rendered as given, the callers' fields, sfw_mode, a mixed body refused", async () => {
+    const messages = [{role: "system", content: "You are terse."}, {role: "user", content: "Name a colour."}];
+    const upstream = server.worker.engine.info().engine === "openai";
+    for (const route of ["/chat", "/generate"]) {
+        const {status, json} = await postJson(`${server.url}${route}`, {
+            messages, max_tokens: 6, seed: 3, model: "qwen_instruct", sfw_mode: false, content_tier: "sfw", nsfw_enforce: true,
+            project_context: {any: ["shape"]}, long_response: false, project_id: null, context_type: "character_roleplay"
+        });
+        assert.equal(status, 200, `${route}: ${JSON.stringify(json)}`);
+        assert.equal(json.success, true);
+        assert.equal(typeof json.response, "string");
+        assert.equal(json.tokens_generated, 6);
+        assert.equal(json.context_type, "character_roleplay", "the caller's own type is echoed");
+        assert.equal(json.sfw_mode, false);
+        assert.equal(json.model_info.inference_engine, upstream ? "openai_upstream" : "llama.cpp");
+        assert.equal(json.model_info.active_model_type, upstream ? null : "instruct");
+        assert.equal("conversation_history" in json, false, "the spec shape's echo is not part of this answer");
+    }
+    const rendered = await postJson(`${server.url}/chat/debug/system-prompt`, {messages, max_tokens: 6});
+    assert.deepEqual(rendered.json.messages_built, messages, "exactly the messages given, nothing added");
+    assert.equal(rendered.json.no_override_detected, true);
+    const noSystem = await postJson(`${server.url}/chat/debug/system-prompt`, {messages: [messages[1]], max_tokens: 6});
+    assert.deepEqual(noSystem.json.messages_built, [messages[1]], "no fallback system prompt in this shape");
+    assert.equal(noSystem.json.system_prompt_used, null);
+    const mixed = await chat({messages, conversation_history: []});
+    assert.equal(mixed.status, 400);
+    assert.equal(mixed.json.code, "mixed_request_shapes");
+    assert.equal(mixed.json.param, "conversation_history");
+});

@@ -24,7 +24,8 @@ async function until(condition: () => boolean): Promise<void> {
     }
 }
 const params: SamplingParams = {
-    maxTokens: 16, temperature: 0, topP: 1, topK: 0, minP: 0, repetitionPenalty: 1, seed: 1, stop: [], ignoreEos: false
+    maxTokens: 16, temperature: 0, topP: 1, topK: 0, minP: 0, repetitionPenalty: 1, seed: 1, stop: [], ignoreEos: false,
+    frequencyPenalty: 0, presencePenalty: 0, logitBias: []
 };
 
 function setup(engine: FakeEngine) {

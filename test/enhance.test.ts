@@ -120,7 +120,8 @@ test("a budget-cut prompt ends where the generation had a phrase boundary, never
                 params: {
                     maxTokens: budget * 2, temperature: 1, topP: SAMPLING_DEFAULTS.top_p, topK: SAMPLING_DEFAULTS.top_k,
                     minP: SAMPLING_DEFAULTS.min_p, repetitionPenalty: SAMPLING_DEFAULTS.repetition_penalty, seed,
-                    stop: [], ignoreEos: false, grammar: {type: "gbnf", grammar: outputGrammar(template.style, budget)}
+                    stop: [], ignoreEos: false, frequencyPenalty: 0, presencePenalty: 0, logitBias: [],
+                    grammar: {type: "gbnf", grammar: outputGrammar(template.style, budget)}
                 },
                 conversationId: null,
                 signal: new AbortController().signal

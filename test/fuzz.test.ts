@@ -32,9 +32,11 @@ after(() => server?.close());
 const VALID: Record<string, Record<string, unknown>> = {
     "/chat": {message: "hi", system_prompt: "be brief", conversation_history: [{sender: "user", content: "a"}], max_tokens: 2, stop: ["\n"]},
     "/chat/debug/system-prompt": {message: "hi", system_prompt: "be brief"},
+    "/generate": {messages: [{role: "system", content: "s"}, {role: "user", content: "hi"}], max_tokens: 2, frequency_penalty: 0.5},
     "/enhance": {prompt: "a cat", job_type: "image"},
     "/enhance/legacy": {prompt: "a cat", job_type: "image"},
     "/v1/chat/completions": {messages: [{role: "system", content: "s"}, {role: "user", content: "hi"}], max_tokens: 2},
+    "/v1/completions": {prompt: "hi", max_tokens: 2},
     "/apply-template": {messages: [{role: "user", content: "hi"}]},
     "/memory/load": {},
     "/memory/unload": {force: false}
@@ -55,7 +57,7 @@ const weird: fc.Arbitrary<unknown> = fc.oneof(
 type Case = {route: string; contentType: string | null; body: Buffer; label: string};
 
 const FIELDS = ["message", "system_prompt", "conversation_history", "max_tokens", "stop", "temperature", "top_p", "seed", "stream",
-    "messages", "prompt", "job_type", "force", "model", "conversation_id", "__proto__", "constructor", "extra"];
+    "messages", "prompt", "job_type", "force", "model", "conversation_id", "frequency_penalty", "sfw_mode", "__proto__", "constructor", "extra"];
 
 function mutatedObject(route: string): fc.Arbitrary<string> {
     return fc.tuple(

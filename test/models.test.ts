@@ -5,6 +5,8 @@ import path from "node:path";
 import {startTestWorker, testModelPath, type TestWorker} from "./helpers/testWorker.js";
 import {getJson, postJson} from "./helpers/http.js";
 import {metricValue} from "./helpers/opsHelpers.js";
+import {execFile} from "node:child_process";
+import {promisify} from "node:util";
 
 /**
  * Two models served at once (MODELS): the synthetic tiny model as the instruct model, and the
@@ -18,7 +20,7 @@ let server: TestWorker;
 before(async () => {
     assert.ok(fs.existsSync(STORIES), `${STORIES} is part of the shared checkout`);
     server = await startTestWorker({
-        MODELS: `qwen_instruct=${await testModelPath()},qwen_base=${STORIES}`, PARALLEL: "2", CONTEXT_SIZE: "512"
+        MODELS: `qwen_instruct=${await testModelPath()},qwen_base=${STORIES}`, PARALLEL: "2", CONTEXT_SIZE: "1024"
     });
 });
 after(() => server?.close());
@@ -125,4 +127,14 @@ test("MODEL_LOADING=lazy: nothing loads at boot; the first request loads only it
     } finally {
         await lazy.close();
     }
+});
+
+test("npm run smoke selects each model by name and checks that an unknown name is refused", async () => {
+    const {stdout} = await promisify(execFile)(process.execPath, ["--import", "tsx", "src/cli/smoke.ts", "--url", server.url],
+        {encoding: "utf8", timeout: 120_000});
+    const rows = stdout.split("\n").filter((line) => /^(PASS|FAIL|SKIP) /.test(line));
+    assert.ok(!rows.some((row) => row.startsWith("FAIL")), stdout);
+    for (const pattern of [/^PASS +POST +\/chat .*qwen_instruct \(instruct\)/, /^PASS +POST +\/chat .*qwen_base \(base\)/,
+        /^PASS +POST +\/chat .*unknown model rejected/, /^PASS +GET +\/worker\/info .*2 model\(s\): qwen_instruct, qwen_base/])
+        assert.ok(rows.some((row) => pattern.test(row)), `${pattern} in\n${stdout}`);
 });

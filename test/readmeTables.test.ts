@@ -3,6 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import {renderSettingsTable, withSettingsTable} from "../src/config/settingsDoc.js";
 import {SETTINGS} from "../src/config/config.js";
+import {renderOpenAiTables, withOpenAiTables} from "../src/protocol/openaiFieldsDoc.js";
+import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS} from "../src/protocol/openaiFields.js";
 
 const readme = fs.readFileSync("README.md", "utf8");
 
@@ -23,4 +25,13 @@ test("every test file the Limits and guarantees section names exists", () => {
     assert.ok(named.length >= 10, `the section names its tests (${named.length})`);
     for (const file of named)
         assert.ok(fs.existsSync(file), `${file} is named in the README but does not exist`);
+});
+
+test("the README's OpenAI compatibility tables are the ones generated from openaiFields.ts (npm run docs), a row per field", () => {
+    assert.equal(withOpenAiTables(readme, renderOpenAiTables()), readme,
+        "README.md's OpenAI compatibility tables are stale: run `npm run docs` and commit the result");
+    const section = readme.slice(readme.indexOf("<!-- openai-fields:start -->"), readme.indexOf("<!-- openai-fields:end -->"));
+    const [chat, completions] = section.split("`POST /v1/completions`").map((part) => [...part.matchAll(/^\| `([a-z_]+)` \|/gm)].map((match) => match[1]));
+    assert.deepEqual(chat, Object.keys(CHAT_COMPLETION_FIELDS));
+    assert.deepEqual(completions, Object.keys(COMPLETION_FIELDS));
 });

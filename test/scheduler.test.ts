@@ -56,3 +56,23 @@ test("a custom picker chooses among free slots", async () => {
     assert.equal((await scheduler.acquire(hint)).slot, 2);
     assert.equal((await scheduler.acquire(hint)).slot, 1);
 });
+
+test("a request's choices are admitted together: leased where free, queued otherwise, or all refused", async () => {
+    const scheduler = new Scheduler(2, 1);
+    const busy = await scheduler.acquire(hint);
+    // One slot free and room for one waiter: two choices fit, three do not (and none is taken).
+    const refused = scheduler.acquireAll(3, hint);
+    for (const lease of refused)
+        await assert.rejects(lease, (err: unknown) => err instanceof QueueFullError);
+    assert.equal(scheduler.running, 1);
+    assert.equal(scheduler.queued, 0);
+    const [first, second] = scheduler.acquireAll(2, hint);
+    const firstLease = await first;
+    assert.equal(scheduler.queued, 1, "the second choice waits like a request of its own");
+    busy.release();
+    const secondLease = await second;
+    assert.notEqual(firstLease.slot, secondLease.slot);
+    firstLease.release();
+    secondLease.release();
+    await scheduler.whenIdle();
+});

@@ -29,7 +29,7 @@ test("a stop string split across chunks is found, and only the text before it is
     const matcher = new StopMatcher(["STOP"]);
     assert.deepEqual(matcher.push("hello S"), {text: "hello ", stopped: false});
     assert.deepEqual(matcher.push("TO"), {text: "", stopped: false});
-    assert.deepEqual(matcher.push("P and more"), {text: "", stopped: true});
+    assert.deepEqual(matcher.push("P and more"), {text: "", stopped: true, matched: "STOP"});
 });
 
 test("held text that turns out not to be a stop string is released; the earliest of several stops wins", () => {
@@ -38,7 +38,7 @@ test("held text that turns out not to be a stop string is released; the earliest
     assert.deepEqual(matcher.push("AY"), {text: "STAY", stopped: false});
     assert.equal(matcher.flush(), "");
     const several = new StopMatcher(["end", "\n"]);
-    assert.deepEqual(several.push("a\nb end"), {text: "a", stopped: true});
+    assert.deepEqual(several.push("a\nb end"), {text: "a", stopped: true, matched: "\n"});
     const none = new StopMatcher([]);
     assert.deepEqual(none.push("anything"), {text: "anything", stopped: false});
     const tail = new StopMatcher(["xyz"]);

@@ -113,9 +113,9 @@ test("a GBNF grammar passes through to the upstream (llama-server's `grammar` fi
     // The field each kind of upstream reads, chosen by UPSTREAM_GRAMMAR_FIELD.
     const params: SamplingParams = {
         maxTokens: 5, temperature: 0, topP: 1, topK: 0, minP: 0, repetitionPenalty: 1, seed: null, stop: [], ignoreEos: false,
-        grammar: {type: "gbnf", grammar: "root ::= \"a\""}
+        frequencyPenalty: 0, presencePenalty: 0, logitBias: [], grammar: {type: "gbnf", grammar: "root ::= \"a\""}
     };
-    const messages = [{role: "user" as const, content: "x"}];
+    const messages = {messages: [{role: "user" as const, content: "x"}], text: null};
     assert.equal(upstreamRequestBody("m", params, messages, "grammar").grammar, "root ::= \"a\"");
     assert.equal(upstreamRequestBody("m", params, messages, "guided_grammar").guided_grammar, "root ::= \"a\"");
     assert.deepEqual(upstreamRequestBody("m", params, messages, "structured_outputs").structured_outputs, {grammar: "root ::= \"a\""});
@@ -141,6 +141,32 @@ test("a client that disconnects from the front cancels the upstream's generation
         "the upstream to log the aborted generation");
     const aborted = upstreamLogs.records().find((line) => line.msg === "chat completion completed" && line.finishReason === "abort")!;
     assert.ok((aborted.completionTokens as number) < 800, `the upstream stopped after ${String(aborted.completionTokens)} tokens`);
+});
+
+test("through the front: a forced tool call, n choices and /v1/completions are what the upstream itself answers", async () => {
+    const tools: OpenAI.ChatCompletionTool[] = [{type: "function", function: {
+        name: "pick", parameters: {type: "object", properties: {color: {enum: ["red", "blue"]}, count: {type: "integer"}}, required: ["color", "count"]}
+    }}];
+    const body: OpenAI.ChatCompletionCreateParamsNonStreaming = {
+        model: "m", messages: [user("pick one")], tools, tool_choice: {type: "function", function: {name: "pick"}}, max_tokens: 120, seed: 3
+    };
+    const [fromFront, fromUpstream] = await Promise.all([viaFront.chat.completions.create(body), direct.chat.completions.create(body)]);
+    assert.equal(fromFront.choices[0].finish_reason, "tool_calls");
+    const call = (answer: OpenAI.ChatCompletion) => (answer.choices[0].message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall).function;
+    assert.deepEqual(call(fromFront), call(fromUpstream));
+    const args = JSON.parse(call(fromFront).arguments);
+    assert.ok(["red", "blue"].includes(args.color) && Number.isInteger(args.count), call(fromFront).arguments);
+    const streamed = await viaFront.chat.completions.stream({...body, stream: true}).finalChatCompletion();
+    assert.deepEqual(call(streamed), call(fromUpstream), "streamed through the front, the pieces assemble to the same call");
+
+    const two = {model: "m", messages: [user("two answers")], max_tokens: 5, seed: 8, n: 2};
+    const [frontTwo, upstreamTwo] = await Promise.all([viaFront.chat.completions.create(two), direct.chat.completions.create(two)]);
+    assert.deepEqual(frontTwo.choices.map((choice) => choice.message.content), upstreamTwo.choices.map((choice) => choice.message.content));
+
+    const prompt = {model: "m", prompt: "Once upon a time", max_tokens: 6, seed: 2, frequency_penalty: 1};
+    const [frontText, upstreamText] = await Promise.all([viaFront.completions.create(prompt), direct.completions.create(prompt)]);
+    assert.equal(frontText.choices[0].text, upstreamText.choices[0].text);
+    assert.equal(frontText.usage?.completion_tokens, 6);
 });
 
 /** A fake upstream that streams forever, one chunk every 20 ms, until the client hangs up. */

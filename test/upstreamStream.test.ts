@@ -34,7 +34,8 @@ test("a chunk's text, finish reason, usage and logprobs are read; an error objec
     assert.equal(chunk.finishReason, "length");
     assert.deepEqual(chunk.usage, {promptTokens: 3, completionTokens: 1, cachedTokens: 2});
     assert.deepEqual(chunk.logprobs, [{token: "hi", logprob: -0.5, bytes: [104, 105], topLogprobs: []}]);
-    assert.equal(parseChunk(JSON.stringify({choices: [{delta: {}, finish_reason: "tool_calls"}]})).finishReason, "stop");
+    assert.equal(parseChunk(JSON.stringify({choices: [{delta: {}, finish_reason: "tool_calls"}]})).finishReason, "tool_calls");
+    assert.equal(parseChunk(JSON.stringify({choices: [{delta: {}, finish_reason: "content_filter"}]})).finishReason, "stop");
     const failed = parseChunk(JSON.stringify({error: {message: "boom", type: "rate_limit_error"}}));
     assert.deepEqual(failed.error, {message: "boom", status: 429, code: null});
     const whole = parseChunk(JSON.stringify({choices: [{message: {content: "all"}, finish_reason: "stop"}]}), false);

@@ -15,11 +15,15 @@ export interface BenchResult {
     /** The worker with DETERMINISTIC=false (the others run with the default, on for the CPU). */
     determinismOff?: {singleStream: number; eightStreams: number};
     /** The worker (llama.cpp in a runner process) against the same worker with llama.cpp in-process. */
-    runnerBoundary?: {
-        singleStream: number; eightStreams: number; inProcessSingleStream: number; inProcessEightStreams: number;
-        /** CPU time per streamed token during row g of the HTTP process and of the runner; null without /proc. */
-        httpCpuMicrosPerToken: number | null; runnerCpuMicrosPerToken: number | null;
-    };
+    runnerBoundary?: {singleStream: number; eightStreams: number; inProcessSingleStream: number; inProcessEightStreams: number};
+    /** CPU time per generated token of the HTTP process's main thread (the event loop) and of the runner, at 1 and 8 streams; null without /proc. */
+    hostMicrosPerToken?: {mainThreadSingle: number | null; mainThreadEight: number | null; runnerSingle: number | null; runnerEight: number | null};
+    /** The median evaluation batch (tokens) of our worker during the 8-stream runs of row c, from /metrics. */
+    medianBatchTokensAtEight?: number | null;
+    /** /enhance latency and tokens: the job-type template with its grammar, and the messages shape without. */
+    enhance?: {grammarSeconds: number; grammarTokens: number; plainSeconds: number; plainTokens: number};
+    /** Resident memory: one more slot, and each process at 8 busy streams (peak); null without /proc. */
+    memory?: {perSlotBytes: number | null; httpAtEightBytes: number | null; runnerAtEightBytes: number | null; peerAtEightBytes: number | null};
     bandwidthBytesPerSecond: number | null;
     weightBytes: number;
     servers: Record<string, ServerResult>;
@@ -68,8 +72,27 @@ export function renderMarkdown(result: BenchResult): string {
             `${ratio(boundary.singleStream / boundary.inProcessSingleStream)} (${perToken(boundary.singleStream, boundary.inProcessSingleStream)}) | | |`);
         lines.push(`| g. Runner process vs llama.cpp in-process, 8 streams | ${fixed(boundary.eightStreams)} / ${fixed(boundary.inProcessEightStreams)} tok/s | ` +
             `${ratio(boundary.eightStreams / boundary.inProcessEightStreams)} (${perToken(boundary.eightStreams, boundary.inProcessEightStreams)}) | | |`);
+    }
+    const host = result.hostMicrosPerToken;
+    if (host != null) {
         const micros = (value: number | null) => value == null ? "n/a" : `${value.toFixed(0)} µs`;
-        lines.push(`| h. CPU time per streamed token: HTTP process / runner | ${micros(boundary.httpCpuMicrosPerToken)} / ${micros(boundary.runnerCpuMicrosPerToken)} | | | |`);
+        lines.push(`| h. Host time per token, main thread (1 / 8 streams) | ${micros(host.mainThreadSingle)} / ${micros(host.mainThreadEight)} | | | |`);
+        lines.push(`| h. Runner CPU per token (1 / 8 streams) | ${micros(host.runnerSingle)} / ${micros(host.runnerEight)} | | | |`);
+    }
+    if (result.medianBatchTokensAtEight !== undefined)
+        lines.push(`| c. Median decode batch at 8 streams | ${result.medianBatchTokensAtEight ?? "n/a"} tokens | | | |`);
+    if (result.enhance != null) {
+        const e = result.enhance;
+        lines.push(`| i. /enhance latency, grammar (job-type template) | ${ms(e.grammarSeconds)} (${e.grammarTokens} tokens) | | | |`);
+        lines.push(`| i. /enhance latency, no grammar (messages shape) | ${ms(e.plainSeconds)} (${e.plainTokens} tokens) | ${ratio(e.grammarSeconds / e.plainSeconds)} with grammar | | |`);
+    }
+    if (result.memory != null) {
+        const m = result.memory;
+        const mib = (bytes: number | null) => bytes == null ? "n/a" : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+        lines.push(`| j. Memory per slot (RSS, PARALLEL 8 vs 1) | ${mib(m.perSlotBytes)} | | | |`);
+        const ours = m.httpAtEightBytes != null && m.runnerAtEightBytes != null ? m.httpAtEightBytes + m.runnerAtEightBytes : null;
+        lines.push(`| j. RSS at 8 busy streams (HTTP + runner) | ${mib(ours)} (${mib(m.httpAtEightBytes)} + ${mib(m.runnerAtEightBytes)}) | | ` +
+            `${mib(m.peerAtEightBytes)} | ${ours != null && m.peerAtEightBytes != null ? `${ratio(ours / m.peerAtEightBytes)} of peer` : "—"} |`);
     }
     if (result.bandwidthBytesPerSecond != null) {
         const ceiling = result.bandwidthBytesPerSecond / result.weightBytes;

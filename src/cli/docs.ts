@@ -1,12 +1,14 @@
 /**
- * `npm run docs`: regenerates the README's settings table from the settings table in code
- * (src/config/settingsTable.ts). test/readmeTables.test.ts fails when the README is stale.
+ * `npm run docs`: regenerates the README's tables from the tables in code: the settings table
+ * (src/config/settingsTable.ts) and the OpenAI compatibility tables (src/protocol/openaiFields.ts).
+ * test/readmeTables.test.ts fails when the README is stale.
  */
 import fs from "node:fs";
 import {renderSettingsTable, withSettingsTable} from "../config/settingsDoc.js";
+import {renderOpenAiTables, withOpenAiTables} from "../protocol/openaiFieldsDoc.js";
 
 const file = "README.md";
 const before = fs.readFileSync(file, "utf8");
-const after = withSettingsTable(before, renderSettingsTable());
+const after = withOpenAiTables(withSettingsTable(before, renderSettingsTable()), renderOpenAiTables());
 fs.writeFileSync(file, after);
-process.stdout.write(before === after ? "README.md settings table already up to date\n" : "README.md settings table regenerated\n");
+process.stdout.write(before === after ? "README.md tables already up to date\n" : "README.md tables regenerated\n");

@@ -67,12 +67,60 @@ function fields(object: any, types: Record<string, FieldType>, where: string): v
 
 const chatBody = {message: "smoke test", system_prompt: "You are a test.", max_tokens: 8, seed: 1};
 
+const messages = [{role: "system", content: "You are a test."}, {role: "user", content: "smoke test"}];
+
+/** The later callers' shape, once per model the worker serves (by name when it routes by name). */
+function messagesChecks(models: string[], routesByName: boolean): Check[] {
+    const perModel = (routesByName ? models : models.slice(0, 1)).map((model): Check => ({
+        method: "POST", path: "/chat", body: {messages, model, max_tokens: 8, seed: 1}, expect: (r) => {
+            status(r, 200);
+            must(r.json?.success === true && typeof r.json.response === "string" && Number.isInteger(r.json.tokens_generated), "no response");
+            fields(r.json.model_info, {model_name: "string", inference_engine: "string", active_model_type: "string?"}, "model_info");
+            must(!routesByName || r.json.model_info.model_name === model, `answered by ${r.json.model_info.model_name}, not ${model}`);
+            return `messages shape, ${r.json.model_info.model_name} (${r.json.model_info.active_model_type}): ${r.json.tokens_generated} tokens`;
+        }
+    }));
+    return [
+        ...perModel,
+        {method: "POST", path: "/generate", body: {messages, max_tokens: 8}, expect: (r) => {
+            status(r, 200);
+            must(r.json?.success === true && typeof r.json.response === "string", "no response");
+            return `${r.json.tokens_generated} tokens`;
+        }},
+        {method: "POST", path: "/enhance", body: {messages, max_tokens: 16}, expect: (r) => {
+            status(r, 200);
+            must(r.json?.success === true && typeof r.json.enhanced_prompt === "string", "no enhanced_prompt");
+            return `messages shape: ${r.json.tokens_generated} tokens`;
+        }},
+        {method: "POST", path: "/chat", body: {messages, message: "both shapes"}, expect: (r) => {
+            status(r, 400);
+            must(r.json?.code === "mixed_request_shapes", "a mixed body was not refused as such");
+            return "mixed shapes rejected";
+        }},
+        {method: "POST", path: "/chat", body: {messages, model: "no-such-model-xyz"}, expect: (r) => {
+            status(r, routesByName ? 400 : 200);
+            return routesByName ? `unknown model rejected: ${r.json?.error}` : "one model: any name reaches it";
+        }},
+        {method: "GET", path: "/debug/model", expect: (r) => {
+            status(r, 200);
+            must(typeof r.json?.active_model === "string" && typeof r.json.loaded === "object", "no active_model and loaded flags");
+            return `active ${r.json.active_model}, loaded ${Object.entries(r.json.loaded).filter(([, loaded]) => loaded).map(([name]) => name).join(", ")}`;
+        }}
+    ];
+}
+
 /** Checks for the endpoints this worker is known to have; keyed "METHOD path". */
 function knownChecks(withKey: boolean): Check[] {
     const checks: Check[] = [
+        {method: "GET", path: "/worker/info", expect: (r) => {
+            status(r, 200);
+            must(r.json?.message_format === "messages" && Array.isArray(r.json.models), "no message_format and models");
+            return `${r.json.models.length} model(s): ${r.json.models.map((model: {name: string}) => model.name).join(", ")}`;
+        }},
         {method: "GET", path: "/health", expect: (r) => {
             status(r, 200);
             must(["healthy", "loading", "degraded", "unhealthy"].includes(r.json?.status), "status field missing");
+            must(typeof r.json.capabilities === "object" && typeof r.json.endpoints === "object", "no capabilities and endpoints");
             must(r.json.architecture === "pure_inference_engine" && r.json.worker_type === "chat", "architecture/worker_type");
             must(Number.isInteger(r.json.active_jobs), "active_jobs");
             fields(r.json.stats, {
@@ -167,6 +215,11 @@ function knownChecks(withKey: boolean): Check[] {
         {method: "POST", path: "/v1/chat/completions", body: {messages: [{role: "user", content: "Hello"}], max_tokens: 8}, expect: (r) => {
             status(r, 200);
             must(r.json?.object === "chat.completion" && typeof r.json.choices?.[0]?.message?.content === "string", "not a chat.completion");
+            return `${r.json.usage?.completion_tokens} tokens, ${r.json.choices[0].finish_reason}`;
+        }},
+        {method: "POST", path: "/v1/completions", body: {prompt: "Once upon a time", max_tokens: 8}, expect: (r) => {
+            status(r, 200);
+            must(r.json?.object === "text_completion" && typeof r.json.choices?.[0]?.text === "string", "not a text_completion");
             return `${r.json.usage?.completion_tokens} tokens, ${r.json.choices[0].finish_reason}`;
         }},
         {method: "POST", path: "/apply-template", body: {messages: [{role: "user", content: "Hello"}]}, expect: (r) => {
@@ -274,7 +327,10 @@ async function main(): Promise<void> {
     const key = values.key ?? process.env.WORKER_API_KEY ?? null;
     const timeoutMs = timeoutSeconds * 1000;
 
-    const checks = knownChecks(key != null);
+    // The models to select come from the worker itself.
+    const info = await send(base, {method: "GET", path: "/worker/info", expect: () => ""}, key, timeoutMs).catch(() => null);
+    const models = ((info?.json?.models ?? []) as Array<{name: string}>).map((model) => model.name);
+    const checks = [...knownChecks(key != null), ...messagesChecks(models, info?.json?.capabilities?.model_selection === true)];
     const rows: Row[] = [];
     for (const check of checks)
         rows.push(await run(check, base, key, timeoutMs));

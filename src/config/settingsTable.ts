@@ -102,6 +102,10 @@ export const SETTINGS = {
         doc: "libuv pool size, set by `bin/chat-worker.cjs` before the pool starts. node-llama-cpp runs evaluation and sampling on the pool; busy pool threads beside the compute threads oversubscribe small machines."
     },
     BATCH_SIZE: {default: "512", parse: integer({min: 1, max: 65536}), doc: "Maximum tokens per evaluation batch (prompt chunks of all sequences together)."},
+    BATCH_FILL: {
+        default: "true", parse: boolean,
+        doc: "Form each evaluation batch only once every generating sequence has queued its next token (bounded to a few event-loop microtask turns), so the sequences decode together instead of one of them always a step behind (see Performance). `false`: node-llama-cpp's default, a batch of whatever is queued."
+    },
     GPU: {default: "auto", parse: oneOf(GPU_MODES), doc: "`auto`, `cuda`, `vulkan` or `false` (CPU only)."},
     GPU_LAYERS: {shown: "as many as fit", default: null, parse: integer({min: 0, max: 100000}), doc: "Layers to offload to the GPU."},
     MAX_QUEUE: {default: "64", parse: integer({min: 0, max: 100000}), doc: "Requests that may wait for a free sequence; past that, 429 with `Retry-After`."},
@@ -109,6 +113,10 @@ export const SETTINGS = {
     DEFAULT_MAX_TOKENS: {default: "512", parse: integer({min: 1, max: 1_048_576}), doc: "`max_tokens` when a request gives none (capped by `MAX_TOKENS_LIMIT`)."},
     BODY_LIMIT_BYTES: {default: "1048576", parse: integer({min: 1024, max: 1_073_741_824}), doc: "Largest request body; past that, 413."},
     MAX_HISTORY_MESSAGES: {default: "1000", parse: integer({min: 0, max: 1_000_000}), doc: "Most `conversation_history` entries (or OpenAI `messages`) a request may carry; past that, 400."},
+    MAX_N: {
+        default: "4", parse: integer({min: 1, max: 256}),
+        doc: "Most choices (`n`) one OpenAI request may ask for; never more than `PARALLEL` (each choice takes a sequence). Past it, 400 naming `n`."
+    },
     MAX_STOP_SEQUENCES: {default: "16", parse: integer({min: 0, max: 1024}), doc: "Most `stop` strings a request may give; each at most 256 characters."},
     REQUEST_TIMEOUT_SECONDS: {default: "300", parse: decimal({min: 0}), doc: "Longest a generation may run; it then ends with the partial text and `finish_reason: \"timeout\"`. 0 disables."},
     PREFIX_CACHE: {

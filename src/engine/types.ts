@@ -8,15 +8,49 @@ export type Role = "system" | "user" | "assistant";
 export interface ChatMessage {
     role: Role;
     content: string;
+    /** An assistant turn's tool calls, each with the result the client ran it to (tool messages fold into these). */
+    toolCalls?: ToolCallRecord[];
 }
 
-/** Why a generation ended. `timeout` is REQUEST_TIMEOUT_SECONDS; `abort` is a client disconnect or shutdown. */
-export type FinishReason = "stop" | "length" | "abort" | "timeout";
+/** A tool call made in an earlier turn, and its result. */
+export interface ToolCallRecord {
+    id: string;
+    name: string;
+    /** The arguments as the JSON text the model wrote. */
+    arguments: string;
+    /** What the tool returned, as the client sent it. */
+    result: string;
+}
+
+/** A function the model may call (OpenAI's `tools[].function`). */
+export interface ToolFunction {
+    name: string;
+    description?: string;
+    /** A JSON schema of the arguments; absent: no arguments. */
+    parameters?: Record<string, unknown>;
+}
+
+/**
+ * `none`: the tools are shown, no call is parsed; `auto`: the model may call; `required`: exactly one
+ * call, of any function, forced by a grammar; `{name}`: exactly one call of that function.
+ */
+export type ToolChoice = "none" | "auto" | "required" | {name: string};
+
+export interface ToolSet {
+    functions: ToolFunction[];
+    choice: ToolChoice;
+    /** With `auto`, whether the model may make more than one call in a turn. */
+    parallel: boolean;
+}
+
+/** Why a generation ended. `timeout` is REQUEST_TIMEOUT_SECONDS; `abort` is a client disconnect or shutdown; `tool_calls`: the turn is tool calls. */
+export type FinishReason = "stop" | "length" | "abort" | "timeout" | "tool_calls";
 
 /** `json_object`: any JSON object (OpenAI's `response_format: {type: "json_object"}`). */
 export type GrammarSpec =
     | {type: "gbnf"; grammar: string}
-    | {type: "json_schema"; schema: Record<string, unknown>}
+    /** `field`: where the schema came from, for errors (default: response_format's schema). */
+    | {type: "json_schema"; schema: Record<string, unknown>; field?: string}
     | {type: "json_object"};
 
 export interface SamplingParams {
@@ -35,6 +69,12 @@ export interface SamplingParams {
     /** Keep generating past end-of-generation tokens, so exactly maxTokens come out (benchmarks). */
     ignoreEos: boolean;
     grammar?: GrammarSpec;
+    /** Lowers a token's logit by this times its count in the penalty window (OpenAI's -2..2); 0 disables. */
+    frequencyPenalty: number;
+    /** Lowers the logit of every token present in the penalty window by this (OpenAI's -2..2); 0 disables. */
+    presencePenalty: number;
+    /** [token id, value added to its logit] pairs (OpenAI's logit_bias: -100 bans, 100 forces); empty: none. */
+    logitBias: Array<[number, number]>;
     /**
      * Report the log-probability of each generated token and of the `top` most likely alternatives
      * (0..20). Null or absent: no logprobs (they cost a full-vocabulary sort per token).
@@ -73,11 +113,29 @@ export interface Usage {
  */
 export type GenerationEvent =
     | {type: "text"; text: string; logprobs?: TokenLogprob[]}
+    | ToolCallEvent
     | {type: "end"; finishReason: FinishReason; usage: Usage};
+
+/**
+ * A piece of a tool call, as OpenAI streams them: the first piece of call `index` carries its id
+ * and name, later pieces carry more of the arguments' JSON text.
+ */
+export interface ToolCallEvent {
+    type: "tool_call";
+    /** The call's position among this answer's calls, from 0. */
+    index: number;
+    id?: string;
+    name?: string;
+    arguments: string;
+}
 
 export interface RenderedPrompt {
     /** The messages rendered; `generate` takes this object back so the work is not done twice. */
     messages: ChatMessage[];
+    /** The tools it was rendered with (their descriptions are part of it); null or absent: none. */
+    tools?: ToolSet | null;
+    /** A raw prompt (OpenAI's /v1/completions): `text` is the client's text, no chat template. */
+    raw?: boolean;
     /** The exact text the model sees, special tokens written out. Null when the upstream renders it. */
     text: string | null;
     /** Null when it is not known before generation (an upstream without a tokenizer endpoint). */
@@ -153,6 +211,11 @@ export interface GenerateRequest {
     conversationId?: string | null;
     /** Why the signal fired, read when it does: "abort" for a disconnect, "timeout" for the time limit. */
     abortReason?: () => FinishReason;
+    /**
+     * Generations of one request's choices (`n`) share this id: the engine may evaluate their
+     * common prompt once and copy it to the other sequences.
+     */
+    promptGroup?: string | null;
 }
 
 /** Memory as the engine's device sees it. Figures are null when unknown (e.g. an upstream's memory). */
@@ -194,8 +257,13 @@ export interface Engine {
     readonly contextSize: number;
     status(): EngineStatus;
     info(): ModelInfo;
-    /** Renders messages with the model's chat template, ending with an open assistant turn. */
-    render(messages: ChatMessage[]): Promise<RenderedPrompt>;
+    /**
+     * Renders messages with the model's chat template, ending with an open assistant turn, with
+     * the tools' descriptions when given (and, for a forced call, the start of the call).
+     */
+    render(messages: ChatMessage[], tools?: ToolSet | null): Promise<RenderedPrompt>;
+    /** A raw prompt, no template (OpenAI's /v1/completions); its text is tokenized as text. */
+    renderRaw(text: string): Promise<RenderedPrompt>;
     /**
      * Tokens the model's tokenizer makes of plain text (special-token spellings count as text).
      * Optional: an engine without access to the tokenizer leaves it out and callers treat counts as unknown.

@@ -6,8 +6,8 @@ import type {ModelPool} from "../service/modelPool.js";
 import type {WorkerMetrics} from "../service/metrics.js";
 import type {WorkerStatus} from "../service/workerStatus.js";
 import {SchedulerClosedError} from "../errors.js";
-import {toProblem} from "./adapters/errorMapping.js";
-import {errorBodyFor, promptFieldFor} from "./adapters/envelopes.js";
+import {retryHeaders, toProblem} from "./adapters/errorMapping.js";
+import {errorBodyFor, isOpenAiRoute, promptFieldFor} from "./adapters/envelopes.js";
 import {bearerAuth, OPEN_ROUTES} from "./auth.js";
 import {registerSecurity, serverTimeoutOptions} from "./security.js";
 import {clientErrorHandler, registerRequestHygiene, requestId} from "./requestHygiene.js";
@@ -95,14 +95,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
 
     app.setErrorHandler((err, request, reply) => {
-        const problem = toProblem(err, promptFieldFor(request.url, request.body));
+        const problem = toProblem(err, promptFieldFor(request.url, request.body), isOpenAiRoute(request.url));
         // A stack only for bugs: a 503 while shutting down or loading is an answer, not a failure.
         if (problem.status === 500)
             request.log.error({err, code: problem.code}, "request failed");
         else
             request.log.info({code: problem.code, status: problem.status}, "request rejected");
-        if (problem.retryAfterSeconds != null)
-            void reply.header("retry-after", String(problem.retryAfterSeconds));
+        void reply.headers(retryHeaders(problem));
         return reply.status(problem.status).send(errorBodyFor(request.url, problem));
     });
     app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBodyFor(request.url, {

@@ -43,7 +43,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 
 const CORS_METHODS = "GET, HEAD, POST, OPTIONS";
 const CORS_HEADERS = "authorization, content-type, accept, x-request-id";
-const CORS_EXPOSED = "retry-after, x-request-id, www-authenticate";
+const CORS_EXPOSED = "retry-after, retry-after-ms, x-request-id, www-authenticate";
 const CORS_MAX_AGE_SECONDS = "600";
 
 function allowedOrigin(request: FastifyRequest, origins: ReadonlySet<string>): string | null {

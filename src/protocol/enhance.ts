@@ -35,6 +35,8 @@ export function enhanceRequestSchema(limits: EnhanceLimits) {
         enhancement_type: Type.Optional(StringEnum(ENHANCEMENT_TYPES)),
         seed: Type.Optional(Type.Integer({minimum: 0, maximum: 4294967295})),
         temperature: Type.Optional(Type.Number({minimum: 0, maximum: 2})),
+        frequency_penalty: Type.Optional(Type.Number({minimum: -2, maximum: 2})),
+        presence_penalty: Type.Optional(Type.Number({minimum: -2, maximum: 2})),
         max_tokens: Type.Optional(Type.Integer({minimum: 1, maximum: limits.maxTokensLimit}))
     });
 }

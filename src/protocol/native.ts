@@ -27,6 +27,9 @@ export function samplingFields(limits: GenerationLimits) {
         top_k: Type.Optional(Type.Integer({minimum: 0, maximum: 100000})),
         min_p: Type.Optional(Type.Number({minimum: 0, maximum: 1})),
         repetition_penalty: Type.Optional(Type.Number({exclusiveMinimum: 0, maximum: 10})),
+        /** OpenAI's penalties (the callers send them): -2..2, over the last 64 tokens, 0 disables. */
+        frequency_penalty: Type.Optional(Type.Number({minimum: -2, maximum: 2})),
+        presence_penalty: Type.Optional(Type.Number({minimum: -2, maximum: 2})),
         seed: Type.Optional(Type.Integer({minimum: 0, maximum: 4294967295})),
         stop: Type.Optional(Type.Array(Type.String({minLength: 1, maxLength: 256}), {maxItems: limits.maxStopSequences})),
         ignore_eos: Type.Optional(Type.Boolean()),

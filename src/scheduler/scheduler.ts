@@ -58,14 +58,28 @@ export class Scheduler {
 
     /** Waits for a slot in FIFO order. Rejects at once when the queue is full, or when `signal` fires. */
     acquire(hint: LeaseHint, signal?: AbortSignal): Promise<Lease> {
+        return this.acquireAll(1, hint, signal)[0];
+    }
+
+    /**
+     * `count` leases for one request's choices, each waiting like a request of its own (FIFO),
+     * admitted together: when the queue cannot take all those that must wait, all are refused at once.
+     */
+    acquireAll(count: number, hint: LeaseHint, signal?: AbortSignal): Array<Promise<Lease>> {
+        const refuse = (error: Error) => Array.from({length: count}, () => Promise.reject(error));
         if (this.closed)
-            return Promise.reject(new SchedulerClosedError());
+            return refuse(new SchedulerClosedError());
         if (signal?.aborted)
-            return Promise.reject(abortError());
+            return refuse(abortError());
+        const waiting = this.queue.length > 0 ? count : Math.max(0, count - this.free.length);
+        if (waiting > 0 && this.queue.length + waiting > this.maxQueue)
+            return refuse(new QueueFullError(this.queue.length, this.retryAfterSeconds()));
+        return Array.from({length: count}, () => this.enqueue(hint, signal));
+    }
+
+    private enqueue(hint: LeaseHint, signal?: AbortSignal): Promise<Lease> {
         if (this.free.length > 0 && this.queue.length === 0)
             return Promise.resolve(this.lend(this.take(hint), 0));
-        if (this.queue.length >= this.maxQueue)
-            return Promise.reject(new QueueFullError(this.queue.length, this.retryAfterSeconds()));
         return new Promise<Lease>((resolve, reject) => {
             const onAbort = () => {
                 const index = this.queue.indexOf(waiter);

@@ -1,40 +1,38 @@
-import {ClientClosedError, ContextOverflowError, WorkerError} from "../errors.js";
+import {randomUUID} from "node:crypto";
+import {ClientClosedError, WorkerError} from "../errors.js";
 import type {
-    ChatMessage, Engine, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, Usage
+    ChatMessage, Engine, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, ToolCallEvent, ToolSet,
+    Usage
 } from "../engine/types.js";
 
 export type {
-    ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, Usage
+    ChatMessage, EngineStatus, FinishReason, ModelInfo, RenderedPrompt, SamplingParams, TokenLogprob, ToolCallEvent, ToolCallRecord,
+    ToolChoice, ToolFunction, ToolSet, Usage
 } from "../engine/types.js";
 import type {Lease, LeaseHint} from "../scheduler/scheduler.js";
 import type {ModelPool, ServedModel} from "./modelPool.js";
 import type {WorkerMetrics} from "./metrics.js";
+import {fitPrompt} from "./promptFit.js";
 import type {MaskStream, TermMask} from "./termMask.js";
 
-/**
- * A chat prompt in three parts. Only `history` may be shortened to fit the context, oldest
- * entries first; `prefix` (the system prompt) and `tail` (the current message) are never dropped.
- */
-export interface ChatInput {
-    prefix: ChatMessage[];
-    history: ChatMessage[];
-    tail: ChatMessage[];
-}
-
-export interface PreparedPrompt {
-    prompt: RenderedPrompt;
-    /** How many of the oldest history entries were left out to fit the context. */
-    historyDropped: number;
-}
+export type {ChatInput, PreparedPrompt, RawInput} from "./promptFit.js";
+import type {ChatInput, PreparedPrompt, RawInput} from "./promptFit.js";
 
 export interface ChatJob {
     /** The model the request names (`model`); null: the default one. */
     model?: string | null;
-    input: ChatInput;
+    input: ChatInput | RawInput;
     params: SamplingParams;
+    /** Tools offered to the model; null or absent: none. */
+    tools?: ToolSet | null;
     conversationId: string | null;
     /** Fires on client disconnect or shutdown. */
     signal: AbortSignal;
+    /**
+     * Answers to generate for the one prompt (default 1), each on a sequence of its own, leased
+     * like a request of its own. With a seed, choice i samples with seed + i.
+     */
+    n?: number;
     /** Mask the sfw_mode terms in the text, streamed pieces included (never with logprobs: the tokens would show them). */
     sfwMode?: boolean;
 }
@@ -48,7 +46,19 @@ export interface ChatHooks {
     /** Called once a sequence is leased, just before generation starts: errors before it are pre-stream errors. */
     onStart?(start: ChatStart): void;
     /** Each piece of text as it becomes final, with the logprobs of the tokens it completes when they were asked for. */
-    onText?(text: string, logprobs: TokenLogprob[] | null): void;
+    onText?(text: string, logprobs: TokenLogprob[] | null, choice: number): void;
+    /** Each piece of a tool call (see ToolCallEvent). */
+    onToolCall?(call: ToolCallEvent, choice: number): void;
+    /** A choice has ended (others may still be generating). */
+    onChoiceEnd?(result: ChatResult, choice: number): void;
+}
+
+/** A tool call the model made, whole. */
+export interface ToolCall {
+    id: string;
+    name: string;
+    /** The arguments' JSON text, as the model wrote it. */
+    arguments: string;
 }
 
 export interface ChatResult {
@@ -65,6 +75,8 @@ export interface ChatResult {
     timeToFirstTokenSeconds: number | null;
     /** One entry per generated token when `params.logprobs` asked for them, else null. */
     logprobs: TokenLogprob[] | null;
+    /** The tool calls the answer made, in order (empty without tools). */
+    toolCalls: ToolCall[];
     /** Set when the worker, not the client, cut the generation short (a forced unload, the end of the shutdown grace). */
     interruption: WorkerError | null;
 }
@@ -107,7 +119,7 @@ export class ChatService {
         const served = this.model(model);
         const hold = await served.lifecycle.enter(signal);
         try {
-            return await fit(served.engine, input, maxTokens);
+            return await fitPrompt(served.engine, input, maxTokens, null);
         } finally {
             hold.release();
         }
@@ -121,13 +133,13 @@ export class ChatService {
 
     /**
      * The prompt exactly as the model would see it, without fitting (llama-server's /apply-template).
-     * Through the gate like `prepare`, so an unloaded model loads again instead of answering 503.
+     * Through the model's lifecycle like `prepare`, so an unloaded model loads again instead of answering 503.
      */
-    async render(messages: ChatMessage[], signal?: AbortSignal, model?: string | null): Promise<RenderedPrompt> {
+    async render(messages: ChatMessage[], tools: ToolSet | null = null, signal?: AbortSignal, model?: string | null): Promise<RenderedPrompt> {
         const served = this.model(model);
         const hold = await served.lifecycle.enter(signal);
         try {
-            return await served.engine.render(messages);
+            return await served.engine.render(messages, tools);
         } finally {
             hold.release();
         }
@@ -152,26 +164,42 @@ export class ChatService {
         }
     }
 
+    /** One answer (`job.n` is taken as 1). */
     async chat(job: ChatJob, hooks: ChatHooks = {}): Promise<ChatResult> {
+        return (await this.chatChoices({...job, n: 1}, hooks))[0];
+    }
+
+    /**
+     * `job.n` answers to one prompt: the prompt is fitted once, each choice gets a sequence of
+     * its own (admitted together, then queued like separate requests), and the choices generate
+     * in parallel. One choice failing stops the others and fails the request.
+     */
+    async chatChoices(job: ChatJob, hooks: ChatHooks = {}): Promise<ChatResult[]> {
         const received = performance.now();
+        const n = job.n ?? 1;
         const served = this.model(job.model);
         if (job.sfwMode === true) this.checkSfw(job);
         for (let attempt = 1; ; attempt++) {
             const hold = await served.lifecycle.enter(job.signal);
+            const cancel = new AbortController();
             let prepared: PreparedPrompt;
-            let lease: Lease;
+            let leases: Array<Promise<Lease>> = [];
             try {
-                prepared = await fit(served.engine, job.input, job.params.maxTokens);
+                prepared = await fitPrompt(served.engine, job.input, job.params.maxTokens, job.tools ?? null);
                 const hint: LeaseHint = {conversationId: job.conversationId, prompt: prepared.prompt};
-                const waiting = AbortSignal.any([job.signal, hold.signal]);
-                lease = await served.scheduler.acquire(hint, waiting).catch((err: unknown) => {
+                const waiting = AbortSignal.any([job.signal, hold.signal, cancel.signal]);
+                leases = served.scheduler.acquireAll(n, hint, waiting).map((lease) => lease.catch((err: unknown) => {
                     if (err instanceof Error && err.name === "AbortError")
                         throw hold.signal.aborted && hold.signal.reason instanceof WorkerError
                             ? hold.signal.reason
                             : new ClientClosedError("queue");
                     throw err;
-                });
+                }));
+                // Until the first sequence is leased, nothing has started.
+                await Promise.race(leases);
             } catch (err) {
+                cancel.abort();
+                for (const lease of leases) lease.then((granted) => granted.release(), () => undefined);
                 hold.release();
                 // A forced unload took the model before this request got a sequence: like a request
                 // arriving now, it waits for the model to load again and is then served.
@@ -180,7 +208,7 @@ export class ChatService {
                 throw err;
             }
             try {
-                return await this.generate(served, job, prepared, lease, received, hooks, hold.signal);
+                return await this.runChoices(served, job, prepared, leases, received, hooks, hold.signal, cancel);
             } finally {
                 hold.release();
             }
@@ -196,16 +224,51 @@ export class ChatService {
                 "logprobs: not available with sfw_mode (the tokens would show the masked terms)", {param: "logprobs"});
     }
 
+    private async runChoices(
+        served: ServedModel, job: ChatJob, prepared: PreparedPrompt, leases: Array<Promise<Lease>>, received: number, hooks: ChatHooks,
+        revoked: AbortSignal, cancel: AbortController
+    ): Promise<ChatResult[]> {
+        let failure: {error: unknown} | null = null;
+        let started = false;
+        const promptGroup = leases.length > 1 ? randomUUID() : null;
+        const results = await Promise.all(leases.map(async (pending, choice) => {
+            try {
+                const lease = await pending;
+                if (!started) {
+                    started = true;
+                    try {
+                        hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
+                    } catch (err) {
+                        lease.release();
+                        throw err;
+                    }
+                }
+                const params = choice > 0 && job.params.seed != null ? {...job.params, seed: (job.params.seed + choice) % 2 ** 32} : job.params;
+                const result = await this.generate(served, {...job, params}, choice, promptGroup, prepared, lease, received, hooks, revoked, cancel.signal);
+                hooks.onChoiceEnd?.(result, choice);
+                return result;
+            } catch (err) {
+                failure ??= {error: err};
+                cancel.abort();
+                return null;
+            }
+        }));
+        if (failure != null)
+            throw (failure as {error: unknown}).error;
+        return results as ChatResult[];
+    }
+
     private async generate(
-        served: ServedModel, job: ChatJob, prepared: PreparedPrompt, lease: Lease, received: number, hooks: ChatHooks, revoked: AbortSignal
+        served: ServedModel, job: ChatJob, choice: number, promptGroup: string | null, prepared: PreparedPrompt, lease: Lease, received: number, hooks: ChatHooks,
+        revoked: AbortSignal, cancelled: AbortSignal
     ): Promise<ChatResult> {
         const controller = new AbortController();
         let reason: FinishReason = "abort";
-        // A client disconnect, a forced unload or the end of the shutdown grace all stop the generation.
+        // A client disconnect, a forced unload, the end of the shutdown grace or a failed sibling choice all stop the generation.
         const onClientAbort = () => controller.abort();
-        job.signal.addEventListener("abort", onClientAbort, {once: true});
-        revoked.addEventListener("abort", onClientAbort, {once: true});
-        if (job.signal.aborted || revoked.aborted) controller.abort();
+        const stoppers = [job.signal, revoked, cancelled];
+        for (const signal of stoppers) signal.addEventListener("abort", onClientAbort, {once: true});
+        if (stoppers.some((signal) => signal.aborted)) controller.abort();
         const timer = this.options.requestTimeoutSeconds > 0
             ? setTimeout(() => {
                 reason = "timeout";
@@ -218,21 +281,21 @@ export class ChatService {
         let firstText: number | null = null;
         let lastText: number | null = null;
         let text = "";
+        const toolCalls: ToolCall[] = [];
         const logprobs: TokenLogprob[] | null = job.params.logprobs != null ? [] : null;
         const metrics = this.options.metrics;
-        // Checked by chat() before the lease was taken.
+        // Checked by chatChoices() before the lease was taken.
         const mask: MaskStream | null = job.sfwMode === true ? this.options.sfwTerms?.stream() ?? null : null;
         try {
-            hooks.onStart?.({prepared, queueSeconds: lease.waitedSeconds});
             for await (const event of served.engine.generate({
                 slot: lease.slot, prompt: prepared.prompt, params: job.params, conversationId: job.conversationId,
-                signal: controller.signal, abortReason: () => reason
+                signal: controller.signal, abortReason: () => reason, promptGroup
             })) {
                 if (event.type === "text") {
                     if (logprobs != null && event.logprobs != null)
                         for (const entry of event.logprobs) logprobs.push(entry);
                     if (event.text === "") {
-                        hooks.onText?.("", event.logprobs ?? null);
+                        hooks.onText?.("", event.logprobs ?? null, choice);
                         continue;
                     }
                     const now = performance.now();
@@ -245,12 +308,16 @@ export class ChatService {
                     const shown = mask != null ? mask.push(event.text) : event.text;
                     text += shown;
                     if (shown !== "" || mask == null)
-                        hooks.onText?.(shown, logprobs != null ? event.logprobs ?? [] : null);
+                        hooks.onText?.(shown, logprobs != null ? event.logprobs ?? [] : null, choice);
+                } else if (event.type === "tool_call") {
+                    const call = toolCalls[event.index] ??= {id: event.id ?? "", name: event.name ?? "", arguments: ""};
+                    call.arguments += event.arguments;
+                    hooks.onToolCall?.(event, choice);
                 } else {
                     const rest = mask?.end() ?? "";
                     if (rest !== "") {
                         text += rest;
-                        hooks.onText?.(rest, null);
+                        hooks.onText?.(rest, null, choice);
                     }
                     metrics?.promptTokens.inc(event.usage.promptTokens);
                     metrics?.generatedTokens.inc(event.usage.completionTokens);
@@ -264,6 +331,7 @@ export class ChatService {
                         generationSeconds,
                         timeToFirstTokenSeconds: firstText != null ? (firstText - received) / 1000 : null,
                         logprobs,
+                        toolCalls,
                         interruption: event.finishReason === "abort" && revoked.aborted && revoked.reason instanceof WorkerError
                             ? revoked.reason : null
                     };
@@ -272,45 +340,10 @@ export class ChatService {
             throw new WorkerError("internal", "engine_no_end", "the engine stopped without an end event");
         } finally {
             if (timer != null) clearTimeout(timer);
-            job.signal.removeEventListener("abort", onClientAbort);
-            revoked.removeEventListener("abort", onClientAbort);
+            for (const signal of stoppers) signal.removeEventListener("abort", onClientAbort);
             lease.release();
         }
     }
-}
-
-
-/** See ChatService.prepare. */
-async function fit(engine: Engine, input: ChatInput, maxTokens: number): Promise<PreparedPrompt> {
-    const budget = engine.contextSize;
-    // The pinned messages alone may be too long to be worth tokenizing (a megabyte message).
-    const pinned = [...input.prefix, ...input.tail].reduce((sum, message) => sum + (engine.lowerBoundTokens?.(message.content) ?? 0), 0);
-    if (pinned + maxTokens > budget)
-        throw new ContextOverflowError({promptTokens: pinned, maxTokens, contextSize: budget, culprit: "prompt", atLeast: true});
-    const render = (dropped: number) =>
-        engine.render([...input.prefix, ...input.history.slice(dropped), ...input.tail]);
-    const fits = (prompt: RenderedPrompt) => prompt.tokenCount == null || prompt.tokenCount + maxTokens <= budget;
-
-    const full = await render(0);
-    if (fits(full))
-        return {prompt: full, historyDropped: 0};
-    const minimal = await render(input.history.length);
-    if (!fits(minimal))
-        throw new ContextOverflowError({promptTokens: minimal.tokenCount ?? 0, maxTokens, contextSize: budget, culprit: "prompt"});
-    // Fewer kept entries never need more tokens, so the smallest drop that fits is found by bisection.
-    let low = 1;
-    let high = input.history.length;
-    let best = minimal;
-    while (low < high) {
-        const middle = Math.floor((low + high) / 2);
-        const candidate = await render(middle);
-        if (fits(candidate)) {
-            high = middle;
-            best = candidate;
-        } else
-            low = middle + 1;
-    }
-    return {prompt: best, historyDropped: low};
 }
 
 /** How often one request goes back to wait for the model after forced unloads took it away. */

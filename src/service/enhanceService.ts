@@ -7,7 +7,8 @@ import {
 } from "./enhanceTemplates.js";
 
 /** The sampling knobs a client may set; the token budget, grammar and stops belong to the job type. */
-export type EnhanceSampling = Pick<SamplingParams, "temperature" | "topP" | "topK" | "minP" | "repetitionPenalty" | "seed">;
+export type EnhanceSampling = Pick<SamplingParams,
+    "temperature" | "topP" | "topK" | "minP" | "repetitionPenalty" | "frequencyPenalty" | "presencePenalty" | "seed">;
 
 export interface EnhanceRequest {
     prompt: string;
@@ -95,6 +96,7 @@ export class EnhanceService {
             maxTokens: budget,
             stop: [],
             ignoreEos: false,
+            logitBias: [],
             grammar: {type: "gbnf", grammar: this.grammar(template, budget)}
         };
         const result = await this.chat.chat({

@@ -45,6 +45,10 @@ export class WorkerMetrics {
     /** From the start of a generation (prompt evaluation included, queue excluded) to its end. */
     readonly generationSeconds: Histogram;
     readonly modelLoadSeconds: Gauge<"model">;
+    /** Tokens in each evaluation batch (prompt pieces and generation steps of every sequence together). */
+    readonly decodeBatchTokens: Histogram;
+    /** Sequences with tokens in each evaluation batch. */
+    readonly decodeBatchSequences: Histogram;
     readonly modelLoads: Counter<"result">;
     readonly modelUnloads: Counter<"cause">;
     /** Conversation cache: a request whose prefix was reused, from a warm sequence or a restored state. */
@@ -59,6 +63,14 @@ export class WorkerMetrics {
     readonly runnerCrashes: Counter<"cause">;
 
     /** Counts one generation's prompt reuse (called by the engine through worker.ts). */
+    /** `count` evaluation batches of `tokens` tokens from `sequences` sequences. */
+    recordBatches(tokens: number, sequences: number, count: number): void {
+        for (let i = 0; i < count; i++) {
+            this.decodeBatchTokens.observe(tokens);
+            this.decodeBatchSequences.observe(sequences);
+        }
+    }
+
     recordCache(event: {source: "warm" | "restored" | "miss"; reusedTokens: number}): void {
         if (event.source === "miss")
             this.cacheMisses.inc();
@@ -116,6 +128,14 @@ export class WorkerMetrics {
             buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300], registers
         });
         this.modelLoadSeconds = new Gauge({name: `${PREFIX}model_load_seconds`, help: "Duration of the last successful load of each model.", labelNames: ["model"], registers});
+        this.decodeBatchTokens = new Histogram({
+            name: `${PREFIX}decode_batch_tokens`, help: "Tokens in each llama.cpp evaluation batch (prompt pieces and generation steps together).",
+            buckets: [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 32, 64, 128, 256, 512, 1024, 2048], registers
+        });
+        this.decodeBatchSequences = new Histogram({
+            name: `${PREFIX}decode_batch_sequences`, help: "Sequences with tokens in each evaluation batch.",
+            buckets: [1, 2, 3, 4, 5, 6, 7, 8, 12, 16, 24, 32, 64], registers
+        });
         this.modelLoads = new Counter({name: `${PREFIX}model_loads_total`, help: "Model loads by result (ready, failed).", labelNames: ["result"], registers});
         this.modelUnloads = new Counter({name: `${PREFIX}model_unloads_total`, help: "Model unloads by cause (request, idle).", labelNames: ["cause"], registers});
         this.cacheHits = new Counter({

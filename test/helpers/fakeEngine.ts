@@ -42,6 +42,10 @@ export class FakeEngine implements Engine {
         return {messages, text, tokenCount: text.length};
     }
 
+    async renderRaw(text: string): Promise<RenderedPrompt> {
+        return {messages: [], raw: true, text, tokenCount: text.length};
+    }
+
     generate(request: GenerateRequest): AsyncIterable<GenerationEvent> {
         this.generations++;
         return this.script(request);

@@ -11,6 +11,11 @@ export class GrammarCache {
 
     constructor(private readonly llama: Llama) {}
 
+    /** A grammar that accepts exactly one of `names` (a forced call's function). */
+    names(names: readonly string[]): Promise<LlamaGrammar> {
+        return this.get({type: "gbnf", grammar: `root ::= ${names.map((name) => JSON.stringify(name)).join(" | ")}`});
+    }
+
     get(spec: GrammarSpec): Promise<LlamaGrammar> {
         const key = JSON.stringify(spec);
         let grammar = this.cache.get(key);
@@ -28,7 +33,7 @@ export class GrammarCache {
         if (spec.type === "json_object")
             return await this.llama.getGrammarFor("json");
         // Refuses schemas whose constraints the grammar would silently drop (a 400 naming the keyword).
-        const schema = spec.type === "json_schema" ? prepareJsonSchema(spec.schema) : null;
+        const schema = spec.type === "json_schema" ? prepareJsonSchema(spec.schema, spec.field) : null;
         try {
             if (spec.type === "gbnf")
                 return await this.llama.createGrammar({grammar: spec.grammar});
@@ -42,7 +47,7 @@ export class GrammarCache {
         } catch (err) {
             throw new WorkerError("invalid_request", "invalid_grammar",
                 `${spec.type === "gbnf" ? "grammar" : "JSON schema"} could not be compiled: ${(err as Error).message}`,
-                {param: spec.type === "gbnf" ? "grammar" : "response_format"});
+                {param: spec.type === "gbnf" ? "grammar" : spec.field ?? "response_format"});
         }
     }
 }

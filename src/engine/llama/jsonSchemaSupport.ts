@@ -20,9 +20,22 @@ const TYPES = new Set(["string", "number", "integer", "boolean", "null", "object
 /** A schema deeper than this is refused rather than left to the generator's own nesting limit. */
 const MAX_DEPTH = 64;
 
-function unsupported(path: string, message: string): WorkerError {
-    return new WorkerError("invalid_request", "unsupported_schema",
-        `response_format.json_schema.schema${path}: ${message}`, {param: "response_format"});
+/** Where a schema came from, for errors: its field on the wire, and the request parameter to blame. */
+interface SchemaSource {
+    field: string;
+    param: string;
+}
+
+const RESPONSE_FORMAT: SchemaSource = {field: "response_format.json_schema.schema", param: "response_format"};
+
+class Unsupported extends Error {
+    constructor(readonly path: string, message: string) {
+        super(message);
+    }
+}
+
+function unsupported(path: string, message: string): Unsupported {
+    return new Unsupported(path, message);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -32,10 +45,17 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /**
  * Returns the schema in the form the grammar generator understands (`anyOf` becomes `oneOf`: output
  * matching one branch satisfies anyOf), or throws a 400 WorkerError naming the first keyword whose
- * constraint the grammar cannot enforce.
+ * constraint the grammar cannot enforce. `field` names the schema's place on the wire (a tool's
+ * parameters, or by default response_format's schema).
  */
-export function prepareJsonSchema(schema: Record<string, unknown>): Record<string, unknown> {
-    return normalize(schema, "", 0) as Record<string, unknown>;
+export function prepareJsonSchema(schema: Record<string, unknown>, field?: string): Record<string, unknown> {
+    const source = field != null ? {field, param: field} : RESPONSE_FORMAT;
+    try {
+        return normalize(schema, "", 0) as Record<string, unknown>;
+    } catch (err) {
+        if (!(err instanceof Unsupported)) throw err;
+        throw new WorkerError("invalid_request", "unsupported_schema", `${source.field}${err.path}: ${err.message}`, {param: source.param});
+    }
 }
 
 function normalize(schema: unknown, path: string, depth: number): unknown {

@@ -9,15 +9,19 @@ import {describeModelSource, modelDisplayName} from "../../config/modelSource.js
 import {ContextOverflowError, ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
     CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport,
-    ModelInfo, RenderedPrompt, SlotHint
+    ModelInfo, RenderedPrompt, SlotHint, ToolSet
 } from "../types.js";
 import {GrammarCache} from "./grammarCache.js";
-import {generateTokens, type GenerationOutcome} from "./generation.js";
+import {checkLogitBias, generateTokens, type GenerationOutcome} from "./generation.js";
 import {deterministicBatching, hasRowSensitiveWeights, MIN_EVALUATED_TOKENS, resolveDeterministic} from "./determinism.js";
 import {StateStore, type StateDiscardReason} from "./stateStore.js";
 import {pickSlot, type SlotView} from "./slotAffinity.js";
-import {renderPrompt} from "./promptRender.js";
+import {renderPrompt, renderRawPrompt} from "./promptRender.js";
+import {maximumParallelism, recordingStrategy} from "./batchStrategy.js";
+import {StepGate} from "./stepGate.js";
 import {hasNoChatTemplate, PlainChatWrapper} from "./plainChatWrapper.js";
+import {toolPlan} from "./toolPlan.js";
+import {holdPrompt, PromptGroups} from "./promptSharing.js";
 import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {classifyLoadError, filesSize, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
@@ -34,13 +38,15 @@ interface Loaded {
     loadTimeSeconds: number;
     /** DETERMINISTIC resolved for this backend (see determinism.ts). */
     deterministic: boolean;
+    /** Holds each batch for the generating sequences (BATCH_FILL); null: batches form from what is queued. */
+    gate: StepGate | null;
     /** Spilled sequence states of this exact model, or null when STATE_CACHE_MAX_BYTES is 0. */
     store: StateStore | null;
     slots: SlotRecord[];
 }
 
 type EngineSettings = Pick<Config,
-    "modelsDir" | "hfToken" | "hfEndpoint" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" |
+    "modelsDir" | "hfToken" | "hfEndpoint" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "batchFill" |
     "gpu" | "gpuLayers" | "memoryCheck" | "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes" | "deterministic"> & {model: ModelSource};
 
 export interface LlamaEngineHooks {
@@ -48,6 +54,8 @@ export interface LlamaEngineHooks {
     onCache?(event: CacheEvent): void;
     /** Called when a stored conversation state is thrown away instead of used (metrics). */
     onStateDiscarded?(reason: StateDiscardReason): void;
+    /** Called for each evaluation batch, with its tokens and the sequences they belong to (metrics). */
+    onBatch?(tokens: number, sequences: number): void;
 }
 
 /**
@@ -75,6 +83,7 @@ export class LlamaEngine implements Engine {
     private expectedRamBytes: number | null = null;
     /** The model's files, downloaded first for MODEL; they stay known after an unload. */
     private readonly modelFiles: ModelFilesFinder;
+    private readonly promptGroups = new PromptGroups();
 
     constructor(
         private readonly settings: EngineSettings,
@@ -158,15 +167,19 @@ export class LlamaEngine implements Engine {
                 }
             });
             const deterministic = resolveDeterministic(this.settings.deterministic, llama.gpu);
+            const gate = this.settings.batchFill ? new StepGate() : null;
             const context = await model.createContext({
                 sequences: this.settings.parallel,
                 contextSize: this.settings.contextSize,
                 batchSize: this.settings.batchSize,
                 threads: this.settings.threads,
-                ...(deterministic ? {
-                    flashAttention: false,
-                    batching: {itemPrioritizationStrategy: deterministicBatching(hasRowSensitiveWeights(facts.insights))}
-                } : {})
+                ...(deterministic ? {flashAttention: false} : {}),
+                batching: {
+                    // Every batch is recorded (chat_worker_decode_batch_tokens): how full the batches are decides throughput.
+                    itemPrioritizationStrategy: recordingStrategy(
+                        deterministic ? deterministicBatching(hasRowSensitiveWeights(facts.insights)) : maximumParallelism,
+                        (batch) => this.hooks.onBatch?.(batch.tokens, batch.sequences), gate)
+                }
             });
             const sequences = Array.from({length: this.settings.parallel}, () => context.getSequence());
             // A base model (no template) gets the plain fallback, not a wrapper guessed from its architecture.
@@ -188,7 +201,7 @@ export class LlamaEngine implements Engine {
             }
             const loadTimeSeconds = (performance.now() - started) / 1000;
             this.loaded = {
-                model, context, sequences, chatWrapper, eogBias, deterministic,
+                model, context, sequences, chatWrapper, eogBias, deterministic, gate,
                 grammars: new GrammarCache(llama), loadTimeSeconds, store,
                 slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY}))
             };
@@ -296,10 +309,15 @@ export class LlamaEngine implements Engine {
         };
     }
 
-    async render(messages: ChatMessage[]): Promise<RenderedPrompt> {
+    async render(messages: ChatMessage[], tools: ToolSet | null = null): Promise<RenderedPrompt> {
         const loaded = this.requireLoaded();
-        const {text, tokens} = renderPrompt(loaded, messages);
-        return {messages, text, tokenCount: tokens.length, tokens};
+        const {text, tokens} = renderPrompt(loaded, messages, true, tools);
+        return {messages, tools, text, tokenCount: tokens.length, tokens};
+    }
+
+    async renderRaw(raw: string): Promise<RenderedPrompt> {
+        const {text, tokens} = renderRawPrompt(this.requireLoaded().model, raw);
+        return {messages: [], raw: true, text, tokenCount: tokens.length, tokens};
     }
 
     async countTokens(text: string): Promise<number> {
@@ -308,7 +326,11 @@ export class LlamaEngine implements Engine {
 
     /** The prompt's tokens: those `render` found, so `generate` does not tokenize them again. */
     private tokensOf(loaded: Loaded, prompt: RenderedPrompt): Token[] {
-        return (prompt.tokens as Token[] | undefined) ?? renderPrompt(loaded, prompt.messages).tokens;
+        if (prompt.tokens != null)
+            return prompt.tokens as Token[];
+        return prompt.raw === true && prompt.text != null
+            ? renderRawPrompt(loaded.model, prompt.text).tokens
+            : renderPrompt(loaded, prompt.messages, true, prompt.tools ?? null).tokens;
     }
 
     /** The id of a special token such as "<|im_start|>", or null if the model has none. */
@@ -355,14 +377,17 @@ export class LlamaEngine implements Engine {
                 promptTokens: tokens.length, maxTokens: params.maxTokens, contextSize: this.contextSize, culprit: "max_tokens"
             });
 
+        checkLogitBias(params, this.facts?.vocabularySize ?? null);
+        const tools = await toolPlan(loaded, request.prompt.tools);
+        const grammar = params.grammar != null ? await loaded.grammars.get(params.grammar) : null;
+
         const conversationId = request.conversationId ?? null;
-        const reuse = await reusePrefix({
+        const reuse = await holdPrompt({
             sequence, record: loaded.slots[request.slot], store: loaded.store, prefixCache: this.settings.prefixCache,
             minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1,
             renderHistory: (messages) => renderPrompt(loaded, messages, false).tokens
-        }, tokens, conversationId);
-        this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.reused, promptTokens: tokens.length});
-        const reused = reuse.reused;
+        }, tokens, conversationId, request.promptGroup != null ? this.promptGroups.join(request.promptGroup) : null, request.signal);
+        this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.cached, promptTokens: tokens.length});
         const record = loaded.slots[request.slot];
         record.conversationId = conversationId;
         record.lastUsed = Date.now();
@@ -370,11 +395,10 @@ export class LlamaEngine implements Engine {
         // Deterministic: the prompt is reusable, the reply (evaluated a token at a time) is not.
         record.reusableEnd = loaded.deterministic ? tokens.length : Number.POSITIVE_INFINITY;
 
-        const grammar = params.grammar != null ? await loaded.grammars.get(params.grammar) : null;
         const outcome: GenerationOutcome = {reply: ""};
         yield* generateTokens({
-            model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused, params,
-            signal: request.signal, abortReason: request.abortReason
+            model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused: reuse.reused, cached: reuse.cached, params,
+            signal: request.signal, abortReason: request.abortReason, tools, gate: loaded.gate ?? undefined
         }, outcome);
         record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
     }

@@ -37,6 +37,8 @@ export interface ModelFacts {
      * file has no vocabulary list.
      */
     maxTokenChars: number | null;
+    /** Tokens in the vocabulary (valid ids are below it); null when the file has no vocabulary list. */
+    vocabularySize: number | null;
 }
 
 /** The setting that named the model, for messages: MODEL_PATH (a file) or MODEL (a download). */
@@ -84,7 +86,8 @@ export async function readModelFacts(llama: Llama, files: readonly string[], set
         quantization: quantizationName(general?.file_type, insights.dominantTensorType),
         trainContextSize: insights.trainContextSize ?? null,
         fileSizeBytes: sizes.reduce((sum, size) => sum + size, 0),
-        maxTokenChars: longestToken(info.metadata.tokenizer?.ggml?.tokens)
+        maxTokenChars: longestToken(info.metadata.tokenizer?.ggml?.tokens),
+        vocabularySize: info.metadata.tokenizer?.ggml?.tokens?.length ?? null
     };
 }
 

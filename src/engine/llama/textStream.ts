@@ -52,21 +52,24 @@ export class StopMatcher {
         this.longest = stops.reduce((max, stop) => Math.max(max, stop.length), 0);
     }
 
-    /** Feeds generated text; returns the text safe to emit and whether a stop string was reached. */
-    push(text: string): {text: string; stopped: boolean} {
+    /** Feeds generated text; returns the text safe to emit and whether (and which) stop string was reached. */
+    push(text: string): {text: string; stopped: boolean; matched?: string} {
         if (this.stops.length === 0)
             return {text, stopped: false};
         const buffer = this.held + text;
         let first = -1;
+        let matched = "";
         for (const stop of this.stops) {
             if (stop === "") continue;
             const index = buffer.indexOf(stop);
-            if (index !== -1 && (first === -1 || index < first))
+            if (index !== -1 && (first === -1 || index < first)) {
                 first = index;
+                matched = stop;
+            }
         }
         if (first !== -1) {
             this.held = "";
-            return {text: buffer.slice(0, first), stopped: true};
+            return {text: buffer.slice(0, first), stopped: true, matched};
         }
         const keep = this.partialSuffixLength(buffer);
         this.held = buffer.slice(buffer.length - keep);

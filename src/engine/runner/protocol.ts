@@ -1,7 +1,8 @@
 import type {Config, ModelSource} from "../../config/config.js";
 import type {ErrorKind, OverflowFacts} from "../../errors.js";
 import type {
-    CacheEvent, ChatMessage, EngineStatus, FinishReason, GenerationEvent, MemoryReport, ModelInfo, RenderedPrompt, SamplingParams
+    CacheEvent, ChatMessage, EngineStatus, FinishReason, GenerationEvent, MemoryReport, ModelInfo, RenderedPrompt, SamplingParams,
+    ToolSet
 } from "../types.js";
 import type {SlotView} from "../llama/slotAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
@@ -13,7 +14,7 @@ import type {StateDiscardReason} from "../llama/stateStore.js";
  */
 
 const RUNNER_SETTINGS = [
-    "modelsDir", "hfToken", "hfEndpoint", "modelName", "contextSize", "parallel", "threads", "batchSize", "gpu", "gpuLayers",
+    "modelsDir", "hfToken", "hfEndpoint", "modelName", "contextSize", "parallel", "threads", "batchSize", "batchFill", "gpu", "gpuLayers",
     "memoryCheck", "prefixCache", "stateCacheDir", "stateCacheMaxBytes", "deterministic"
 ] as const satisfies ReadonlyArray<keyof Config>;
 
@@ -33,7 +34,8 @@ export interface RunnerCalls {
     fetchModel: {args: []; result: void};
     load: {args: []; result: void};
     memory: {args: []; result: MemoryReport};
-    render: {args: [ChatMessage[]]; result: RenderedPrompt};
+    render: {args: [ChatMessage[], ToolSet | null]; result: RenderedPrompt};
+    renderRaw: {args: [string]; result: RenderedPrompt};
     countTokens: {args: [string]; result: number};
     specialTokenId: {args: [string]; result: number | null};
 }
@@ -42,7 +44,10 @@ export type RunnerCall = keyof RunnerCalls;
 export type ParentMessage =
     | {type: "init"; settings: RunnerSettings}
     | {type: "call"; id: number; method: RunnerCall; args: unknown[]}
-    | {type: "generate"; id: number; slot: number; prompt: RenderedPrompt; params: SamplingParams; conversationId: string | null}
+    | {
+        type: "generate"; id: number; slot: number; prompt: RenderedPrompt; params: SamplingParams; conversationId: string | null;
+        promptGroup: string | null;
+    }
     | {type: "abort"; id: number; reason: FinishReason}
     | {type: "close"};
 
@@ -76,4 +81,6 @@ export type RunnerMessage =
     | {type: "slot"; view: SlotView}
     | {type: "cache"; event: CacheEvent}
     | {type: "discard"; reason: StateDiscardReason}
+    /** Evaluation batches since the last report, as [tokens, sequences, count] (sent with the state ticks, not per batch). */
+    | {type: "batches"; batches: Array<[number, number, number]>}
     | {type: "log"; level: "info" | "warn" | "error"; details: Record<string, unknown>; message: string};

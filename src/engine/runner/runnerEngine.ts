@@ -2,7 +2,7 @@ import os from "node:os";
 import {ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
     CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport, ModelInfo,
-    RenderedPrompt, SlotHint
+    RenderedPrompt, SlotHint, ToolSet
 } from "../types.js";
 import {pickSlot, type SlotView} from "../llama/slotAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
@@ -27,6 +27,7 @@ export interface RunnerEngineOptions {
         onCache?(event: CacheEvent): void;
         onStateDiscarded?(reason: StateDiscardReason): void;
         onRunnerCrash?(cause: string): void;
+        onBatch?(tokens: number, sequences: number, count?: number): void;
     };
 }
 
@@ -219,6 +220,9 @@ export class RunnerEngine implements Engine {
             case "discard":
                 this.options.hooks?.onStateDiscarded?.(message.reason);
                 break;
+            case "batches":
+                for (const [tokens, sequences, count] of message.batches) this.options.hooks?.onBatch?.(tokens, sequences, count);
+                break;
             case "log":
                 this.logger[message.level](message.details, message.message);
                 break;
@@ -285,9 +289,14 @@ export class RunnerEngine implements Engine {
             throw new ModelNotReadyError(status.state, status.reason);
     }
 
-    async render(messages: ChatMessage[]): Promise<RenderedPrompt> {
+    async render(messages: ChatMessage[], tools: ToolSet | null = null): Promise<RenderedPrompt> {
         this.requireReady();
-        return await this.call("render", [messages]);
+        return await this.call("render", [messages, tools]);
+    }
+
+    async renderRaw(text: string): Promise<RenderedPrompt> {
+        this.requireReady();
+        return await this.call("renderRaw", [text]);
     }
 
     async countTokens(text: string): Promise<number> {
@@ -317,7 +326,7 @@ export class RunnerEngine implements Engine {
         try {
             runner.send({
                 type: "generate", id, slot: request.slot, prompt: request.prompt, params: request.params,
-                conversationId: request.conversationId ?? null
+                conversationId: request.conversationId ?? null, promptGroup: request.promptGroup ?? null
             });
             if (request.signal.aborted) onAbort();
             for (;;) {

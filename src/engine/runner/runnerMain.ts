@@ -36,9 +36,19 @@ function flushEvents(): void {
     send({type: "events", events});
 }
 
-/** Sends the engine's status (and what the parent mirrors) when it changed. */
+/** Batches by "tokens:sequences", counted between two reports: one message per tick, not one per decode step. */
+const batchCounts = new Map<string, number>();
+
+/** Sends the engine's status (and what the parent mirrors) when it changed, and the batches formed since the last tick. */
 function reportState(): void {
     if (engine == null) return;
+    if (batchCounts.size > 0) {
+        send({type: "batches", batches: [...batchCounts].map(([key, count]) => {
+            const [tokens, sequences] = key.split(":").map(Number);
+            return [tokens, sequences, count] as [number, number, number];
+        })});
+        batchCounts.clear();
+    }
     const state = {status: engine.status(), info: engine.info(), ...engine.limits()};
     const text = JSON.stringify(state);
     if (text === lastState) return;
@@ -58,7 +68,11 @@ function init(settings: RunnerSettings): void {
         error: (details, message) => send({type: "log", level: "error", details, message})
     }, {
         onCache: (event) => send({type: "cache", event}),
-        onStateDiscarded: (reason) => send({type: "discard", reason})
+        onStateDiscarded: (reason) => send({type: "discard", reason}),
+        onBatch: (tokens, sequences) => {
+            const key = `${tokens}:${sequences}`;
+            batchCounts.set(key, (batchCounts.get(key) ?? 0) + 1);
+        }
     });
     // Load progress and state changes reach the parent without it asking.
     stateTimer = setInterval(reportState, 200);
@@ -73,7 +87,8 @@ async function call(id: number, method: RunnerCall, args: unknown[]): Promise<vo
             case "fetchModel": value = await engine.fetch(); break;
             case "load": value = await engine.load(); break;
             case "memory": value = await engine.memory(); break;
-            case "render": value = await engine.render(args[0] as Parameters<LlamaEngine["render"]>[0]); break;
+            case "render": value = await engine.render(...(args as Parameters<LlamaEngine["render"]>)); break;
+            case "renderRaw": value = await engine.renderRaw(args[0] as string); break;
             case "countTokens": value = await engine.countTokens(args[0] as string); break;
             case "specialTokenId": value = await engine.specialTokenId(args[0] as string); break;
         }
@@ -93,7 +108,7 @@ async function generate(message: Extract<ParentMessage, {type: "generate"}>): Pr
         if (engine == null) throw new Error("the runner was not initialised");
         for await (const event of engine.generate({
             slot: message.slot, prompt: message.prompt, params: message.params, conversationId: message.conversationId,
-            signal: controller.signal, abortReason: () => entry.reason
+            promptGroup: message.promptGroup, signal: controller.signal, abortReason: () => entry.reason
         }))
             queueEvent(message.id, event);
         flushEvents();

@@ -1,5 +1,6 @@
-import type {ChatMessage, EngineLogger, RenderedPrompt} from "../types.js";
+import type {ChatMessage, EngineLogger, RenderedPrompt, ToolSet} from "../types.js";
 import type {UpstreamClient} from "./upstreamClient.js";
+import {wireMessages, wireTools} from "./upstreamRequest.js";
 
 /**
  * How the upstream renders prompts: llama-server (and chat-worker) answer POST /apply-template;
@@ -22,16 +23,17 @@ export class TemplateProbe {
     }
 
     /** Renders with the upstream's template, finding out once which endpoint it has. */
-    async render(model: string, messages: ChatMessage[]): Promise<RenderedPrompt> {
-        const plain = messages.map(({role, content}) => ({role, content}));
+    async render(model: string, messages: ChatMessage[], tools: ToolSet | null = null): Promise<RenderedPrompt> {
+        // The tools' descriptions are part of the prompt; llama-server and vLLM render them from `tools`.
+        const plain = {messages: wireMessages(messages), ...(tools != null ? {tools: wireTools(tools).tools} : {})};
         if (this.renderMode === "unknown" || this.renderMode === "apply-template") {
             const url = this.client.url("/apply-template", true);
-            const response = await this.client.json("POST", url, {messages: plain});
+            const response = await this.client.json("POST", url, plain);
             const body = response.body as {prompt?: unknown; prompt_tokens?: unknown} | null;
             if (response.status === 200 && typeof body?.prompt === "string") {
                 this.renderMode = "apply-template";
                 const tokenCount = typeof body.prompt_tokens === "number" ? body.prompt_tokens : await this.countRenderedTokens(body.prompt);
-                return {messages, text: body.prompt, tokenCount};
+                return {messages, tools, text: body.prompt, tokenCount};
             }
             if (response.status !== 404 && response.status !== 405)
                 throw this.client.errorFromStatus(response.status, response.body, response.text, response.headers.get("retry-after"), url);
@@ -39,11 +41,11 @@ export class TemplateProbe {
         }
         if (this.renderMode === "unknown" || this.renderMode === "tokenize") {
             const url = this.client.url("/tokenize", true);
-            const response = await this.client.json("POST", url, {model, messages: plain, add_generation_prompt: true});
+            const response = await this.client.json("POST", url, {model, ...plain, add_generation_prompt: true});
             const body = response.body as {count?: unknown; tokens?: unknown} | null;
             if (response.status === 200 && typeof body?.count === "number") {
                 this.renderMode = "tokenize";
-                return {messages, text: await this.detokenize(model, body.tokens), tokenCount: body.count};
+                return {messages, tools, text: await this.detokenize(model, body.tokens), tokenCount: body.count};
             }
             // 404/405: no such endpoint; 200 without a count: a /tokenize that does not read messages.
             if (response.status !== 404 && response.status !== 405 && response.status !== 200)
@@ -51,7 +53,7 @@ export class TemplateProbe {
             this.renderMode = "none";
             this.logger.info({upstream: this.client.displayUrl}, "the upstream exposes no chat template endpoint; it renders prompts itself");
         }
-        return {messages, text: null, tokenCount: null};
+        return {messages, tools, text: null, tokenCount: null};
     }
 
     /** Plain text tokenized as text (the /enhance budget check); null when the upstream has no /tokenize. */

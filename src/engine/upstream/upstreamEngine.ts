@@ -2,7 +2,7 @@ import type {Config} from "../../config/config.js";
 import {ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
     ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport,
-    ModelInfo, RenderedPrompt
+    ModelInfo, RenderedPrompt, ToolSet
 } from "../types.js";
 import {UpstreamClient, type JsonResponse, type UpstreamStream} from "./upstreamClient.js";
 import {MalformedChunkError, parseChunk, type ParsedChunk, type UpstreamUsage} from "./upstreamStream.js";
@@ -188,10 +188,10 @@ export class UpstreamEngine implements Engine {
             this.state = {state: "failed", reason: error.message, loadProgress: null};
     }
 
-    async render(messages: ChatMessage[]): Promise<RenderedPrompt> {
+    async render(messages: ChatMessage[], tools: ToolSet | null = null): Promise<RenderedPrompt> {
         const model = await this.requireModel();
         try {
-            const prompt = await this.templates.render(model, messages);
+            const prompt = await this.templates.render(model, messages, tools);
             this.observe(null);
             return prompt;
         } catch (err) {
@@ -203,6 +203,12 @@ export class UpstreamEngine implements Engine {
     /** Plain text tokenized as text (the /enhance budget check); null when the upstream has no /tokenize. */
     async countTokens(text: string): Promise<number | null> {
         return this.templates.countTokens(text);
+    }
+
+    /** A raw prompt goes to the upstream's /completions as it is; its token count when the upstream can tell. */
+    async renderRaw(text: string): Promise<RenderedPrompt> {
+        await this.requireModel();
+        return {messages: [], raw: true, text, tokenCount: await this.templates.countTokens(text)};
     }
 
     /** The render mode found so far, for the debug endpoint's note. */
@@ -223,12 +229,12 @@ export class UpstreamEngine implements Engine {
             return;
         }
 
-        const url = this.client.url("/chat/completions");
+        const url = this.client.url(prompt.raw === true ? "/completions" : "/chat/completions");
         let stream: UpstreamStream | null = null;
         let finishReason: FinishReason | null = null;
         let done = false;
         try {
-            stream = await this.client.stream(url, upstreamRequestBody(model, params, prompt.messages, this.settings.upstreamGrammarField), signal);
+            stream = await this.client.stream(url, upstreamRequestBody(model, params, prompt, this.settings.upstreamGrammarField), signal);
             if (stream == null) {
                 yield aborted();
                 return;
@@ -252,6 +258,8 @@ export class UpstreamEngine implements Engine {
                                 `The upstream at ${this.client.displayUrl} failed mid-stream: ${chunk.error.message.slice(0, 300)}`);
                     }
                     if (chunk.logprobs != null) logprobEntries += chunk.logprobs.length;
+                    if (chunk.toolCalls.length > 0) textChunks++;
+                    yield* chunk.toolCalls;
                     if (chunk.text !== "" || (params.logprobs != null && chunk.logprobs != null)) {
                         if (chunk.text !== "") textChunks++;
                         yield params.logprobs != null

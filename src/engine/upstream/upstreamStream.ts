@@ -1,4 +1,4 @@
-import type {FinishReason, TokenLogprob, TopLogprob} from "../types.js";
+import type {FinishReason, TokenLogprob, ToolCallEvent, TopLogprob} from "../types.js";
 
 /**
  * Reading an OpenAI-style chat completion stream: Server-Sent Events whose data lines carry
@@ -57,8 +57,10 @@ export interface ParsedChunk {
     text: string;
     finishReason: FinishReason | null;
     usage: UpstreamUsage | null;
-    /** `choices[0].logprobs.content`, when the upstream sent logprobs. */
+    /** `choices[0].logprobs.content` (or a completion's token lists), when the upstream sent logprobs. */
     logprobs: TokenLogprob[] | null;
+    /** Pieces of tool calls (`delta.tool_calls`, or a whole message's `tool_calls`). */
+    toolCalls: ToolCallEvent[];
     /** An `error` object in the stream: the upstream failed after it had started answering. */
     error: {message: string; status: number | null; code: string | null} | null;
 }
@@ -92,26 +94,65 @@ export function parseChunk(data: string, streamed = true): ParsedChunk {
         const status = typeof error === "object" && typeof error.code === "number" ? error.code
             : typeof error === "object" && typeof error.type === "string" ? STATUS_BY_ERROR_TYPE[error.type] ?? null : null;
         const code = typeof error === "object" && typeof error.code === "string" ? error.code : null;
-        return {text: "", finishReason: null, usage: null, logprobs: null, error: {message, status, code}};
+        return {text: "", finishReason: null, usage: null, logprobs: null, toolCalls: [], error: {message, status, code}};
     }
     const choices = record.choices;
     if (!Array.isArray(choices))
         throw new MalformedChunkError("a chunk without a choices array");
     const choice = choices[0] as {
-        delta?: {content?: unknown}; message?: {content?: unknown}; finish_reason?: unknown; logprobs?: {content?: unknown} | null;
+        delta?: {content?: unknown; tool_calls?: unknown}; message?: {content?: unknown; tool_calls?: unknown}; text?: unknown;
+        finish_reason?: unknown; logprobs?: {content?: unknown; tokens?: unknown} | null;
     } | undefined;
-    if (choice != null && (typeof choice !== "object" || (streamed ? choice.delta : choice.message) == null) && choice.finish_reason == null)
+    // A completion's choice carries `text`; a chat completion's a delta (streamed) or a message.
+    const completion = choice != null && typeof choice === "object" && "text" in choice;
+    if (choice != null && !completion && (typeof choice !== "object" || (streamed ? choice.delta : choice.message) == null) &&
+        choice.finish_reason == null)
         throw new MalformedChunkError(`a choice without ${streamed ? "delta" : "message"}`);
-    const content = streamed ? choice?.delta?.content : choice?.message?.content;
+    const part = streamed ? choice?.delta : choice?.message;
+    const content = completion ? choice?.text : part?.content;
     if (content != null && typeof content !== "string")
         throw new MalformedChunkError("content that is not a string");
     return {
         text: content ?? "",
         finishReason: finishReasonOf(choice?.finish_reason),
         usage: usageOf(record.usage),
-        logprobs: logprobsOf(choice?.logprobs?.content),
+        logprobs: completion ? completionLogprobsOf(choice?.logprobs) : logprobsOf(choice?.logprobs?.content),
+        toolCalls: toolCallsOf(part?.tool_calls),
         error: null
     };
+}
+
+function toolCallsOf(calls: unknown): ToolCallEvent[] {
+    if (calls == null) return [];
+    if (!Array.isArray(calls)) throw new MalformedChunkError("tool_calls that is not an array");
+    return calls.map((call, position): ToolCallEvent => {
+        const {index, id, function: fn} = (call ?? {}) as {index?: unknown; id?: unknown; function?: {name?: unknown; arguments?: unknown}};
+        const name = fn?.name;
+        const args = fn?.arguments;
+        if ((name != null && typeof name !== "string") || (args != null && typeof args !== "string") || (id != null && typeof id !== "string"))
+            throw new MalformedChunkError("a tool call whose id, name or arguments is not a string");
+        return {
+            type: "tool_call", index: typeof index === "number" ? index : position,
+            ...(typeof id === "string" ? {id} : {}), ...(typeof name === "string" ? {name} : {}), arguments: args ?? ""
+        };
+    });
+}
+
+/** A completion's logprobs: parallel lists of tokens, their logprobs and {token: logprob} alternatives. */
+function completionLogprobsOf(logprobs: unknown): TokenLogprob[] | null {
+    const {tokens, token_logprobs: values, top_logprobs: tops} = (logprobs ?? {}) as {tokens?: unknown; token_logprobs?: unknown; top_logprobs?: unknown};
+    if (!Array.isArray(tokens) || !Array.isArray(values)) return null;
+    return tokens.map((token, index): TokenLogprob => {
+        const logprob = values[index];
+        if (typeof token !== "string" || typeof logprob !== "number")
+            throw new MalformedChunkError("a logprobs entry without token and logprob");
+        const top = Array.isArray(tops) ? tops[index] as Record<string, unknown> | null : null;
+        return {
+            token, logprob, bytes: [...Buffer.from(token, "utf8")],
+            topLogprobs: Object.entries(top ?? {}).filter((entry): entry is [string, number] => typeof entry[1] === "number")
+                .map(([alternative, value]) => ({token: alternative, logprob: value, bytes: [...Buffer.from(alternative, "utf8")]}))
+        };
+    });
 }
 
 function logprobsOf(content: unknown): TokenLogprob[] | null {
@@ -137,7 +178,8 @@ function finishReasonOf(value: unknown): FinishReason | null {
     if (value == null) return null;
     if (value === "length") return "length";
     if (value === "abort") return "abort";
-    // "stop", "eos", "tool_calls", "content_filter": the model (or the upstream) ended the answer.
+    if (value === "tool_calls") return "tool_calls";
+    // "stop", "eos", "content_filter": the model (or the upstream) ended the answer.
     return "stop";
 }
 

@@ -6,7 +6,7 @@ import type {CallerModelInfo} from "../../protocol/callerShape.js";
 import type {EnhanceRequestBody, MessagesEnhanceResponseBody} from "../../protocol/enhance.js";
 import type {SpecEnhanceBody} from "./nativeEnhance.js";
 import {toChatInput} from "./openaiChat.js";
-import {logprobEntries, nativeUsage, round, type SpecChatBody} from "./nativeChat.js";
+import {logprobEntries, nativeFinishReason, nativeUsage, round, type SpecChatBody} from "./nativeChat.js";
 
 /**
  * The later callers' shape (`messages`, see protocol/callerShape.ts) of /chat, /generate and
@@ -70,7 +70,7 @@ export function messagesChatResponse(
         message_id: randomUUID(),
         sfw_mode: body.sfw_mode === true,
         processing_time: round(processingSeconds),
-        finish_reason: result.finishReason,
+        finish_reason: nativeFinishReason(result.finishReason),
         usage: nativeUsage(result.usage),
         history_truncated: result.historyDropped,
         ...(result.logprobs != null ? {logprobs: {content: logprobEntries(result.logprobs)}} : {})
@@ -108,7 +108,7 @@ export function messagesEnhanceResponse(result: ChatResult, body: MessagesEnhanc
         model_info: model,
         sfw_mode: body.sfw_mode === true,
         processing_time: round(processingSeconds),
-        finish_reason: result.finishReason,
+        finish_reason: nativeFinishReason(result.finishReason),
         usage: nativeUsage(result.usage)
     };
 }

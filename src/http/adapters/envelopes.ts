@@ -40,12 +40,16 @@ export function isOpenAiRoute(url: string): boolean {
     return path === "/v1" || path.startsWith("/v1/") || path === "/apply-template";
 }
 
-/** The request field holding the prompt, by route: `messages` on OpenAI's routes, `prompt` on /enhance, else `message`. */
+/**
+ * The request field holding the prompt: `messages` on OpenAI's chat routes and in the later
+ * callers' shape on the native routes, `prompt` on /v1/completions and /enhance, else `message`.
+ */
 export function promptFieldFor(url: string, body?: unknown): string {
-    // The later callers' shape carries its prompt in `messages` on the native routes too.
+    const path = url.split("?")[0];
+    if (path === "/v1/completions") return "prompt";
     if (isOpenAiRoute(url) || (typeof body === "object" && body != null && Array.isArray((body as {messages?: unknown}).messages)))
         return "messages";
-    return url.split("?")[0].startsWith("/enhance") ? "prompt" : "message";
+    return path.startsWith("/enhance") ? "prompt" : "message";
 }
 
 /** One mapping (toProblem), two envelopes: picked by the route the request was for. */

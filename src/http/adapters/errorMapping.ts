@@ -10,6 +10,18 @@ export interface Problem {
     retryAfterSeconds?: number;
 }
 
+/**
+ * Retry-After (whole seconds, as HTTP has it) and retry-after-ms (OpenAI's SDKs read it first), so
+ * a client's own retry logic waits as long as the worker suggests.
+ */
+export function retryHeaders(problem: Problem): Record<string, string> {
+    if (problem.retryAfterSeconds == null) return {};
+    return {
+        "retry-after": String(Math.max(1, Math.ceil(problem.retryAfterSeconds))),
+        "retry-after-ms": String(Math.round(problem.retryAfterSeconds * 1000))
+    };
+}
+
 const STATUS_BY_KIND: Record<ErrorKind, number> = {
     invalid_request: 400,
     unauthorized: 401,
@@ -56,9 +68,10 @@ function describeValidation(issue: AjvIssue): {message: string; param: string} {
 /**
  * Turns anything thrown in a handler or by Fastify into a Problem; never leaks stacks or paths.
  * `promptField` is the request field holding the prompt (envelopes.ts `promptFieldFor`): errors
- * carry facts, and this is where a prompt that cannot fit gets the wire's name.
+ * carry facts, and this is where a prompt that cannot fit gets the wire's name. `openAi`: the
+ * request was for an OpenAI route, whose clients expect OpenAI's wording for an unknown field.
  */
-export function toProblem(err: unknown, promptField = "message"): Problem {
+export function toProblem(err: unknown, promptField = "message", openAi = false): Problem {
     if (err instanceof ContextOverflowError)
         return {
             status: statusForKind(err.kind), code: err.code, message: err.message,
@@ -81,6 +94,9 @@ export function toProblem(err: unknown, promptField = "message"): Problem {
             return {status: 400, code: "invalid_request", message: `${param}: must be one of ${allowed}`, param};
         }
         const {message, param} = describeValidation(issue);
+        // On the OpenAI routes a field their closed schemas do not know is refused the way OpenAI words it.
+        if (openAi && issue.keyword === "additionalProperties")
+            return {status: 400, code: "unknown_parameter", message: `Unrecognized request argument supplied: ${param}`, param};
         return {status: 400, code: "invalid_request", message, param};
     }
     switch (fastifyError.code) {

@@ -1,7 +1,7 @@
 import {randomUUID} from "node:crypto";
 import {WorkerError} from "../../errors.js";
-import type {ChatInput, ChatMessage, ChatResult, SamplingParams, TokenLogprob, Usage} from "../../service/chatService.js";
-import type {ChatRequestBody, ChatResponseBody, ChatUsage, HistoryEntry, LogprobEntry} from "../../protocol/native.js";
+import type {ChatInput, ChatMessage, ChatResult, FinishReason, SamplingParams, TokenLogprob, Usage} from "../../service/chatService.js";
+import type {ChatRequestBody, ChatResponseBody, ChatUsage, FINISH_REASONS, HistoryEntry, LogprobEntry} from "../../protocol/native.js";
 
 /** A /chat body in the spec's shape (chatShape() checked it has `message`). */
 export type SpecChatBody = ChatRequestBody & {message: string};
@@ -19,8 +19,8 @@ export const SAMPLING_DEFAULTS = {
 
 /** The sampling fields every protocol shares; OpenAI's wire types also allow explicit nulls. */
 type SamplingBody = {
-    [K in "max_tokens" | "temperature" | "top_p" | "top_k" | "min_p" | "repetition_penalty" | "seed" | "stop" | "ignore_eos" |
-        "logprobs" | "top_logprobs"]?: ChatRequestBody[K] | null;
+    [K in "max_tokens" | "temperature" | "top_p" | "top_k" | "min_p" | "repetition_penalty" | "frequency_penalty" | "presence_penalty" |
+        "seed" | "stop" | "ignore_eos" | "logprobs" | "top_logprobs"]?: ChatRequestBody[K] | null;
 };
 
 export type SamplingDefaults = Record<keyof typeof SAMPLING_DEFAULTS, number>;
@@ -37,8 +37,16 @@ export function samplingParams(body: SamplingBody, defaultMaxTokens: number, def
         seed: body.seed ?? null,
         stop: body.stop ?? [],
         ignoreEos: body.ignore_eos ?? false,
+        frequencyPenalty: body.frequency_penalty ?? 0,
+        presencePenalty: body.presence_penalty ?? 0,
+        logitBias: [],
         logprobs: logprobsRequest(body)
     };
+}
+
+/** The native finish reasons; `tool_calls` needs tools, which the native routes never offer, so it cannot reach here (and would read as stop). */
+export function nativeFinishReason(reason: FinishReason): (typeof FINISH_REASONS)[number] {
+    return reason === "tool_calls" ? "stop" : reason;
 }
 
 /** `top_logprobs` means something only with `logprobs: true`; alone it would be silently ignored, so it is refused. */
@@ -94,7 +102,7 @@ export function chatResponse(
         sfw_mode: body.sfw_mode === true,
         processing_time: round(processingSeconds),
         generation_time: round(result.generationSeconds),
-        finish_reason: result.finishReason,
+        finish_reason: nativeFinishReason(result.finishReason),
         usage: nativeUsage(result.usage),
         history_truncated: result.historyDropped,
         ...(result.logprobs != null ? {logprobs: {content: logprobEntries(result.logprobs)}} : {})

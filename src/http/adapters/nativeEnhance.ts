@@ -3,7 +3,7 @@ import type {EnhanceResult, EnhanceSampling, EnhanceService} from "../../service
 import {MAX_WORD_CHARS, MIN_TOKEN_BUDGET, phraseLimits} from "../../service/enhanceOutputFormat.js";
 import type {ModelInfo, EngineStatus} from "../../service/chatService.js";
 import type {Problem} from "./errorMapping.js";
-import {nativeUsage, round, SAMPLING_DEFAULTS} from "./nativeChat.js";
+import {nativeFinishReason, nativeUsage, round, SAMPLING_DEFAULTS} from "./nativeChat.js";
 
 export const DEFAULT_ENHANCEMENT_TYPE = "manual";
 
@@ -16,13 +16,17 @@ export const ENHANCE_ENDPOINTS: Readonly<Record<string, string>> = Object.freeze
 /** An /enhance body in the spec's shape (enhanceShape() checked it has `prompt`). */
 export type SpecEnhanceBody = EnhanceRequestBody & {prompt: string};
 
-export function enhanceSampling(body: Pick<EnhanceRequestBody, "temperature" | "seed" | "top_p">): EnhanceSampling {
+export function enhanceSampling(
+    body: Pick<EnhanceRequestBody, "temperature" | "seed" | "top_p" | "frequency_penalty" | "presence_penalty">
+): EnhanceSampling {
     return {
         temperature: body.temperature ?? SAMPLING_DEFAULTS.temperature,
         topP: body.top_p ?? SAMPLING_DEFAULTS.top_p,
         topK: SAMPLING_DEFAULTS.top_k,
         minP: SAMPLING_DEFAULTS.min_p,
         repetitionPenalty: SAMPLING_DEFAULTS.repetition_penalty,
+        frequencyPenalty: body.frequency_penalty ?? 0,
+        presencePenalty: body.presence_penalty ?? 0,
         seed: body.seed ?? null
     };
 }
@@ -36,7 +40,7 @@ export function enhanceResponse(body: SpecEnhanceBody, result: EnhanceResult): E
         enhancement_type: body.enhancement_type ?? DEFAULT_ENHANCEMENT_TYPE,
         job_type: result.jobType,
         quality: result.quality,
-        finish_reason: result.finishReason,
+        finish_reason: nativeFinishReason(result.finishReason),
         usage: nativeUsage(result.usage)
     };
 }

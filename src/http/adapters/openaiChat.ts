@@ -1,52 +1,19 @@
-import {randomUUID} from "node:crypto";
-import {logprobEntries, samplingParams} from "./nativeChat.js";
-import {WorkerError} from "../../errors.js";
-import type {ChatInput, ChatMessage, ChatResult, FinishReason, SamplingParams, TokenLogprob, Usage} from "../../service/chatService.js";
-import {
-    HANDLED_REQUEST_FIELDS,
-    type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type ChoiceLogprobs, type CompletionUsage,
-    type OpenAiFinishReason, type OpenAiMessage
+import {logprobEntries} from "./nativeChat.js";
+import type {ChatInput, ChatMessage, ChatResult, FinishReason, SamplingParams, TokenLogprob, ToolCallEvent, ToolSet} from "../../service/chatService.js";
+import {CHAT_COMPLETION_FIELDS} from "../../protocol/openaiFields.js";
+import type {
+    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChoiceLogprobs, OpenAiFinishReason, ToolCallDelta
 } from "../../protocol/openai.js";
-
-/** OpenAI's own defaults, so a client that omits a field gets what it would get from OpenAI. */
-export const OPENAI_SAMPLING_DEFAULTS = {temperature: 1, top_p: 1, top_k: 0, min_p: 0, repetition_penalty: 1} as const;
+import {choicesUsage, reject, sharedParams, type CompletionIdentity, type OpenAiLimits} from "./openaiCommon.js";
+import {toChatMessages, toToolSet} from "./openaiMessages.js";
 
 export interface OpenAiChatJob {
     input: ChatInput;
     params: SamplingParams;
+    tools: ToolSet | null;
+    n: number;
     stream: boolean;
     includeUsage: boolean;
-}
-
-function reject(param: string, message: string, code = "unsupported_parameter"): WorkerError {
-    return new WorkerError("invalid_request", code, `${param}: ${message}`, {param});
-}
-
-/** Message content as text: a string, or text parts joined by newlines (as vLLM joins them). */
-function contentText(message: OpenAiMessage, index: number): string {
-    const {content} = message;
-    if (content == null) {
-        if (message.role !== "assistant")
-            throw reject(`messages[${index}].content`, "is required for this role", "invalid_request");
-        return "";
-    }
-    if (typeof content === "string")
-        return content;
-    return content.map((part, partIndex) => {
-        if (part.type !== "text" || typeof part.text !== "string")
-            throw reject(`messages[${index}].content[${partIndex}]`,
-                `only text parts are supported (got ${JSON.stringify(part.type)} without text)`);
-        return part.text;
-    }).join("\n");
-}
-
-/** OpenAI messages as engine messages; `developer` is the system role. */
-export function toChatMessages(messages: OpenAiMessage[]): ChatMessage[] {
-    return messages.map((message, index): ChatMessage => {
-        if (message.tool_calls != null)
-            throw reject(`messages[${index}].tool_calls`, "tool calls are not supported; the worker runs no tools");
-        return {role: message.role === "developer" ? "system" : message.role, content: contentText(message, index)};
-    });
 }
 
 /**
@@ -65,22 +32,25 @@ export function toChatInput(messages: ChatMessage[]): ChatInput {
 }
 
 /** Maps a request onto the chat service's job, refusing what we cannot honour (never silently). */
-export function toOpenAiChatJob(body: ChatCompletionRequest, defaultMaxTokens: number): OpenAiChatJob {
-    if (body.n != null && body.n > 1)
-        throw reject("n", `only one choice per request is supported, got ${body.n}`);
-    if (body.tool_choice === "required" || (typeof body.tool_choice === "object" && body.tool_choice != null))
-        throw reject("tool_choice", "the worker runs no tools, so it cannot force a tool call");
+export function toOpenAiChatJob(body: ChatCompletionRequest, limits: OpenAiLimits): OpenAiChatJob {
     if (body.max_tokens != null && body.max_completion_tokens != null && body.max_tokens !== body.max_completion_tokens)
         throw reject("max_tokens", `disagrees with max_completion_tokens (${body.max_tokens} vs ${body.max_completion_tokens}); give one`,
             "invalid_request");
     if (body.grammar != null && body.response_format != null && body.response_format.type !== "text")
         throw reject("grammar", "give either grammar or a JSON response_format, not both", "invalid_request");
+    const tools = toToolSet(body);
+    const calling = tools != null && tools.choice !== "none";
+    const forced = calling && tools.choice !== "auto";
+    if (calling && body.logprobs === true)
+        throw reject("logprobs", "is not supported together with tools (unless tool_choice is \"none\")");
+    if (forced && (body.grammar != null || (body.response_format != null && body.response_format.type !== "text")))
+        throw reject("tool_choice", "a forced call is written under its own grammar: it cannot be combined with grammar or a JSON response_format");
+    if (forced && body.ignore_eos === true)
+        throw reject("ignore_eos", "a forced call ends when the call is complete");
 
-    const params: SamplingParams = samplingParams({
-        ...body,
-        max_tokens: body.max_completion_tokens ?? body.max_tokens,
-        stop: body.stop == null ? undefined : typeof body.stop === "string" ? [body.stop] : body.stop
-    }, defaultMaxTokens, OPENAI_SAMPLING_DEFAULTS);
+    const {params, n, stream, includeUsage} = sharedParams(
+        {...body, max_tokens: body.max_completion_tokens ?? body.max_tokens}, CHAT_COMPLETION_FIELDS, limits, limits.defaultMaxTokens,
+        logprobsRequest(body));
     const format = body.response_format;
     if (format?.type === "json_object")
         params.grammar = {type: "json_object"};
@@ -90,62 +60,48 @@ export function toOpenAiChatJob(body: ChatCompletionRequest, defaultMaxTokens: n
         params.grammar = format.json_schema.schema != null
             ? {type: "json_schema", schema: format.json_schema.schema}
             : {type: "json_object"};
-    } else if (body.grammar != null)
-        params.grammar = {type: "gbnf", grammar: body.grammar};
-
-    return {
-        input: toChatInput(toChatMessages(body.messages)),
-        params,
-        stream: body.stream ?? false,
-        includeUsage: body.stream_options?.include_usage ?? false
-    };
+    }
+    return {input: toChatInput(toChatMessages(body.messages)), params, tools, n, stream, includeUsage};
 }
 
-/** Field names (never values) a request sent that the worker does not act on, for the log. */
-export function ignoredFields(body: object): string[] {
-    return Object.keys(body).filter((key) => !HANDLED_REQUEST_FIELDS.has(key));
+/** `top_logprobs` means something only with `logprobs: true`; alone it would be silently ignored, so it is refused. */
+function logprobsRequest(body: Pick<ChatCompletionRequest, "logprobs" | "top_logprobs">): SamplingParams["logprobs"] {
+    if (body.logprobs === true)
+        return {top: body.top_logprobs ?? 0};
+    if (body.top_logprobs != null)
+        throw reject("top_logprobs", "requires logprobs: true", "invalid_request");
+    return null;
 }
 
 /**
- * OpenAI knows only stop and length. A time limit cuts the answer short, which is what `length`
- * tells a client; an aborted generation has no client left to read it.
+ * OpenAI knows stop, length and tool_calls. A time limit cuts the answer short, which is what
+ * `length` tells a client; an aborted generation has no client left to read it.
  */
 export function openAiFinishReason(reason: FinishReason): OpenAiFinishReason {
+    if (reason === "tool_calls") return "tool_calls";
     return reason === "length" || reason === "timeout" ? "length" : "stop";
 }
 
-export function completionUsage(usage: Usage): CompletionUsage {
-    return {
-        prompt_tokens: usage.promptTokens,
-        completion_tokens: usage.completionTokens,
-        total_tokens: usage.promptTokens + usage.completionTokens,
-        prompt_tokens_details: {cached_tokens: usage.cachedTokens}
-    };
-}
-
-/** Identity shared by every chunk of one completion. */
-export interface CompletionIdentity {
-    id: string;
-    created: number;
-    model: string;
-}
-
-export function newCompletionIdentity(model: string): CompletionIdentity {
-    return {id: `chatcmpl-${randomUUID().replace(/-/g, "")}`, created: Math.floor(Date.now() / 1000), model};
-}
-
-export function chatCompletion(identity: CompletionIdentity, result: ChatResult): ChatCompletion {
+export function chatCompletion(identity: CompletionIdentity, results: ChatResult[]): ChatCompletion {
     return {
         ...identity,
         object: "chat.completion",
         system_fingerprint: null,
-        choices: [{
-            index: 0,
-            message: {role: "assistant", content: result.text, refusal: null},
+        choices: results.map((result, index) => ({
+            index,
+            message: {
+                role: "assistant",
+                // A turn of calls has no content unless the model also wrote some.
+                content: result.toolCalls.length > 0 && result.text.trim() === "" ? null : result.text,
+                refusal: null,
+                ...(result.toolCalls.length > 0 ? {
+                    tool_calls: result.toolCalls.map((call) => ({id: call.id, type: "function" as const, function: {name: call.name, arguments: call.arguments}}))
+                } : {})
+            },
             logprobs: choiceLogprobs(result.logprobs),
             finish_reason: openAiFinishReason(result.finishReason)
-        }],
-        usage: completionUsage(result.usage)
+        })),
+        usage: choicesUsage(results)
     };
 }
 
@@ -155,19 +111,28 @@ export function choiceLogprobs(entries: TokenLogprob[] | null): ChoiceLogprobs |
 }
 
 export function chatCompletionChunk(
-    identity: CompletionIdentity, delta: ChatCompletionChunk["choices"][0]["delta"], finishReason: OpenAiFinishReason | null,
+    identity: CompletionIdentity, choice: number, delta: ChatCompletionChunk["choices"][0]["delta"], finishReason: OpenAiFinishReason | null,
     includeUsage: boolean, logprobs: TokenLogprob[] | null = null
 ): ChatCompletionChunk {
     return {
         ...identity,
         object: "chat.completion.chunk",
         system_fingerprint: null,
-        choices: [{index: 0, delta, logprobs: choiceLogprobs(logprobs), finish_reason: finishReason}],
+        choices: [{index: choice, delta, logprobs: choiceLogprobs(logprobs), finish_reason: finishReason}],
         ...(includeUsage ? {usage: null} : {})
     };
 }
 
+/** A streamed piece of a tool call, as OpenAI streams them: id, type and name first, then the arguments in pieces. */
+export function toolCallDelta(event: ToolCallEvent): ToolCallDelta {
+    return {
+        index: event.index,
+        ...(event.id != null ? {id: event.id, type: "function" as const} : {}),
+        function: {...(event.name != null ? {name: event.name} : {}), arguments: event.arguments}
+    };
+}
+
 /** The extra last chunk of `stream_options.include_usage`: no choices, only usage. */
-export function usageChunk(identity: CompletionIdentity, usage: Usage): ChatCompletionChunk {
-    return {...identity, object: "chat.completion.chunk", system_fingerprint: null, choices: [], usage: completionUsage(usage)};
+export function usageChunk(identity: CompletionIdentity, results: ChatResult[]): ChatCompletionChunk {
+    return {...identity, object: "chat.completion.chunk", system_fingerprint: null, choices: [], usage: choicesUsage(results)};
 }

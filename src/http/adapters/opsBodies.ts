@@ -104,9 +104,11 @@ export const CHAT_ENDPOINTS: Readonly<Record<string, string>> = Object.freeze({
     "/chat": "Conversational chat",
     "/chat/debug/system-prompt": "Debug system prompt handling",
     "/chat/health": "Health of the chat endpoint (this information)",
+    "/generate": "The later callers' name for /chat (messages shape)",
     "/enhance": "Simple prompt enhancement",
     "/health": "General health check",
-    "/v1/chat/completions": "OpenAI-compatible chat (the same pipeline as /chat)"
+    "/v1/chat/completions": "OpenAI-compatible chat (the same pipeline as /chat)",
+    "/v1/completions": "OpenAI-compatible completion of a raw prompt (the same pipeline)"
 });
 
 export function chatHealthBody(report: HealthReport, routes: readonly RouteRecord[]): ChatHealthResponseBody {

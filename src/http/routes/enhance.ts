@@ -12,7 +12,7 @@ import {callerModelInfo, enhanceShape, messagesEnhanceResponse, messagesInput, t
 import {samplingParams} from "../adapters/nativeChat.js";
 import {enhanceFailure, enhancementInfo, enhanceResponse, enhanceSampling} from "../adapters/nativeEnhance.js";
 import {disconnectSignal} from "../adapters/sse.js";
-import {toProblem} from "../adapters/errorMapping.js";
+import {retryHeaders, toProblem} from "../adapters/errorMapping.js";
 
 export interface EnhanceRouteDeps {
     config: Config;
@@ -96,8 +96,7 @@ export async function enhanceRoutes(app: FastifyInstance, {config, chat, enhance
                 request.log.warn({code: problem.code, status: problem.status}, "enhance failed");
             if (problem.status >= 500)
                 problem.status = 503;
-            if (problem.retryAfterSeconds != null)
-                void reply.header("retry-after", String(problem.retryAfterSeconds));
+            void reply.headers(retryHeaders(problem));
             return reply.status(problem.status).send(enhanceFailure(body, job, problem, (performance.now() - received) / 1000));
         }
     };

@@ -8,13 +8,14 @@ import {
     modelObjectSchema, type ApplyTemplateRequest, type ApplyTemplateResponse, type ChatCompletionRequest, type ModelList,
     type ModelObject
 } from "../../protocol/openai.js";
+import {completionRequestSchema, completionSchema, type CompletionRequest} from "../../protocol/openaiCompletions.js";
+import {chatCompletion, chatCompletionChunk, openAiFinishReason, toOpenAiChatJob, toolCallDelta, usageChunk} from "../adapters/openaiChat.js";
 import {
-    chatCompletion, chatCompletionChunk, ignoredFields, newCompletionIdentity, openAiFinishReason, toChatMessages,
-    toOpenAiChatJob, usageChunk
-} from "../adapters/openaiChat.js";
-import {disconnectSignal, SseStream} from "../adapters/sse.js";
-import {openAiErrorBody} from "../adapters/envelopes.js";
-import {toProblem} from "../adapters/errorMapping.js";
+    completion, completionChunk, completionLogprobs, completionUsageChunk, toCompletionJob
+} from "../adapters/openaiCompletions.js";
+import {newCompletionIdentity, type OpenAiLimits} from "../adapters/openaiCommon.js";
+import {toChatMessages, toToolSet} from "../adapters/openaiMessages.js";
+import {serveChoices} from "../adapters/openaiStream.js";
 
 export interface OpenAiRouteDeps {
     config: Config;
@@ -28,6 +29,7 @@ export interface OpenAiRouteDeps {
 export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiRouteDeps): Promise<void> {
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
     const startedAt = Math.floor(Date.now() / 1000);
+    const limits: OpenAiLimits = {defaultMaxTokens: config.defaultMaxTokens, maxChoices: Math.min(config.maxN, config.parallel)};
 
     const modelObject = (name: string): ModelObject => {
         const info = chat.engineInfo(name);
@@ -51,68 +53,66 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
     });
 
     typed.post("/v1/chat/completions", {
-        schema: {summary: "OpenAI chat completions on the same chat service as /chat, JSON or SSE chunks (stream: true).",
+        schema: {summary: "OpenAI chat completions (tools, n, logprobs) on the same chat service as /chat, JSON or SSE chunks (stream: true).",
             body: chatCompletionRequestSchema(config), response: {200: chatCompletionSchema}}
     }, async (request, reply) => {
         const body = request.body as ChatCompletionRequest;
-        const job = toOpenAiChatJob(body, config.defaultMaxTokens);
-        const ignored = ignoredFields(body);
-        if (ignored.length > 0)
-            request.log.info({ignoredFields: ignored}, "accepted OpenAI fields the worker does not act on");
+        const job = toOpenAiChatJob(body, limits);
         const identity = newCompletionIdentity(chat.model(body.model).name);
-        const sse = job.stream ? new SseStream(reply) : null;
-        const send = (data: unknown) => sse?.send(null, data);
-        try {
-            const result = await chat.chat({
-                model: body.model, input: job.input, params: job.params, conversationId: null, signal: disconnectSignal(reply)
-            }, {
-                onStart: sse != null ? () => {
-                    sse.open();
-                    send(chatCompletionChunk(identity, {role: "assistant", content: ""}, null, job.includeUsage));
-                } : undefined,
-                onText: sse != null
-                    ? (text, logprobs) => send(chatCompletionChunk(identity, {content: text}, null, job.includeUsage, logprobs))
-                    : undefined
-            });
-            request.log.info({
-                completionId: identity.id, user: body.user, requestedModel: body.model, finishReason: result.finishReason,
-                promptTokens: result.usage.promptTokens, cachedTokens: result.usage.cachedTokens,
-                completionTokens: result.usage.completionTokens, historyDropped: result.historyDropped,
-                grammar: job.params.grammar?.type, queueSeconds: result.queueSeconds,
-                generationSeconds: result.generationSeconds, stream: sse != null
-            }, "chat completion completed");
-            // OpenAI has no finish reason for "the server took the model away": that is an error.
-            if (result.interruption != null)
-                throw result.interruption;
-            if (sse == null)
-                return chatCompletion(identity, result);
-            send(chatCompletionChunk(identity, {}, openAiFinishReason(result.finishReason), job.includeUsage));
-            if (job.includeUsage)
-                send(usageChunk(identity, result.usage));
-            send("[DONE]");
-            sse.close();
-            return reply;
-        } catch (err) {
-            if (sse?.isOpen) {
-                // Headers are gone: OpenAI's SDKs read an `error` object in a data event as the failure.
-                const problem = toProblem(err, "messages");
-                request.log.warn({code: problem.code, status: problem.status}, "chat completion stream failed");
-                send(openAiErrorBody(problem));
-                sse.close();
-                return reply;
-            }
-            throw err;
-        }
+        const chunk = chatCompletionChunk.bind(null, identity);
+        return serveChoices(request, reply, chat, {model: body.model, input: job.input, params: job.params, tools: job.tools, n: job.n, conversationId: null},
+            job.stream, {
+                body: (results) => chatCompletion(identity, results),
+                opening: () => Array.from({length: job.n}, (_, choice) => chunk(choice, {role: "assistant", content: ""}, null, job.includeUsage)),
+                hooks: (send) => ({
+                    onText: (text, logprobs, choice) => send(chunk(choice, {content: text}, null, job.includeUsage, logprobs)),
+                    onToolCall: (event, choice) => send(chunk(choice, {tool_calls: [toolCallDelta(event)]}, null, job.includeUsage)),
+                    onChoiceEnd: (result, choice) => send(chunk(choice, {}, openAiFinishReason(result.finishReason), job.includeUsage))
+                }),
+                closing: (results) => job.includeUsage ? [usageChunk(identity, results)] : [],
+                logMessage: "chat completion completed",
+                logDetails: (results) => ({
+                    completionId: identity.id, user: body.user, requestedModel: body.model,
+                    tools: job.tools?.functions.length ?? 0, toolCalls: results.reduce((sum, result) => sum + result.toolCalls.length, 0)
+                })
+            }, "messages");
+    });
+
+    typed.post("/v1/completions", {
+        schema: {summary: "OpenAI's legacy completions: a raw prompt (no chat template), same queue, cache and limits as chat.",
+            body: completionRequestSchema(config), response: {200: completionSchema}}
+    }, async (request, reply) => {
+        const body = request.body as CompletionRequest;
+        const job = toCompletionJob(body, limits);
+        const identity = newCompletionIdentity(chat.model(body.model).name, "cmpl");
+        const chunk = completionChunk.bind(null, identity);
+        // Each choice's text offsets count from the start of its text (the echoed prompt included).
+        const offsets = new Array<number>(job.n).fill(job.echo ? job.input.raw.length : 0);
+        return serveChoices(request, reply, chat, {model: body.model, input: job.input, params: job.params, n: job.n, conversationId: null}, job.stream, {
+            body: (results) => completion(identity, job, results),
+            opening: () => job.echo ? Array.from({length: job.n}, (_, choice) => chunk(choice, job.input.raw, null, job.includeUsage)) : [],
+            hooks: (send) => ({
+                onText: (text, logprobs, choice) => {
+                    send(chunk(choice, text, null, job.includeUsage, completionLogprobs(logprobs, offsets[choice])));
+                    offsets[choice] += text.length;
+                },
+                onChoiceEnd: (result, choice) =>
+                    send(chunk(choice, "", openAiFinishReason(result.finishReason) === "length" ? "length" : "stop", job.includeUsage))
+            }),
+            closing: (results) => job.includeUsage ? [completionUsageChunk(identity, results)] : [],
+            logMessage: "completion completed",
+            logDetails: () => ({completionId: identity.id, user: body.user, requestedModel: body.model, echo: job.echo})
+        }, "prompt");
     });
 
     // llama-server's template endpoint: a worker with ENGINE=openai in front of this one renders its
-    // debug prompt and counts tokens for context fitting with it.
+    // debug prompt and counts tokens for context fitting with it (tools included).
     typed.post("/apply-template", {
         schema: {summary: "llama-server's template endpoint: messages rendered with the model's chat template.",
             body: applyTemplateRequestSchema(config), response: {200: applyTemplateResponseSchema}}
     }, async (request): Promise<ApplyTemplateResponse> => {
         const body = request.body as ApplyTemplateRequest;
-        const prompt = await chat.render(toChatMessages(body.messages));
+        const prompt = await chat.render(toChatMessages(body.messages), toToolSet({tools: body.tools, tool_choice: "none"}), undefined, body.model);
         return {prompt: prompt.text, prompt_tokens: prompt.tokenCount};
     });
 }
