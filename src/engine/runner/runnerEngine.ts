@@ -21,6 +21,8 @@ export interface RunnerEngineOptions {
     loadTimeoutSeconds: number;
     /** LOG_PROMPTS: log what the runner writes on stdout/stderr as it is (it may quote client text). */
     logPrompts: boolean;
+    /** The runner's module; default runnerMain beside this file (see WorkerOptions.runnerEntry). */
+    entry?: string;
     hooks?: {
         onCache?(event: CacheEvent): void;
         onStateDiscarded?(reason: StateDiscardReason): void;
@@ -108,6 +110,10 @@ export class RunnerEngine implements Engine {
             this.own = {state: "failed", reason: `the model runner could not start: ${(err as Error).message}`, loadProgress: null, code: "backend_unavailable"};
             return;
         }
+        if (this.closed) {
+            runner.kill("shutdown");
+            return;
+        }
         const timer = setTimeout(() => runner.kill("load_timeout"), this.options.loadTimeoutSeconds * 1000);
         timer.unref();
         runner.watchMemory(() => this.loadMemoryLimit(), (used, limit) =>
@@ -138,7 +144,7 @@ export class RunnerEngine implements Engine {
         const runner = await RunnerProcess.start(this.options.env, this.logger, this.options.logPrompts, {
             onMessage: (message) => this.receive(message),
             onExit: (exit) => this.runnerExited(runner, exit)
-        });
+        }, this.options.entry);
         this.runner = runner;
         runner.send({type: "init", settings: this.options.settings});
         return runner;
@@ -327,6 +333,9 @@ export class RunnerEngine implements Engine {
 
     async close(): Promise<void> {
         this.closed = true;
+        // A load cannot be interrupted inside llama.cpp, but its process can: waiting for it would
+        // hold a shutdown up to LOAD_TIMEOUT_SECONDS (a corrupt model may spin that long).
+        if (this.loading != null) this.runner?.kill("shutdown");
         await this.unload();
     }
 
