@@ -51,13 +51,20 @@ export interface WorkerOptions {
      * the process boundary costs per token. Nothing protects the HTTP process from llama.cpp then.
      */
     inProcessEngine?: boolean;
+    /**
+     * The runner's module, when not the one beside RunnerEngine: the test suite, running from
+     * source, starts the compiled runner in dist/ (tsx's loader costs over a second per runner start).
+     */
+    runnerEntry?: string;
 }
 
 /**
  * ENGINE=openai forwards to an upstream; ENGINE=embedded runs each GGUF in a supervised runner
  * process of its own (llama.cpp may abort, spin or grow; the HTTP process must keep answering).
  */
-async function createEngine(config: Config, model: ServedModelConfig, logger: Logger, hooks: RunnerEngineOptions["hooks"], inProcess: boolean): Promise<Engine> {
+async function createEngine(
+    config: Config, model: ServedModelConfig, logger: Logger, hooks: RunnerEngineOptions["hooks"], options: WorkerOptions
+): Promise<Engine> {
     const engineLogger = logger.child({component: "engine", ...(model.name != null ? {model: model.name} : {})});
     if (config.engine === "openai")
         return new UpstreamEngine(config, engineLogger);
@@ -73,14 +80,14 @@ async function createEngine(config: Config, model: ServedModelConfig, logger: Lo
         // Models share the state folder (each writes under its own identity) and split its budget.
         stateCacheMaxBytes: Math.floor(config.stateCacheMaxBytes / config.models.length)
     };
-    if (inProcess) {
+    if (options.inProcessEngine === true) {
         // Imported only here: the HTTP process never loads node-llama-cpp otherwise.
         const {LlamaEngine} = await import("./engine/llama/llamaEngine.js");
         return new LlamaEngine(settings, engineLogger, hooks);
     }
     return new RunnerEngine({
         settings, loadTimeoutSeconds: config.loadTimeoutSeconds, downloadStallSeconds: config.downloadStallSeconds,
-        logPrompts: config.logPrompts, hooks,
+        logPrompts: config.logPrompts, hooks, entry: options.runnerEntry,
         // llama.cpp evaluates on the runner's libuv pool: sized as bin/chat-worker.cjs sizes ours.
         env: {...process.env, UV_THREADPOOL_SIZE: String(config.uvThreadpoolSize)}
     }, engineLogger);
@@ -105,7 +112,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
             onStateDiscarded: (reason) => metrics.cacheDiscards.inc({reason}),
             onRunnerCrash: (cause) => metrics.runnerCrashes.inc({cause}),
             onBatch: (tokens, sequences, count = 1) => metrics.recordBatches(tokens, sequences, count)
-        }, options.inProcessEngine === true);
+        }, options);
         // Conversation affinity, where the engine offers it: a request goes to the sequence holding its prefix.
         const scheduler = new Scheduler(engine.slots, config.maxQueue, engine.pickSlot?.bind(engine));
         const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds},

@@ -132,7 +132,7 @@ test("npm run smoke walks every endpoint with the key and passes", async () => {
         /^PASS +POST +\/chat .*mixed shapes rejected/, /^PASS +GET +\/worker\/info .*1 model/, /^PASS +GET +\/debug\/model .*active/])
         assert.ok(rows.some((row) => pattern.test(row)), `${pattern} in\n${stdout}`);
     // The original worker's fields are checked too (issue 19).
-    assert.ok(rows.some((row) => /^PASS +GET +\/chat\/health .*chat_ready true, 7 endpoints/.test(row)), stdout);
+    assert.ok(rows.some((row) => /^PASS +GET +\/chat\/health .*chat_ready true, 8 endpoints/.test(row)), stdout);
     assert.ok(rows.some((row) => /^PASS +GET +\/model\/info .*unloaded: error "Model not loaded"/.test(row)), stdout);
     assert.ok(rows.some((row) => /^PASS +POST +\/memory\/unload .*Model unloaded/.test(row)), stdout);
     assert.ok(rows.some((row) => /^PASS +POST +\/memory\/load .*Model (already )?loaded/.test(row)), stdout);

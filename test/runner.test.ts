@@ -73,7 +73,7 @@ test("SIGTERM while a corrupt model spins in its runner: the process still exits
         const sent = performance.now();
         worker.child.kill("SIGTERM");
         const exit = await worker.exited;
-        assert.ok(performance.now() - sent < 25_000, `exited ${Math.round(performance.now() - sent)} ms after SIGTERM`);
+        assert.ok(performance.now() - sent < 10_000, `exited ${Math.round(performance.now() - sent)} ms after SIGTERM`);
         assert.equal(exit.signal, null);
     } finally {
         worker.child.kill("SIGKILL");

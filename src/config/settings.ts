@@ -80,6 +80,14 @@ export function list(raw: string): string[] {
     return raw.split(",").map((item) => item.trim()).filter((item) => item !== "");
 }
 
+/** Secrets, comma-separated: at least one, none empty (a blank key would be a typo that opens or locks everything). */
+export function secretList(raw: string): string[] {
+    const items = raw.split(",").map((item) => item.trim());
+    if (items.some((item) => item === ""))
+        throw new Error("expected one or more comma-separated keys, none empty");
+    return items;
+}
+
 /** A model served under a name (MODELS). */
 export interface NamedModel {
     name: string;

@@ -1,6 +1,6 @@
 import os from "node:os";
 import path from "node:path";
-import {boolean, decimal, integer, list, namedModels, oneOf, text, url, type Parser} from "./settings.js";
+import {boolean, decimal, integer, list, namedModels, oneOf, secretList, text, url, type Parser} from "./settings.js";
 import {modelReference} from "./modelSource.js";
 
 export const GPU_MODES = ["auto", "cuda", "vulkan", "false"] as const;
@@ -184,7 +184,7 @@ export const SETTINGS = {
         doc: "Longest a client may take to send a whole request (headers and body); past it, 408 and the connection closes. Does not bound the response (generations are bounded by `REQUEST_TIMEOUT_SECONDS`)."
     },
     WORKER_API_KEY: {
-        default: null, parse: list,
+        default: null, parse: secretList,
         doc: "When set, every endpoint except `/health`, `/ready` and the pages' files (playground, docs UI) requires `Authorization: Bearer <key>` (401 otherwise). " +
             "Several keys, comma-separated, are each accepted (callers with keys of their own). Never logged."
     },

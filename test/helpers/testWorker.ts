@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import {fileURLToPath} from "node:url";
 import pino, {type Logger} from "pino";
 import {loadConfig} from "../../src/config/config.js";
 import {createWorker, stopWorker, type Worker} from "../../src/worker.js";
@@ -10,6 +11,20 @@ import type {UpstreamEngine} from "../../src/engine/upstream/upstreamEngine.js";
 import {writeSyntheticModel, type ModelPreset} from "../../src/testmodel/syntheticModel.js";
 
 const modelDir = path.join(os.tmpdir(), "chat-worker-test-models");
+
+/**
+ * `npm test` builds first and sets CHAT_WORKER_TEST_RUNNER=dist: the model runners then start
+ * from dist/, as in production, without tsx's loader (over a second per runner start, and the
+ * suite starts about a hundred). A test file run on its own uses the TypeScript runner.
+ */
+export function testRunnerEntry(): string | undefined {
+    if (process.env.CHAT_WORKER_TEST_RUNNER !== "dist")
+        return undefined;
+    const entry = fileURLToPath(new URL("../../dist/src/engine/runner/runnerMain.js", import.meta.url));
+    if (!fs.existsSync(entry))
+        throw new Error(`CHAT_WORKER_TEST_RUNNER=dist, but ${entry} is missing: run npm run build first`);
+    return entry;
+}
 
 /** The synthetic model for a preset, generated once per machine and shared by test files. */
 export async function testModelPath(preset: ModelPreset = "tiny"): Promise<string> {
@@ -62,7 +77,7 @@ async function startWorker(env: Record<string, string>, logger?: Logger, options
         STATE_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-state-")),
         ...env
     });
-    const worker = await createWorker(config, logger ?? pino({level: "silent"}));
+    const worker = await createWorker(config, logger ?? pino({level: "silent"}), {runnerEntry: testRunnerEntry()});
     if (options.waitForModel !== false)
         for (const served of worker.models.all) await served.engine.whenSettled();
     await worker.app.listen({port: 0, host: "127.0.0.1"});

@@ -1,6 +1,6 @@
 import path from "node:path";
 import {spawn, type ChildProcess} from "node:child_process";
-import {testModelPath} from "./testWorker.js";
+import {testModelPath, testRunnerEntry} from "./testWorker.js";
 import {ONE_THREAD} from "./opsHelpers.js";
 import {SETTINGS} from "../../src/config/config.js";
 
@@ -25,14 +25,16 @@ export interface SpawnOptions {
 }
 
 /**
- * Runs the real entry point (src/main.ts) as its own process on a free port, as production would,
- * and resolves once it listens and its model has loaded.
+ * Runs the real entry point as its own process on a free port, as production would, and resolves
+ * once it listens and its model has loaded: src/main.ts under tsx, or under `npm test` (which
+ * builds first, see testRunnerEntry) the production start bin/chat-worker.cjs.
  */
 export async function spawnWorker(env: Record<string, string>, options: SpawnOptions = {}): Promise<RunningWorker> {
     const cleanEnv: NodeJS.ProcessEnv = {...process.env};
     for (const name of Object.keys(SETTINGS)) delete cleanEnv[name];
+    const built = testRunnerEntry() != null && options.cwd == null;
     return spawnWorkerProcess({
-        args: [...options.nodeArgs ?? [], "--import", "tsx", "src/main.ts"],
+        args: [...options.nodeArgs ?? [], ...built ? ["bin/chat-worker.cjs"] : ["--import", "tsx", "src/main.ts"]],
         cwd: options.cwd ?? root,
         env: {
             ...cleanEnv, UV_THREADPOOL_SIZE: "1", PORT: "0", HOST: "127.0.0.1", GPU: "false", ...ONE_THREAD,

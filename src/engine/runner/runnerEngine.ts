@@ -23,6 +23,8 @@ export interface RunnerEngineOptions {
     downloadStallSeconds: number;
     /** LOG_PROMPTS: log what the runner writes on stdout/stderr as it is (it may quote client text). */
     logPrompts: boolean;
+    /** The runner's module; default runnerMain beside this file (see WorkerOptions.runnerEntry). */
+    entry?: string;
     hooks?: {
         onCache?(event: CacheEvent): void;
         onStateDiscarded?(reason: StateDiscardReason): void;
@@ -111,6 +113,10 @@ export class RunnerEngine implements Engine {
             this.own = {state: "failed", reason: `the model runner could not start: ${(err as Error).message}`, loadProgress: null, code: "backend_unavailable"};
             return;
         }
+        if (this.closed) {
+            runner.kill("shutdown");
+            return;
+        }
         runner.watchMemory(() => this.loadMemoryLimit(), (used, limit) =>
             this.logger.error({usedBytes: used, limitBytes: limit}, "the model runner outgrew its memory while loading; killed"));
         if (!await this.fetchModel(runner)) {
@@ -185,7 +191,7 @@ export class RunnerEngine implements Engine {
         const runner = await RunnerProcess.start(this.options.env, this.logger, this.options.logPrompts, {
             onMessage: (message) => this.receive(message),
             onExit: (exit) => this.runnerExited(runner, exit)
-        });
+        }, this.options.entry);
         this.runner = runner;
         runner.send({type: "init", settings: this.options.settings});
         return runner;
@@ -380,6 +386,9 @@ export class RunnerEngine implements Engine {
 
     async close(): Promise<void> {
         this.closed = true;
+        // A load cannot be interrupted inside llama.cpp, but its process can: waiting for it would
+        // hold a shutdown up to LOAD_TIMEOUT_SECONDS (a corrupt model may spin that long).
+        if (this.loading != null) this.runner?.kill("shutdown");
         await this.unload();
     }
 

@@ -17,21 +17,23 @@ export interface RunnerExit {
 
 const here = fileURLToPath(import.meta.url);
 /** runnerMain beside this file: .ts when running from source (tsx), .js from dist/. */
-const RUNNER_ENTRY = path.join(path.dirname(here), `runnerMain${path.extname(here)}`);
+export const RUNNER_ENTRY = path.join(path.dirname(here), `runnerMain${path.extname(here)}`);
 
 /** Node options the runner needs from ours (a loader such as tsx, symlink handling), and none of the rest (--test...). */
 const INHERITED_OPTIONS = new Set(["--import", "--require", "-r", "--loader", "--experimental-loader"]);
 const INHERITED_FLAGS = new Set(["--preserve-symlinks", "--preserve-symlinks-main", "--enable-source-maps", "--expose-gc"]);
 
-function runnerExecArgv(): string[] {
+/** A compiled entry gets no loader: tsx's hooks would slow every import (node-llama-cpp's ~300 modules) for nothing. */
+function runnerExecArgv(entry: string): string[] {
     const args: string[] = [];
     const ours = process.execArgv;
+    const loaders = entry.endsWith(".ts");
     for (let i = 0; i < ours.length; i++) {
         const [name] = ours[i].split("=");
         if (INHERITED_FLAGS.has(name)) args.push(ours[i]);
         else if (INHERITED_OPTIONS.has(name)) {
-            args.push(ours[i]);
-            if (!ours[i].includes("=") && i + 1 < ours.length) args.push(ours[++i]);
+            const option = !ours[i].includes("=") && i + 1 < ours.length ? [ours[i], ours[++i]] : [ours[i]];
+            if (loaders) args.push(...option);
         }
     }
     return args;
@@ -78,9 +80,9 @@ export class RunnerProcess {
     static async start(env: NodeJS.ProcessEnv, logger: EngineLogger, verbatim: boolean, handlers: {
         onMessage(message: RunnerMessage): void;
         onExit(exit: RunnerExit): void;
-    }): Promise<RunnerProcess> {
-        const child = fork(RUNNER_ENTRY, [], {
-            env, execArgv: runnerExecArgv(), stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced"
+    }, entry: string = RUNNER_ENTRY): Promise<RunnerProcess> {
+        const child = fork(entry, [], {
+            env, execArgv: runnerExecArgv(entry), stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced"
         });
         let ready!: () => void;
         const isReady = new Promise<void>((resolve) => ready = resolve);
