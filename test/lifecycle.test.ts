@@ -73,7 +73,7 @@ test("a load draws a progress bar up to 100% on a terminal stream", async () => 
     let drawn = "";
     // Stands in for a TTY's stderr: it only needs write().
     const terminal = {write: (text: string) => (drawn += text, true)} as unknown as NodeJS.WriteStream;
-    server.worker.lifecycle.onLoadStart(() => showLoadProgress(() => server.worker.engine.status(), terminal, "loading tiny", 5));
+    server.worker.lifecycle.onLoadStart(() => showLoadProgress(() => server.worker.engine.status(), terminal, "tiny", 5));
     await post("/memory/load", {});
     await until(() => drawn.endsWith("\n"), 5000, "the final progress line");
     assert.match(drawn, /\[#{30}\] 100% loading tiny: ready\x1b\[K\n$/);
