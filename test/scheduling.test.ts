@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import {startTestWorker, until, type TestWorker} from "./helpers/testWorker.js";
 import {postJson} from "./helpers/http.js";
+import {openStream} from "./helpers/opsHelpers.js";
 
 let server: TestWorker;
 
@@ -60,4 +61,27 @@ test("beyond PARALLEL requests queue, and beyond MAX_QUEUE they get 429 with Ret
     const served = await queued;
     assert.equal(served.status, 200, "the queued request is served once the sequence frees");
     assert.equal(served.json.usage.completion_tokens, 3);
+});
+
+test("a request joining busy sequences is served at once, also when its own sequence must first be erased and spilled", async () => {
+    const busy = await startTestWorker({PARALLEL: "3", CONTEXT_SIZE: "8192", MAX_TOKENS_LIMIT: "8000"});
+    try {
+        // Every sequence holds an earlier conversation: the next request's sequence needs setup work
+        // first (its old tokens spilled and erased), which takes the context's lock.
+        await Promise.all([0, 1, 2].map((i) =>
+            postJson(`${busy.url}/chat`, {message: `warm-up ${i} `.repeat(20), max_tokens: 8, conversation_id: `warm-${i}`})));
+        // Two generations at once keep a next token queued at every step, so node-llama-cpp's batch
+        // loop never let go of the lock: the short request used to wait for both to end.
+        const long = [await openStream(busy.url, {message: "long", max_tokens: 6000, ignore_eos: true}),
+            await openStream(busy.url, {message: "longer", max_tokens: 6000, ignore_eos: true})];
+        const joined = await postJson(`${busy.url}/chat`, {message: "a short one", max_tokens: 4});
+        assert.equal(joined.status, 200);
+        assert.equal(joined.json.usage.completion_tokens, 4);
+        for (const stream of long) {
+            assert.ok(!stream.text().includes("event: done"), "the short request was served while the long ones still ran");
+            stream.request.destroy();
+        }
+    } finally {
+        await busy.close();
+    }
 });

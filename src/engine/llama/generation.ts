@@ -169,6 +169,9 @@ class Run {
         gate?.enter();
         try {
             while (end == null) {
+                // Setup work of a new request needs the context for a moment (see StepGate).
+                const paused = gate?.paused();
+                if (paused != null) await paused;
                 const next = await iterator.next();
                 if (next.done) {
                     end = "done"; // end-of-generation token or grammar completed

@@ -39,7 +39,7 @@ interface Loaded {
     /** DETERMINISTIC resolved for this backend (see determinism.ts). */
     deterministic: boolean;
     /** Holds each batch for the generating sequences (BATCH_FILL); null: batches form from what is queued. */
-    gate: StepGate | null;
+    gate: StepGate;
     /** Spilled sequence states of this exact model, or null when STATE_CACHE_MAX_BYTES is 0. */
     store: StateStore | null;
     slots: SlotRecord[];
@@ -167,7 +167,7 @@ export class LlamaEngine implements Engine {
                 }
             });
             const deterministic = resolveDeterministic(this.settings.deterministic, llama.gpu);
-            const gate = this.settings.batchFill ? new StepGate() : null;
+            const gate = new StepGate(this.settings.batchFill);
             const context = await model.createContext({
                 sequences: this.settings.parallel,
                 contextSize: this.settings.contextSize,
@@ -382,11 +382,12 @@ export class LlamaEngine implements Engine {
         const grammar = params.grammar != null ? await loaded.grammars.get(params.grammar) : null;
 
         const conversationId = request.conversationId ?? null;
-        const reuse = await holdPrompt({
+        // Erasing, saving and restoring take the context's lock, which busy token loops never let go of.
+        const reuse = await loaded.gate.exclusive(() => holdPrompt({
             sequence, record: loaded.slots[request.slot], store: loaded.store, prefixCache: this.settings.prefixCache,
             minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1,
             renderHistory: (messages) => renderPrompt(loaded, messages, false).tokens
-        }, tokens, conversationId, request.promptGroup != null ? this.promptGroups.join(request.promptGroup) : null, request.signal);
+        }, tokens, conversationId, request.promptGroup != null ? this.promptGroups.join(request.promptGroup) : null, request.signal));
         this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.cached, promptTokens: tokens.length});
         const record = loaded.slots[request.slot];
         record.conversationId = conversationId;
@@ -398,7 +399,7 @@ export class LlamaEngine implements Engine {
         const outcome: GenerationOutcome = {reply: ""};
         yield* generateTokens({
             model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused: reuse.reused, cached: reuse.cached, params,
-            signal: request.signal, abortReason: request.abortReason, tools, gate: loaded.gate ?? undefined
+            signal: request.signal, abortReason: request.abortReason, tools, gate: loaded.gate
         }, outcome);
         record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
     }
