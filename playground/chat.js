@@ -32,6 +32,8 @@ export class ChatTab {
         this.send = byId("send", HTMLButtonElement);
         this.stop = byId("stop", HTMLButtonElement);
         this.messages = byId("messages", HTMLOListElement);
+        /** A scroll is already planned for the next frame. */
+        this.scrollPending = false;
         this.systemPrompt = byId("system-prompt", HTMLTextAreaElement);
         this.modelField = byId("model-field", HTMLLabelElement);
         this.modelSelect = byId("model-select", HTMLSelectElement);
@@ -187,8 +189,17 @@ export class ChatTab {
         item.append(make("div", "meta", text));
     }
 
+    /**
+     * At most one scroll per frame: scrolling lays the page out, and doing it for every token of a
+     * fast stream (thousands a second) froze the page, Stop button included.
+     */
     scrollToEnd() {
-        this.messages.lastElementChild?.scrollIntoView({block: "end"});
+        if (this.scrollPending) return;
+        this.scrollPending = true;
+        requestAnimationFrame(() => {
+            this.scrollPending = false;
+            this.messages.lastElementChild?.scrollIntoView({block: "end"});
+        });
     }
 }
 

@@ -14,7 +14,8 @@ import {launchBrowser, screenshot, type Browser, type WatchedPage} from "../help
 const DESKTOP = {width: 1280, height: 800};
 const PHONE = {width: 390, height: 844};
 /** Long enough (about 3 s here) to be stopped half-way; the context holds it. */
-const LONG_REPLY_TOKENS = "4000";
+/** Long enough that Stop is pressed while it streams (the tiny model writes 4,000 tokens in about 2 s). */
+const LONG_REPLY_TOKENS = "30000";
 
 let server: TestWorker;
 let browser: Browser;
@@ -22,7 +23,7 @@ let browser: Browser;
 before(async () => {
     // One sequence: each turn of a conversation lands where the previous one left its tokens
     // (with more, a short common prefix can lose to an empty sequence, and the turn misses the cache).
-    server = await startTestWorker({PARALLEL: "1", CONTEXT_SIZE: "8192"});
+    server = await startTestWorker({PARALLEL: "1", CONTEXT_SIZE: "32768", MAX_TOKENS_LIMIT: "30000"});
     browser = await launchBrowser();
 });
 after(async () => {
