@@ -104,7 +104,9 @@ test("the CPU image's tree, built as the Dockerfile builds it, serves /chat and 
         }
         const info = await getJson(`${worker.url}/enhancement/info`);
         assert.deepEqual([...info.json.supported_job_types].sort(),
-            fs.readdirSync(path.join(root, "templates/enhance")).map((file) => file.replace(/\.json$/, "")).sort());
+            fs.readdirSync(path.join(root, "templates/enhance")).filter((file) => file.endsWith(".json")).map((file) => file.replace(/\.json$/, "")).sort());
+        // The sfw_mode term list (templates/enhance/sfw-terms.txt) came along: masking is available.
+        assert.equal((await postJson(`${worker.url}/chat`, {message: "Hello", max_tokens: 2, sfw_mode: true})).status, 200);
         const chat = await postJson(`${worker.url}/chat`, {message: "Hello", max_tokens: 8, ignore_eos: true});
         assert.equal(chat.status, 200);
         assert.equal(chat.json.usage.completion_tokens, 8);
