@@ -7,8 +7,9 @@ import {metricValue, ONE_THREAD} from "../helpers/opsHelpers.js";
 
 /**
  * Load: 64 concurrent clients on /chat for 30 s with small max_tokens. Every reply is 200 or 429
- * with Retry-After, no request waits longer than the queue's bound, RSS after the run stays within
- * 10% of RSS after warm-up, and the gauges return to 0.
+ * with Retry-After, no request waits longer than the queue's bound, the memory still referenced after
+ * the run (V8 heap and external buffers, after garbage collection) stays within 10% of what it was
+ * after warm-up, RSS within 50%, and the gauges return to 0.
  */
 
 const CONNECTIONS = 64;
@@ -59,14 +60,17 @@ async function load(seconds: number, tally: Tally): Promise<autocannon.Result> {
 }
 
 /**
- * RSS once garbage is collected (npm run test:stress runs node with --expose-gc), so that the
- * comparison sees memory that is still referenced, not garbage V8 has not collected yet.
+ * Memory once garbage is collected (npm run test:stress runs node with --expose-gc): what is still
+ * referenced (the V8 heap and external buffers), which a leak makes grow, and RSS, which also moves
+ * with memory the allocator has freed but not yet returned to the OS (measured on this machine: the
+ * same run went 190 -> 163 MiB once and 163 -> 195 MiB another time, with the heap flat).
  */
-function settledRss(): number {
+function settledMemory(): {referenced: number; rss: number} {
     const gc = (globalThis as {gc?: () => void}).gc;
     gc?.();
     gc?.();
-    return process.memoryUsage().rss;
+    const usage = process.memoryUsage();
+    return {referenced: usage.heapUsed + usage.external, rss: usage.rss};
 }
 
 async function drained(): Promise<void> {
@@ -79,12 +83,12 @@ test(`${CONNECTIONS} clients for ${DURATION_SECONDS} s: only 200 or 429 with Ret
     // Warm-up long enough for JIT code, socket buffers and autocannon's own state to settle.
     await load(10, warmTally);
     await drained();
-    const rssWarm = settledRss();
+    const warm = settledMemory();
 
     const tally: Tally = {statuses: new Map(), missingRetryAfter: 0};
     const result = await load(DURATION_SECONDS, tally);
     await drained();
-    const rssAfter = settledRss();
+    const settled = settledMemory();
 
     const served = tally.statuses.get(200) ?? 0;
     const rejected = tally.statuses.get(429) ?? 0;
@@ -92,8 +96,8 @@ test(`${CONNECTIONS} clients for ${DURATION_SECONDS} s: only 200 or 429 with Ret
         requests: result.requests.total, served, rejected, other: [...tally.statuses].filter(([status]) => status !== 200 && status !== 429),
         requestsPerSecond: result.requests.average, latencyMs: {p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max},
         errors: result.errors, timeouts: result.timeouts, queueBoundMs: QUEUE_BOUND_MS,
-        rssWarmMiB: +(rssWarm / 2 ** 20).toFixed(1), rssAfterMiB: +(rssAfter / 2 ** 20).toFixed(1),
-        rssChangePercent: +((rssAfter - rssWarm) / rssWarm * 100).toFixed(2)
+        referencedWarmMiB: +(warm.referenced / 2 ** 20).toFixed(1), referencedAfterMiB: +(settled.referenced / 2 ** 20).toFixed(1),
+        rssWarmMiB: +(warm.rss / 2 ** 20).toFixed(1), rssAfterMiB: +(settled.rss / 2 ** 20).toFixed(1)
     };
     console.log(`load figures: ${JSON.stringify(figures)}`);
 
@@ -103,8 +107,10 @@ test(`${CONNECTIONS} clients for ${DURATION_SECONDS} s: only 200 or 429 with Ret
     assert.equal(result.errors, 0, "no connection errors");
     assert.equal(result.timeouts, 0, "no request hung");
     assert.ok(result.latency.max <= QUEUE_BOUND_MS, `no request waited longer than the queue's bound (${result.latency.max} ms > ${QUEUE_BOUND_MS} ms)`);
-    // A leak shows as growth; RSS falling below warm-up (memory returned to the OS late) is not one.
-    assert.ok(rssAfter <= rssWarm * 1.10, `RSS grew more than 10% over warm-up: ${figures.rssWarmMiB} -> ${figures.rssAfterMiB} MiB`);
+    // A leak shows as growth; memory falling below warm-up (returned to the OS late) is not one.
+    assert.ok(settled.referenced <= warm.referenced * 1.10,
+        `referenced memory grew more than 10% over warm-up: ${figures.referencedWarmMiB} -> ${figures.referencedAfterMiB} MiB`);
+    assert.ok(settled.rss <= warm.rss * 1.5, `RSS grew more than 50% over warm-up: ${figures.rssWarmMiB} -> ${figures.rssAfterMiB} MiB`);
 
     const metrics = await fetch(`${server.url}/metrics`).then((response) => response.text());
     assert.equal(metricValue(metrics, "chat_worker_running_sequences"), 0);
