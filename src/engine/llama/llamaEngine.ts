@@ -21,7 +21,7 @@ import {maximumParallelism, recordingStrategy} from "./batchStrategy.js";
 import {StepGate} from "./stepGate.js";
 import {hasNoChatTemplate, PlainChatWrapper} from "./plainChatWrapper.js";
 import {toolPlan} from "./toolPlan.js";
-import {holdPrompt, PromptGroups} from "./promptSharing.js";
+import {holdPrompt, PromptGroups, type Exclusive} from "./promptSharing.js";
 import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {classifyLoadError, filesSize, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
@@ -383,11 +383,12 @@ export class LlamaEngine implements Engine {
 
         const conversationId = request.conversationId ?? null;
         // Erasing, saving and restoring take the context's lock, which busy token loops never let go of.
-        const reuse = await loaded.gate.exclusive(() => holdPrompt({
+        const exclusive: Exclusive = (work) => loaded.gate.exclusive(work);
+        const reuse = await holdPrompt({
             sequence, record: loaded.slots[request.slot], store: loaded.store, prefixCache: this.settings.prefixCache,
             minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1,
             renderHistory: (messages) => renderPrompt(loaded, messages, false).tokens
-        }, tokens, conversationId, request.promptGroup != null ? this.promptGroups.join(request.promptGroup) : null, request.signal));
+        }, tokens, conversationId, request.promptGroup != null ? this.promptGroups.join(request.promptGroup) : null, request.signal, exclusive);
         this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.cached, promptTokens: tokens.length});
         const record = loaded.slots[request.slot];
         record.conversationId = conversationId;

@@ -5,6 +5,9 @@ import {reusePrefix, type ReuseTarget} from "./prefixReuse.js";
 
 export type GroupMembership = {leader: true; shared(): void} | {leader: false; ready: Promise<void>};
 
+/** Runs work that takes the context's lock while the token loops pause (StepGate.exclusive). */
+export type Exclusive = <T>(work: () => Promise<T>) => Promise<T>;
+
 /** Below this many shared tokens, evaluating the prompt again costs less than a state file. */
 const MIN_SHARED_TOKENS = 32;
 
@@ -46,11 +49,12 @@ export class PromptGroups {
  * The leader's part: evaluates the prompt up to the tokens every choice evaluates itself
  * (`minEvaluated`: fresh logits, and in deterministic mode no 1-token piece) and saves the
  * sequence's state for the others. Returns how many prompt tokens the sequence now holds, or
- * `reused` when sharing is not worth it or the store is off.
+ * `reused` when sharing is not worth it or the store is off. Only the erase and the save pause
+ * the other sequences; the evaluation batches with them.
  */
 export async function sharePrompt(
     sequence: LlamaContextSequence, store: StateStore | null, tokens: Token[], reused: number, minEvaluated: number,
-    conversationId: string | null
+    conversationId: string | null, exclusive: Exclusive
 ): Promise<number> {
     const end = tokens.length - minEvaluated;
     if (store == null || end < MIN_SHARED_TOKENS)
@@ -59,11 +63,11 @@ export async function sharePrompt(
     if (end > start && end - start < minEvaluated) {
         // A piece shorter than minEvaluated would be evaluated the way a generation step is.
         start = Math.max(0, end - minEvaluated);
-        await sequence.eraseContextTokenRanges([{start, end: sequence.nextTokenIndex}]);
+        await exclusive(() => sequence.eraseContextTokenRanges([{start, end: sequence.nextTokenIndex}]));
     }
     if (end > start)
         await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(start, end));
-    await store.save(sequence, conversationId);
+    await exclusive(() => store.save(sequence, conversationId));
     return end;
 }
 
@@ -71,17 +75,19 @@ export async function sharePrompt(
  * Makes the sequence hold as much of the prompt as it can without generating: what it or the
  * store already has (reusePrefix), and for a choice of several (`group`) the prompt shared by
  * the group's leader. `reused`: tokens the sequence holds now; `cached`: those it did not evaluate
- * for this request.
+ * for this request. The steps that take the context's lock (erasing, spilling, restoring, saving)
+ * run through `exclusive`; waiting for the leader and evaluating do not hold the others up.
  */
 export async function holdPrompt(
-    target: ReuseTarget, tokens: Token[], conversationId: string | null, group: GroupMembership | null, signal: AbortSignal
+    target: ReuseTarget, tokens: Token[], conversationId: string | null, group: GroupMembership | null, signal: AbortSignal,
+    exclusive: Exclusive
 ): Promise<{reused: number; cached: number; source: CacheEvent["source"]}> {
     if (group != null && !group.leader)
         await Promise.race([group.ready, abortion(signal)]);
     try {
-        const reuse = await reusePrefix(target, tokens, conversationId);
+        const reuse = await exclusive(() => reusePrefix(target, tokens, conversationId));
         const reused = group?.leader
-            ? await sharePrompt(target.sequence, target.store, tokens, reuse.reused, target.minEvaluated, conversationId)
+            ? await sharePrompt(target.sequence, target.store, tokens, reuse.reused, target.minEvaluated, conversationId, exclusive)
             : reuse.reused;
         return {reused, cached: reuse.reused, source: reuse.source};
     } finally {
