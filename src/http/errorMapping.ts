@@ -1,5 +1,5 @@
 import type {FastifyError} from "fastify";
-import {ContextOverflowError, WorkerError, type ErrorKind} from "../../errors.js";
+import {ContextOverflowError, WorkerError, type ErrorKind} from "../errors.js";
 
 /** A failure ready to be written: the one place where error kinds become HTTP statuses. */
 export interface Problem {
@@ -67,9 +67,10 @@ function describeValidation(issue: AjvIssue): {message: string; param: string} {
 
 /**
  * Turns anything thrown in a handler or by Fastify into a Problem; never leaks stacks or paths.
- * `promptField` is the request field holding the prompt (envelopes.ts `promptFieldFor`): errors
- * carry facts, and this is where a prompt that cannot fit gets the wire's name. `openAi`: the
- * request was for an OpenAI route, whose clients expect OpenAI's wording for an unknown field.
+ * `promptField` is the request field holding the prompt (each API's ErrorEnvelope says which, see
+ * errorHandler.ts): errors carry facts, and this is where a prompt that cannot fit gets the wire's
+ * name. `openAi`: the request was for an OpenAI route, whose clients expect OpenAI's wording for
+ * an unknown field.
  */
 export function toProblem(err: unknown, promptField = "message", openAi = false): Problem {
     if (err instanceof ContextOverflowError)

@@ -1,4 +1,5 @@
-import type {FastifyReply} from "fastify";
+import type {FastifyReply, FastifyRequest} from "fastify";
+import {toProblem, type Problem} from "./errorMapping.js";
 
 /**
  * A Server-Sent Events response. Opening it hijacks the reply, so everything before `open()` can
@@ -61,4 +62,36 @@ export function disconnectSignal(reply: FastifyReply): AbortSignal {
         if (!reply.raw.writableFinished) controller.abort();
     });
     return controller.signal;
+}
+
+/** How an API writes a failure into a stream that is already open (its headers are gone). */
+export interface StreamErrorEncoding {
+    /** The event's name; null for a data-only event (OpenAI's style). */
+    event: string | null;
+    body(problem: Problem): unknown;
+    /** toProblem's arguments: the field holding the prompt, and OpenAI's wording. */
+    promptField?: string;
+    openAiWording?: boolean;
+    /** The warning logged for it. */
+    logMessage: string;
+}
+
+/**
+ * Runs `work`, which opens `sse` once a sequence is leased: every failure before that propagates
+ * and gets a real status; one after it becomes the stream's last event, and the stream ends.
+ */
+export async function streamOrThrow<T>(
+    request: FastifyRequest, reply: FastifyReply, sse: SseStream | null, encoding: StreamErrorEncoding, work: () => Promise<T>
+): Promise<T | FastifyReply> {
+    try {
+        return await work();
+    } catch (err) {
+        if (sse?.isOpen !== true)
+            throw err;
+        const problem = toProblem(err, encoding.promptField, encoding.openAiWording);
+        request.log.warn({code: problem.code, status: problem.status}, encoding.logMessage);
+        sse.send(encoding.event, encoding.body(problem));
+        sse.close();
+        return reply;
+    }
 }

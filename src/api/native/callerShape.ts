@@ -1,5 +1,5 @@
 import {Type, type Static} from "@sinclair/typebox";
-import {Nullable, StringEnum} from "./schemaTypes.js";
+import {Nullable, StringEnum} from "../../http/schemaTypes.js";
 
 /**
  * The later API the original's callers speak (the OurVidz edge functions `roleplay-chat`,

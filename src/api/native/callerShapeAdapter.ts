@@ -1,15 +1,17 @@
 import {randomUUID} from "node:crypto";
 import {WorkerError} from "../../errors.js";
 import type {ChatInput, ChatMessage, ChatResult, ModelInfo} from "../../service/chatService.js";
-import type {ChatRequestBody, MessagesChatResponseBody} from "../../protocol/native.js";
-import type {CallerModelInfo} from "../../protocol/callerShape.js";
-import type {EnhanceRequestBody, MessagesEnhanceResponseBody} from "../../protocol/enhance.js";
+import {toChatInput} from "../../service/requestShaping.js";
+import {round} from "../../service/rounding.js";
+import {logprobEntries} from "../../http/logprobEntries.js";
+import type {ChatRequestBody, MessagesChatResponseBody} from "./chatSchemas.js";
+import type {CallerModelInfo} from "./callerShape.js";
+import type {EnhanceRequestBody, MessagesEnhanceResponseBody} from "./enhanceSchemas.js";
 import type {SpecEnhanceBody} from "./nativeEnhance.js";
-import {toChatInput} from "./openaiChat.js";
-import {logprobEntries, nativeFinishReason, nativeUsage, round, type SpecChatBody} from "./nativeChat.js";
+import {nativeFinishReason, nativeUsage, type SpecChatBody} from "./nativeChat.js";
 
 /**
- * The later callers' shape (`messages`, see protocol/callerShape.ts) of /chat, /generate and
+ * The later callers' shape (`messages`, see callerShape.ts) of /chat, /generate and
  * /enhance onto the one chat pipeline, and back into the fields those callers read.
  */
 

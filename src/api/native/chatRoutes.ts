@@ -5,12 +5,16 @@ import type {Config} from "../../config/config.js";
 import type {ChatService} from "../../service/chatService.js";
 import {
     chatRequestSchema, chatResponseSchema, debugPromptResponseSchema, messagesChatResponseSchema, type ChatRequestBody, type DebugPromptResponseBody
-} from "../../protocol/native.js";
-import {chatInput, chatResponse, logprobEntries, samplingParams, systemPromptUsed} from "../adapters/nativeChat.js";
-import {callerModelInfo, chatShape, messagesChatResponse, messagesInput, systemMessage} from "../adapters/callerShapeAdapter.js";
-import {disconnectSignal, SseStream, wantsStream} from "../adapters/sse.js";
-import {nativeErrorBody} from "../adapters/envelopes.js";
-import {toProblem} from "../adapters/errorMapping.js";
+} from "./chatSchemas.js";
+import {samplingParams} from "../../service/requestShaping.js";
+import {logprobEntries} from "../../http/logprobEntries.js";
+import {disconnectSignal, SseStream, streamOrThrow, wantsStream, type StreamErrorEncoding} from "../../http/sse.js";
+import {nativeErrorBody} from "../../http/errorHandler.js";
+import {chatInput, chatResponse, systemPromptUsed} from "./nativeChat.js";
+import {callerModelInfo, chatShape, messagesChatResponse, messagesInput, systemMessage} from "./callerShapeAdapter.js";
+
+/** A failure after the stream opened: an `error` event with the native envelope. */
+const STREAM_ERRORS: StreamErrorEncoding = {event: "error", body: nativeErrorBody, logMessage: "chat stream failed"};
 
 export interface ChatRouteDeps {
     config: Config;
@@ -30,7 +34,7 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
         const body = request.body as ChatRequestBody;
         const shape = chatShape(body);
         const sse = wantsStream(body.stream, request.headers.accept) ? new SseStream(reply) : null;
-        try {
+        return streamOrThrow(request, reply, sse, STREAM_ERRORS, async () => {
             const result = await chat.chat({
                 model: body.model ?? null,
                 input: shape.kind === "spec" ? chatInput(shape.body) : messagesInput(shape.body.messages),
@@ -67,17 +71,7 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
             sse.send("done", response);
             sse.close();
             return reply;
-        } catch (err) {
-            if (sse?.isOpen) {
-                // Headers are gone: the failure becomes an event in the stream.
-                const problem = toProblem(err);
-                request.log.warn({code: problem.code, status: problem.status}, "chat stream failed");
-                sse.send("error", nativeErrorBody(problem));
-                sse.close();
-                return reply;
-            }
-            throw err;
-        }
+        });
     };
     const response = {200: Type.Union([chatResponseSchema, messagesChatResponseSchema])};
     typed.post("/chat", {

@@ -1,5 +1,6 @@
 import {Type, type Static} from "@sinclair/typebox";
-import {Nullable, StringEnum} from "./schemaTypes.js";
+import {Nullable, StringEnum, type GenerationLimits} from "../../http/schemaTypes.js";
+import {logprobEntrySchema, MAX_TOP_LOGPROBS} from "../../http/logprobEntries.js";
 import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./callerShape.js";
 
 /**
@@ -8,15 +9,6 @@ import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./caller
  */
 
 export const SENDERS = ["user", "assistant"] as const;
-
-/** OpenAI's limit for `top_logprobs`. */
-export const MAX_TOP_LOGPROBS = 20;
-
-export interface GenerationLimits {
-    maxTokensLimit: number;
-    maxStopSequences: number;
-    maxHistoryMessages: number;
-}
 
 /** Sampling fields shared by /chat and /enhance; `maximum`s come from the settings. */
 export function samplingFields(limits: GenerationLimits) {
@@ -72,13 +64,6 @@ export const chatUsageSchema = Type.Object({
     cached_tokens: Type.Integer({description: "prompt tokens reused from the conversation cache"})
 });
 export type ChatUsage = Static<typeof chatUsageSchema>;
-
-export const topLogprobSchema = Type.Object({token: Type.String(), logprob: Type.Number(), bytes: Type.Array(Type.Integer())});
-export const logprobEntrySchema = Type.Object({
-    token: Type.String(), logprob: Type.Number(), bytes: Type.Array(Type.Integer()), top_logprobs: Type.Array(topLogprobSchema)
-});
-export type TopLogprobEntry = Static<typeof topLogprobSchema>;
-export type LogprobEntry = Static<typeof logprobEntrySchema>;
 
 const historyEntrySchema = Type.Object({
     sender: StringEnum(SENDERS),
@@ -141,10 +126,3 @@ export const debugPromptResponseSchema = Type.Object({
     pure_inference_mode: Type.Literal(true)
 });
 export type DebugPromptResponseBody = Static<typeof debugPromptResponseSchema>;
-
-export interface ErrorBody {
-    success: false;
-    error: string;
-    code: string;
-    param?: string;
-}

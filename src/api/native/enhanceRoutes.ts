@@ -7,12 +7,12 @@ import {Type} from "@sinclair/typebox";
 import {
     enhanceRequestSchema, enhanceResponseSchema, MESSAGES_ENHANCE_MAX_TOKENS, messagesEnhanceResponseSchema,
     type EnhanceRequestBody, type EnhancementInfoBody
-} from "../../protocol/enhance.js";
-import {callerModelInfo, enhanceShape, messagesEnhanceResponse, messagesInput, type MessagesEnhanceBody} from "../adapters/callerShapeAdapter.js";
-import {samplingParams} from "../adapters/nativeChat.js";
-import {enhanceFailure, enhancementInfo, enhanceResponse, enhanceSampling} from "../adapters/nativeEnhance.js";
-import {disconnectSignal} from "../adapters/sse.js";
-import {retryHeaders, toProblem} from "../adapters/errorMapping.js";
+} from "./enhanceSchemas.js";
+import {samplingParams} from "../../service/requestShaping.js";
+import {disconnectSignal} from "../../http/sse.js";
+import {retryHeaders, toProblem} from "../../http/errorMapping.js";
+import {callerModelInfo, enhanceShape, messagesEnhanceResponse, messagesInput, type MessagesEnhanceBody} from "./callerShapeAdapter.js";
+import {enhanceFailure, enhancementInfo, enhanceResponse, enhanceSampling} from "./nativeEnhance.js";
 
 export interface EnhanceRouteDeps {
     config: Config;
@@ -100,8 +100,10 @@ export async function enhanceRoutes(app: FastifyInstance, {config, chat, enhance
             return reply.status(problem.status).send(enhanceFailure(body, job, problem, (performance.now() - received) / 1000));
         }
     };
-    typed.post("/enhance", {schema}, handler);
-    typed.post("/enhance/legacy", {schema}, handler);
+    // A prompt too long for the context is blamed on `prompt` (or `messages`, see nativeApi.ts).
+    const routeConfig = {promptField: "prompt"};
+    typed.post("/enhance", {schema, config: routeConfig}, handler);
+    typed.post("/enhance/legacy", {schema, config: routeConfig}, handler);
 
     typed.get("/enhancement/info", async (): Promise<EnhancementInfoBody> =>
         enhancementInfo(enhance, chat.engineInfo(), chat.engineStatus()));

@@ -1,6 +1,6 @@
 import {Type, type Static} from "@sinclair/typebox";
-import {FINISH_REASONS, chatUsageSchema} from "./native.js";
-import {StringEnum} from "./schemaTypes.js";
+import {FINISH_REASONS, chatUsageSchema} from "./chatSchemas.js";
+import {StringEnum} from "../../http/schemaTypes.js";
 import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./callerShape.js";
 
 /**

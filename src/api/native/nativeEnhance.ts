@@ -1,9 +1,11 @@
-import type {EnhanceRequestBody, EnhanceResponseBody, EnhancementInfoBody, EnhanceFailureBody} from "../../protocol/enhance.js";
+import type {EnhanceRequestBody, EnhanceResponseBody, EnhancementInfoBody, EnhanceFailureBody} from "./enhanceSchemas.js";
 import type {EnhanceResult, EnhanceSampling, EnhanceService} from "../../service/enhanceService.js";
 import {MAX_WORD_CHARS, MIN_TOKEN_BUDGET, phraseLimits} from "../../service/enhanceOutputFormat.js";
 import type {ModelInfo, EngineStatus} from "../../service/chatService.js";
-import type {Problem} from "./errorMapping.js";
-import {nativeFinishReason, nativeUsage, round, SAMPLING_DEFAULTS} from "./nativeChat.js";
+import {SAMPLING_DEFAULTS} from "../../service/requestShaping.js";
+import {round} from "../../service/rounding.js";
+import type {Problem} from "../../http/errorMapping.js";
+import {nativeFinishReason, nativeUsage} from "./nativeChat.js";
 
 export const DEFAULT_ENHANCEMENT_TYPE = "manual";
 

@@ -1,7 +1,6 @@
 import {Type, type Static} from "@sinclair/typebox";
-import {Nullable, StringEnum} from "./schemaTypes.js";
-import type {GenerationLimits} from "./native.js";
-import {completionUsageSchema, sharedRequestFields, type CompletionUsage} from "./openai.js";
+import {Nullable, StringEnum, type GenerationLimits} from "../../http/schemaTypes.js";
+import {completionUsageSchema, sharedRequestFields, type CompletionUsage} from "./openaiSchemas.js";
 
 /**
  * Wire types of OpenAI's legacy `/v1/completions`: a raw prompt in (no chat template), text out.

@@ -1,9 +1,10 @@
-import {logprobEntries} from "./nativeChat.js";
-import type {ChatInput, ChatMessage, ChatResult, FinishReason, SamplingParams, TokenLogprob, ToolCallEvent, ToolSet} from "../../service/chatService.js";
-import {CHAT_COMPLETION_FIELDS} from "../../protocol/openaiFields.js";
+import type {ChatInput, ChatResult, FinishReason, SamplingParams, TokenLogprob, ToolCallEvent, ToolSet} from "../../service/chatService.js";
+import {logprobsRequest, toChatInput} from "../../service/requestShaping.js";
+import {logprobEntries} from "../../http/logprobEntries.js";
+import {CHAT_COMPLETION_FIELDS} from "./openaiFields.js";
 import type {
     ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChoiceLogprobs, OpenAiFinishReason, ToolCallDelta
-} from "../../protocol/openai.js";
+} from "./openaiSchemas.js";
 import {choicesUsage, reject, sharedParams, type CompletionIdentity, type OpenAiLimits} from "./openaiCommon.js";
 import {toChatMessages, toToolSet} from "./openaiMessages.js";
 
@@ -14,21 +15,6 @@ export interface OpenAiChatJob {
     n: number;
     stream: boolean;
     includeUsage: boolean;
-}
-
-/**
- * Splits the conversation the way ChatService fits it: the leading system messages are pinned, the
- * last message is pinned, and everything between is history that may be shortened, oldest first.
- */
-export function toChatInput(messages: ChatMessage[]): ChatInput {
-    let leading = 0;
-    while (leading < messages.length - 1 && messages[leading].role === "system")
-        leading++;
-    return {
-        prefix: messages.slice(0, leading),
-        history: messages.slice(leading, -1),
-        tail: messages.slice(-1)
-    };
 }
 
 /** Maps a request onto the chat service's job, refusing what we cannot honour (never silently). */
@@ -62,15 +48,6 @@ export function toOpenAiChatJob(body: ChatCompletionRequest, limits: OpenAiLimit
             : {type: "json_object"};
     }
     return {input: toChatInput(toChatMessages(body.messages)), params, tools, n, stream, includeUsage};
-}
-
-/** `top_logprobs` means something only with `logprobs: true`; alone it would be silently ignored, so it is refused. */
-function logprobsRequest(body: Pick<ChatCompletionRequest, "logprobs" | "top_logprobs">): SamplingParams["logprobs"] {
-    if (body.logprobs === true)
-        return {top: body.top_logprobs ?? 0};
-    if (body.top_logprobs != null)
-        throw reject("top_logprobs", "requires logprobs: true", "invalid_request");
-    return null;
 }
 
 /**

@@ -1,10 +1,10 @@
 import {randomUUID} from "node:crypto";
 import type {Static, TObject} from "@sinclair/typebox";
-import {samplingParams} from "./nativeChat.js";
 import {WorkerError} from "../../errors.js";
 import type {ChatResult, SamplingParams} from "../../service/chatService.js";
-import {refusedField, type FieldTable} from "../../protocol/openaiFields.js";
-import type {CompletionUsage, sharedRequestFields} from "../../protocol/openai.js";
+import {samplingParams} from "../../service/requestShaping.js";
+import {refusedField, type FieldTable} from "./openaiFields.js";
+import type {CompletionUsage, sharedRequestFields} from "./openaiSchemas.js";
 
 /** What the two OpenAI endpoints share in the request (sampling, stopping, streaming, extensions). */
 export type SharedRequest = Static<TObject<ReturnType<typeof sharedRequestFields>>>;

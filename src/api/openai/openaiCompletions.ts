@@ -1,6 +1,6 @@
 import type {ChatResult, RawInput, SamplingParams, TokenLogprob} from "../../service/chatService.js";
-import {COMPLETION_FIELDS} from "../../protocol/openaiFields.js";
-import type {Completion, CompletionChunk, CompletionLogprobs, CompletionRequest} from "../../protocol/openaiCompletions.js";
+import {COMPLETION_FIELDS} from "./openaiFields.js";
+import type {Completion, CompletionChunk, CompletionLogprobs, CompletionRequest} from "./completionSchemas.js";
 import {choicesUsage, reject, sharedParams, type CompletionIdentity, type OpenAiLimits} from "./openaiCommon.js";
 import {openAiFinishReason} from "./openaiChat.js";
 

@@ -1,5 +1,5 @@
 import type {ChatMessage, ToolCallRecord, ToolSet} from "../../service/chatService.js";
-import type {ChatCompletionRequest, OpenAiMessage} from "../../protocol/openai.js";
+import type {ChatCompletionRequest, OpenAiMessage} from "./openaiSchemas.js";
 import {reject} from "./openaiCommon.js";
 
 /** Message content as text: a string, or text parts joined by newlines (as vLLM joins them). */

@@ -7,15 +7,13 @@ import {
     applyTemplateRequestSchema, applyTemplateResponseSchema, chatCompletionRequestSchema, chatCompletionSchema, modelListSchema,
     modelObjectSchema, type ApplyTemplateRequest, type ApplyTemplateResponse, type ChatCompletionRequest, type ModelList,
     type ModelObject
-} from "../../protocol/openai.js";
-import {completionRequestSchema, completionSchema, type CompletionRequest} from "../../protocol/openaiCompletions.js";
-import {chatCompletion, chatCompletionChunk, openAiFinishReason, toOpenAiChatJob, toolCallDelta, usageChunk} from "../adapters/openaiChat.js";
-import {
-    completion, completionChunk, completionLogprobs, completionUsageChunk, toCompletionJob
-} from "../adapters/openaiCompletions.js";
-import {newCompletionIdentity, type OpenAiLimits} from "../adapters/openaiCommon.js";
-import {toChatMessages, toToolSet} from "../adapters/openaiMessages.js";
-import {serveChoices} from "../adapters/openaiStream.js";
+} from "./openaiSchemas.js";
+import {completionRequestSchema, completionSchema, type CompletionRequest} from "./completionSchemas.js";
+import {chatCompletion, chatCompletionChunk, openAiFinishReason, toOpenAiChatJob, toolCallDelta, usageChunk} from "./openaiChat.js";
+import {completion, completionChunk, completionLogprobs, completionUsageChunk, toCompletionJob} from "./openaiCompletions.js";
+import {newCompletionIdentity, type OpenAiLimits} from "./openaiCommon.js";
+import {toChatMessages, toToolSet} from "./openaiMessages.js";
+import {serveChoices} from "./serveChoices.js";
 
 export interface OpenAiRouteDeps {
     config: Config;
@@ -23,10 +21,10 @@ export interface OpenAiRouteDeps {
 }
 
 /**
- * The OpenAI-compatible API: a translation layer onto the same ChatService as /chat (as Ollama
- * does it), not a second pipeline. Errors use OpenAI's envelope (see app.ts).
+ * The routes under /v1 (registered with that prefix, see openaiApi.ts): a translation layer onto
+ * the same ChatService as /chat (as Ollama does it), not a second pipeline.
  */
-export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiRouteDeps): Promise<void> {
+export async function v1Routes(app: FastifyInstance, {config, chat}: OpenAiRouteDeps): Promise<void> {
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
     const startedAt = Math.floor(Date.now() / 1000);
     const limits: OpenAiLimits = {defaultMaxTokens: config.defaultMaxTokens, maxChoices: Math.min(config.maxN, config.parallel)};
@@ -39,11 +37,11 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
         };
     };
 
-    typed.get("/v1/models", {schema: {summary: "Every served model (OpenAI's model list).", response: {200: modelListSchema}}},
+    typed.get("/models", {schema: {summary: "Every served model (OpenAI's model list).", response: {200: modelListSchema}}},
         async (): Promise<ModelList> => ({object: "list", data: chat.models.names().map(modelObject)}));
 
     // A wildcard, because model ids such as "Qwen/Qwen2.5-7B-Instruct" contain slashes.
-    typed.get("/v1/models/*", {schema: {summary: "One model by id.", response: {200: modelObjectSchema}}}, async (request): Promise<ModelObject> => {
+    typed.get("/models/*", {schema: {summary: "One model by id.", response: {200: modelObjectSchema}}}, async (request): Promise<ModelObject> => {
         const id = decodeURIComponent((request.params as {"*": string})["*"]);
         const names = chat.models.names();
         if (!names.includes(id))
@@ -52,7 +50,7 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
         return modelObject(id);
     });
 
-    typed.post("/v1/chat/completions", {
+    typed.post("/chat/completions", {
         schema: {summary: "OpenAI chat completions (tools, n, logprobs) on the same chat service as /chat, JSON or SSE chunks (stream: true).",
             body: chatCompletionRequestSchema(config), response: {200: chatCompletionSchema}}
     }, async (request, reply) => {
@@ -78,7 +76,9 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
             }, "messages");
     });
 
-    typed.post("/v1/completions", {
+    typed.post("/completions", {
+        // A prompt too long for the context is blamed on `prompt` here (`messages` elsewhere under /v1).
+        config: {promptField: "prompt"},
         schema: {summary: "OpenAI's legacy completions: a raw prompt (no chat template), same queue, cache and limits as chat.",
             body: completionRequestSchema(config), response: {200: completionSchema}}
     }, async (request, reply) => {
@@ -105,9 +105,16 @@ export async function openAiRoutes(app: FastifyInstance, {config, chat}: OpenAiR
         }, "prompt");
     });
 
-    // llama-server's template endpoint: a worker with ENGINE=openai in front of this one renders its
-    // debug prompt and counts tokens for context fitting with it (tools included).
-    typed.post("/apply-template", {
+}
+
+/**
+ * llama-server's template endpoint: a worker with ENGINE=openai in front of this one renders its
+ * debug prompt and counts tokens for context fitting with it (tools included). Registered with the
+ * prefix /apply-template (hence the empty path), so its errors and 404s are OpenAI's too.
+ */
+export async function applyTemplateRoute(app: FastifyInstance, {config, chat}: OpenAiRouteDeps): Promise<void> {
+    const typed = app.withTypeProvider<TypeBoxTypeProvider>();
+    typed.post("", {
         schema: {summary: "llama-server's template endpoint: messages rendered with the model's chat template.",
             body: applyTemplateRequestSchema(config), response: {200: applyTemplateResponseSchema}}
     }, async (request): Promise<ApplyTemplateResponse> => {

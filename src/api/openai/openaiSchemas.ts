@@ -1,6 +1,6 @@
 import {Type, type Static} from "@sinclair/typebox";
-import {Nullable, StringEnum} from "./schemaTypes.js";
-import {MAX_TOP_LOGPROBS, logprobEntrySchema, type GenerationLimits} from "./native.js";
+import {Nullable, StringEnum, type GenerationLimits} from "../../http/schemaTypes.js";
+import {logprobEntrySchema, MAX_TOP_LOGPROBS} from "../../http/logprobEntries.js";
 
 /**
  * Wire types of the OpenAI-compatible API (`/v1/chat/completions`, `/v1/models`), named as OpenAI

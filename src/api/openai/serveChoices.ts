@@ -1,8 +1,7 @@
 import type {FastifyReply, FastifyRequest} from "fastify";
 import type {ChatHooks, ChatJob, ChatResult, ChatService} from "../../service/chatService.js";
-import {disconnectSignal, SseStream} from "./sse.js";
-import {openAiErrorBody} from "./envelopes.js";
-import {toProblem} from "./errorMapping.js";
+import {disconnectSignal, SseStream, streamOrThrow} from "../../http/sse.js";
+import {openAiErrorBody} from "./openaiErrorBody.js";
 
 /** How one OpenAI endpoint writes its answer: the JSON body, or the stream's chunks. */
 export interface ChoiceWriter<Body> {
@@ -30,7 +29,8 @@ export async function serveChoices<Body>(
 ): Promise<Body | FastifyReply> {
     const sse = stream ? new SseStream(reply) : null;
     const send = (chunk: unknown) => sse?.send(null, chunk);
-    try {
+    const errors = {event: null, body: openAiErrorBody, promptField, openAiWording: true, logMessage: "completion stream failed"};
+    return streamOrThrow(request, reply, sse, errors, async () => {
         const results = await chat.chatChoices({...job, signal: disconnectSignal(reply)}, {
             ...(sse != null ? writer.hooks(send) : {}),
             onStart: sse != null ? () => {
@@ -58,14 +58,5 @@ export async function serveChoices<Body>(
         send("[DONE]");
         sse.close();
         return reply;
-    } catch (err) {
-        if (sse?.isOpen) {
-            const problem = toProblem(err, promptField, true);
-            request.log.warn({code: problem.code, status: problem.status}, "completion stream failed");
-            send(openAiErrorBody(problem));
-            sse.close();
-            return reply;
-        }
-        throw err;
-    }
+    });
 }

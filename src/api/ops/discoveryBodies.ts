@@ -1,8 +1,8 @@
-import type {Capabilities, DebugModelBody, WorkerInfoBody} from "../../protocol/discovery.js";
+import type {Capabilities, DebugModelBody, WorkerInfoBody} from "./discoverySchemas.js";
 import type {ModelPool} from "../../service/modelPool.js";
-import type {RouteRecord} from "../routeList.js";
-import {isPageRoute} from "../pages.js";
-import {packageRoot} from "../packageRoot.js";
+import type {RouteRecord} from "../../http/routeList.js";
+import {isPageRoute} from "../../http/pages.js";
+import {packageRoot} from "../../http/packageRoot.js";
 
 
 /** "METHOD - summary" by path for every API route registered (pages and HEAD left out): the app's own list, never a hand-kept one. */

@@ -1,5 +1,5 @@
 import {Type, type Static} from "@sinclair/typebox";
-import {Nullable} from "./schemaTypes.js";
+import {Nullable} from "../../http/schemaTypes.js";
 
 /**
  * What the callers' discovery reads (`get-active-worker-url` and friends): the capabilities and

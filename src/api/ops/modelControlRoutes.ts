@@ -4,8 +4,8 @@ import {WorkerError} from "../../errors.js";
 import {
     errorResponseSchema, loadRequestSchema, loadResponseSchema, modelControlQuerySchema, unloadRequestSchema, unloadResponseSchema,
     type LoadResponseBody, type ModelControlQuery, type UnloadRequestBody, type UnloadResponseBody
-} from "../../protocol/ops.js";
-import {round} from "../adapters/nativeChat.js";
+} from "./opsSchemas.js";
+import {round} from "../../service/rounding.js";
 
 export interface ModelControlRouteDeps {
     models: ModelPool;

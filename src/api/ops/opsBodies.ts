@@ -6,10 +6,10 @@ import {
     MODEL_NOT_LOADED,
     type ChatHealthResponseBody, type HealthResponseBody, type MemoryStatusResponseBody, type ModelInfoResponseBody,
     type ReadyResponseBody
-} from "../../protocol/ops.js";
-import type {RouteRecord} from "../routeList.js";
-import type {Capabilities} from "../../protocol/discovery.js";
-import {round} from "./nativeChat.js";
+} from "./opsSchemas.js";
+import type {RouteRecord} from "../../http/routeList.js";
+import type {Capabilities} from "./discoverySchemas.js";
+import {round} from "../../service/rounding.js";
 
 const GIB = 1024 ** 3;
 

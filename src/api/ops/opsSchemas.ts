@@ -1,6 +1,6 @@
 import {Type, type Static} from "@sinclair/typebox";
-import {capabilitiesSchema, endpointsSchema} from "./discovery.js";
-import {Nullable} from "./schemaTypes.js";
+import {capabilitiesSchema, endpointsSchema} from "./discoverySchemas.js";
+import {Nullable} from "../../http/schemaTypes.js";
 
 /**
  * Wire types of the operations endpoints: /health, /ready, /chat/health, /memory/*, /model/info.

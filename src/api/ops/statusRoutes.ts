@@ -2,11 +2,11 @@ import type {FastifyInstance} from "fastify";
 import type {WorkerStatus} from "../../service/workerStatus.js";
 import {
     chatHealthResponseSchema, healthResponseSchema, memoryStatusResponseSchema, modelInfoResponseSchema, readyResponseSchema
-} from "../../protocol/ops.js";
-import {chatHealthBody, healthBody, memoryStatusBody, modelInfoBody, readyBody} from "../adapters/opsBodies.js";
-import type {RouteRecord} from "../routeList.js";
-import {debugModelSchema, workerInfoSchema, type Capabilities, type DebugModelBody, type WorkerInfoBody} from "../../protocol/discovery.js";
-import {debugModelBody, endpointList, workerInfoBody} from "../adapters/discoveryBodies.js";
+} from "./opsSchemas.js";
+import {chatHealthBody, healthBody, memoryStatusBody, modelInfoBody, readyBody} from "./opsBodies.js";
+import type {RouteRecord} from "../../http/routeList.js";
+import {debugModelSchema, workerInfoSchema, type Capabilities, type DebugModelBody, type WorkerInfoBody} from "./discoverySchemas.js";
+import {debugModelBody, endpointList, workerInfoBody} from "./discoveryBodies.js";
 
 export interface StatusRouteDeps {
     status: WorkerStatus;

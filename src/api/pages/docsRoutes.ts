@@ -3,8 +3,8 @@ import path from "node:path";
 import type {FastifyInstance, FastifySchema} from "fastify";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
-import {packageRoot} from "../packageRoot.js";
-import {DOCS_PREFIX} from "../pages.js";
+import {packageRoot} from "../../http/packageRoot.js";
+import {DOCS_PREFIX} from "../../http/pages.js";
 
 export interface DocsDeps {
     /** When set, every route except these (and the pages) needs the bearer key. */

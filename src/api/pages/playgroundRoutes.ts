@@ -1,8 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type {FastifyInstance, FastifyReply} from "fastify";
-import {packageRoot} from "../packageRoot.js";
-import {PLAYGROUND_PREFIX} from "../pages.js";
+import {packageRoot} from "../../http/packageRoot.js";
+import {PLAYGROUND_PREFIX} from "../../http/pages.js";
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
     ".html": "text/html; charset=utf-8",
