@@ -104,7 +104,6 @@ export async function v1Routes(app: FastifyInstance, {config, chat}: OpenAiRoute
             logDetails: () => ({completionId: identity.id, user: body.user, requestedModel: body.model, echo: job.echo})
         }, "prompt");
     });
-
 }
 
 /**
