@@ -1,8 +1,21 @@
 /**
- * The one errors module every layer imports. Each error carries a stable `code` for clients and a
- * `kind` that the HTTP layer maps to a status in one place (src/http/adapters/errorMapping.ts).
+ * The errors that cross layers, which every layer imports from here: a refused setting
+ * (ConfigError), and the WorkerErrors a client gets. Each WorkerError carries a stable `code` for
+ * clients and a `kind` that the HTTP layer maps to a status in one place (src/http/errorMapping.ts).
  * Errors carry facts, not wire names: which request field to blame is the adapters' business.
+ * Two failures stay inside the engine, which turns them into a model state's code or a
+ * WorkerError before they leave it: LoadFailure (engine/llama/modelFile.ts) and
+ * MalformedChunkError (engine/upstream/upstreamStream.ts).
  */
+
+/** A setting with a bad value: the worker refuses to boot, naming the variable. */
+export class ConfigError extends Error {
+    constructor(readonly variable: string, message: string) {
+        super(`Invalid setting ${variable}: ${message}`);
+        this.name = "ConfigError";
+    }
+}
+
 export type ErrorKind =
     | "invalid_request" // 400: the client sent something we will not run
     | "unauthorized" // 401: missing or wrong API key
@@ -24,6 +37,18 @@ export class WorkerError extends Error {
     ) {
         super(message);
         this.name = "WorkerError";
+    }
+}
+
+/**
+ * A request (`model`) or `?which=` names a model this worker does not serve: 400 `unknown_model`.
+ * (GET /v1/models/{id} answers OpenAI's 404 `model_not_found` instead; a model file that does not
+ * exist is a load failure with its own code.)
+ */
+export class UnknownModelError extends WorkerError {
+    constructor(param: string, message: string) {
+        super("invalid_request", "unknown_model", `${param}: ${message}`, {param});
+        this.name = "UnknownModelError";
     }
 }
 

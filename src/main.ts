@@ -1,5 +1,6 @@
 import pino from "pino";
-import {ConfigError, loadConfig} from "./config/config.js";
+import {loadConfig} from "./config/config.js";
+import {ConfigError} from "./errors.js";
 import {SchedulerClosedError} from "./errors.js";
 import {createWorker, stopWorker} from "./worker.js";
 

@@ -1,4 +1,4 @@
-import {isOpenAiRoute} from "../src/http/adapters/envelopes.js";
+import {speaksOpenAi} from "./helpers/http.js";
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import {execFile} from "node:child_process";
@@ -61,7 +61,7 @@ test("every route except /health, /ready and the pages needs the key: 401 JSON w
         assert.equal(shorter.status, 401, `${label} with a prefix of the key`);
         const wrongScheme = await call(method, url, `Basic ${KEY}`);
         assert.equal(wrongScheme.status, 401, `${label} with another scheme`);
-        if (method !== "HEAD" && isOpenAiRoute(url)) {
+        if (method !== "HEAD" && speaksOpenAi(url)) {
             assert.equal(missing.json.error.code, "unauthorized", label);
             assert.equal(missing.json.error.type, "authentication_error", label);
             assert.equal(missing.json.error.param, "Authorization", label);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import {parseSse} from "./helpers/testWorker.js";
 import {postJson} from "./helpers/http.js";
 import {startChatTarget, type ChatTarget} from "./helpers/chatTarget.js";
-import {FALLBACK_SYSTEM_PROMPT} from "../src/http/adapters/nativeChat.js";
+import {FALLBACK_SYSTEM_PROMPT} from "../src/api/native/nativeChat.js";
 
 // Also run through a worker with ENGINE=openai in front (test/chatUpstream.test.ts).
 let server: ChatTarget;

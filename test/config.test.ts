@@ -1,7 +1,8 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
 import os from "node:os";
-import {loadConfig, ConfigError, SETTINGS, BUILTIN_MODEL_PATH} from "../src/config/config.js";
+import {loadConfig, SETTINGS, BUILTIN_MODEL_PATH} from "../src/config/config.js";
+import {ConfigError} from "../src/errors.js";
 
 test("defaults: port 7861, the built-in model, threads from the core count", () => {
     const config = loadConfig({});

@@ -6,7 +6,7 @@ import {startTestWorker, type TestWorker} from "./helpers/testWorker.js";
 import {postJson} from "./helpers/http.js";
 import {JOB_TYPES, JOB_TYPE_TRAITS, builtinTemplatesDir, renderUserPrompt, type JobType} from "../src/service/enhanceTemplates.js";
 import {MAX_WORD_CHARS, MIN_TOKEN_BUDGET, outputGrammar, phraseLimits, PREAMBLE_OPENERS} from "../src/service/enhanceOutputFormat.js";
-import {SAMPLING_DEFAULTS} from "../src/http/adapters/nativeChat.js";
+import {SAMPLING_DEFAULTS} from "../src/service/requestShaping.js";
 import {captureLogs} from "./helpers/logs.js";
 
 let server: TestWorker;

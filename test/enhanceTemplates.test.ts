@@ -5,7 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import {spawn} from "node:child_process";
 import {fileURLToPath} from "node:url";
-import {ConfigError, loadConfig} from "../src/config/config.js";
+import {loadConfig} from "../src/config/config.js";
+import {ConfigError} from "../src/errors.js";
 import {
     builtinTemplatesDir, JOB_TYPES, loadEnhanceTemplates, renderUserPrompt, type EnhanceTemplate
 } from "../src/service/enhanceTemplates.js";

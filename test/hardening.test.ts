@@ -11,7 +11,8 @@ import {fetchJson, getJson, postJson} from "./helpers/http.js";
 import {captureLogs} from "./helpers/logs.js";
 import {openStream} from "./helpers/opsHelpers.js";
 import {spawnWorker} from "./helpers/workerProcess.js";
-import {loadConfig, ConfigError} from "../src/config/config.js";
+import {loadConfig} from "../src/config/config.js";
+import {ConfigError} from "../src/errors.js";
 import {loadEnhanceTemplates} from "../src/service/enhanceTemplates.js";
 
 /**

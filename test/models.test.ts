@@ -57,16 +57,19 @@ test("an unknown model name is a 400 that lists the known ones, on every protoco
     ] as const) {
         const answer = await postJson(`${server.url}${url}`, body);
         assert.equal(answer.status, 400, `${url}: ${JSON.stringify(answer.json)}`);
-        assert.equal(answer.json.code, "model_not_found");
+        assert.equal(answer.json.code, "unknown_model");
         assert.match(answer.json.error, /model: unknown model "gpt-4"; this worker serves "qwen_instruct", "qwen_base"/);
     }
     const openai = await postJson(`${server.url}/v1/chat/completions`, {messages: conversation, model: "gpt-4"});
     assert.equal(openai.status, 400);
     assert.equal(openai.json.error.param, "model");
+    assert.equal(openai.json.error.code, "unknown_model");
     const listed = await getJson(`${server.url}/v1/models`);
     assert.deepEqual(listed.json.data.map((model: {id: string}) => model.id), ["qwen_instruct", "qwen_base"]);
     assert.equal((await getJson(`${server.url}/v1/models/qwen_base`)).status, 200);
-    assert.equal((await getJson(`${server.url}/v1/models/gpt-4`)).status, 404);
+    const missing = await getJson(`${server.url}/v1/models/gpt-4`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json.error.code, "model_not_found", "an unknown model id is OpenAI's 404 model_not_found");
 });
 
 test("a base model renders as role: content lines ending in assistant:, its BOS shown as the model's own token text", async () => {
@@ -107,6 +110,7 @@ test("which= unloads and loads one model; /health, /debug/model, /worker/info an
     const unknown = await postJson(`${server.url}/memory/load?which=nope`, {});
     assert.equal(unknown.status, 400);
     assert.equal(unknown.json.param, "which");
+    assert.equal(unknown.json.code, "unknown_model");
     const loaded = await postJson(`${server.url}/memory/load?which=qwen_base`, {});
     assert.equal(loaded.status, 200, JSON.stringify(loaded.json));
     assert.deepEqual(loaded.json.models.map((model: {name: string; model_loaded: boolean}) => [model.name, model.model_loaded]), [["qwen_base", true]]);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import {startTestWorker, parseSse, until, type TestWorker} from "./helpers/testWorker.js";
 import {postJson} from "./helpers/http.js";
-import {toChatInput} from "../src/http/adapters/openaiChat.js";
+import {toChatInput} from "../src/service/requestShaping.js";
 import {captureLogs} from "./helpers/logs.js";
 import {apiError, user, withoutCached} from "./helpers/openaiMessages.js";
 

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import {startTestWorker, startUpstreamWorker, until, type TestWorker} from "./helpers/testWorker.js";
 import {apiError, user} from "./helpers/openaiMessages.js";
-import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS, type FieldTable} from "../src/protocol/openaiFields.js";
-import {chatCompletionRequestSchema} from "../src/protocol/openai.js";
-import {completionRequestSchema} from "../src/protocol/openaiCompletions.js";
+import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS, type FieldTable} from "../src/api/openai/openaiFields.js";
+import {chatCompletionRequestSchema} from "../src/api/openai/openaiSchemas.js";
+import {completionRequestSchema} from "../src/api/openai/completionSchemas.js";
 
 // The README's "OpenAI compatibility" tables, row by row, through the official `openai` client
 // against the real engine: every field is honoured, accepted with no effect, or refused with a

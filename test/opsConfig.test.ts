@@ -1,7 +1,8 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import {loadConfig, ConfigError, SETTINGS} from "../src/config/config.js";
+import {loadConfig, SETTINGS} from "../src/config/config.js";
+import {ConfigError} from "../src/errors.js";
 
 test("registration settings are validated at boot, naming the variable", () => {
     const base = {SUPABASE_URL: "https://x.supabase.co", SUPABASE_SERVICE_KEY: "k"};

@@ -12,11 +12,11 @@ import {postJson} from "./helpers/http.js";
 import {metricValue, openStream, ONE_THREAD} from "./helpers/opsHelpers.js";
 import {getJson} from "./helpers/http.js";
 import {registeredRoutes} from "../src/http/app.js";
-import {CHAT_ENDPOINTS, chatHealthBody, chatMemoryUsage, modelInfoBody} from "../src/http/adapters/opsBodies.js";
+import {CHAT_ENDPOINTS, chatHealthBody, chatMemoryUsage, modelInfoBody} from "../src/api/ops/opsBodies.js";
 import type {HealthReport, MemoryReport, ModelInfo} from "../src/service/workerStatus.js";
 import {
     chatHealthResponseSchema, healthResponseSchema, loadResponseSchema, modelInfoResponseSchema, unloadResponseSchema
-} from "../src/protocol/ops.js";
+} from "../src/api/ops/opsSchemas.js";
 
 /**
  * The fields the original worker's v2.0 code answered where the spec only names the endpoint:

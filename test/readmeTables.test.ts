@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import {renderSettingsTable, withSettingsTable} from "../src/config/settingsDoc.js";
 import {SETTINGS} from "../src/config/config.js";
-import {renderOpenAiTables, withOpenAiTables} from "../src/protocol/openaiFieldsDoc.js";
-import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS} from "../src/protocol/openaiFields.js";
+import {renderOpenAiTables, withOpenAiTables} from "../src/api/openai/openaiFieldsDoc.js";
+import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS} from "../src/api/openai/openaiFields.js";
 
 const readme = fs.readFileSync("README.md", "utf8");
 

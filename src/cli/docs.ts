@@ -1,11 +1,11 @@
 /**
  * `npm run docs`: regenerates the README's tables from the tables in code: the settings table
- * (src/config/settingsTable.ts) and the OpenAI compatibility tables (src/protocol/openaiFields.ts).
+ * (src/config/settingsTable.ts) and the OpenAI compatibility tables (src/api/openai/openaiFields.ts).
  * test/readmeTables.test.ts fails when the README is stale.
  */
 import fs from "node:fs";
 import {renderSettingsTable, withSettingsTable} from "../config/settingsDoc.js";
-import {renderOpenAiTables, withOpenAiTables} from "../protocol/openaiFieldsDoc.js";
+import {renderOpenAiTables, withOpenAiTables} from "../api/openai/openaiFieldsDoc.js";
 
 const file = "README.md";
 const before = fs.readFileSync(file, "utf8");

@@ -10,7 +10,8 @@
  * 1 the download failed (run again to resume), 2 bad arguments or settings.
  */
 import {parseArgs} from "node:util";
-import {ConfigError, loadConfig} from "../config/config.js";
+import {loadConfig} from "../config/config.js";
+import {ConfigError} from "../errors.js";
 import {describeModelSource, ensureModelsDir} from "../config/modelSource.js";
 import {resolveModelFiles} from "../engine/llama/modelFiles.js";
 import {LoadFailure} from "../engine/llama/modelFile.js";

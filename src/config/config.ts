@@ -1,9 +1,9 @@
 import os from "node:os";
-import {ConfigError} from "./settings.js";
+import {ConfigError} from "../errors.js";
 import {BUILTIN_MODEL_PATH, SETTINGS, camelCase, type SettingName, type Settings} from "./settingsTable.js";
 import {defaultModelsDir, isModelReference, modelReference, shardOf, type ModelSource} from "./modelSource.js";
 
-export {ConfigError, type NamedModel} from "./settings.js";
+export {type NamedModel} from "./settings.js";
 export {
     BUILTIN_MODEL_PATH, DETERMINISTIC_MODES, ENGINE_KINDS, GPU_MODES, LOG_LEVELS, MODEL_LOADING_MODES, SETTINGS, UPSTREAM_GRAMMAR_FIELDS,
     type DeterministicMode, type EngineKind, type GpuMode, type LogLevel, type ModelLoadingMode, type SettingName, type UpstreamGrammarField

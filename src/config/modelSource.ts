@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import {ConfigError} from "./settings.js";
+import {ConfigError} from "../errors.js";
 
 /**
  * Where a model comes from: a GGUF file on disk (MODEL_PATH, or the built-in test model), or a

@@ -4,13 +4,6 @@
  * boot with a message that says which variable to fix.
  */
 
-export class ConfigError extends Error {
-    constructor(readonly variable: string, message: string) {
-        super(`Invalid setting ${variable}: ${message}`);
-        this.name = "ConfigError";
-    }
-}
-
 export type Parser<T> = (raw: string) => T;
 
 export function integer(options: {min?: number; max?: number} = {}): Parser<number> {

@@ -1,26 +1,21 @@
 import Fastify, {LogController, type FastifyInstance, type FastifyServerOptions} from "fastify";
-import {ConfigError, type Config} from "../config/config.js";
+import type {Config} from "../config/config.js";
 import type {ChatService} from "../service/chatService.js";
 import type {EnhanceService} from "../service/enhanceService.js";
 import type {ModelPool} from "../service/modelPool.js";
 import type {WorkerMetrics} from "../service/metrics.js";
 import type {WorkerStatus} from "../service/workerStatus.js";
-import {SchedulerClosedError} from "../errors.js";
-import {retryHeaders, toProblem} from "./adapters/errorMapping.js";
-import {errorBodyFor, isOpenAiRoute, promptFieldFor} from "./adapters/envelopes.js";
+import {ConfigError, SchedulerClosedError} from "../errors.js";
+import {errorHandler, NATIVE_ENVELOPE, notFoundHandler} from "./errorHandler.js";
 import {bearerAuth, OPEN_ROUTES} from "./auth.js";
 import {registerSecurity, serverTimeoutOptions} from "./security.js";
 import {clientErrorHandler, registerRequestHygiene, requestId} from "./requestHygiene.js";
 import {collectRoutes, type RouteRecord} from "./routeList.js";
-import {capabilities} from "./adapters/discoveryBodies.js";
-import {chatRoutes} from "./routes/chat.js";
-import {openAiRoutes} from "./routes/openai.js";
-import {enhanceRoutes} from "./routes/enhance.js";
-import {statusRoutes} from "./routes/status.js";
-import {modelControlRoutes} from "./routes/modelControl.js";
-import {observabilityRoutes} from "./routes/observability.js";
-import {registerDocsDocument, registerDocsUi} from "./routes/docs.js";
-import {playgroundRoutes} from "./routes/playground.js";
+import {nativeApi} from "../api/native/nativeApi.js";
+import {openAiApi} from "../api/openai/openaiApi.js";
+import {opsApi} from "../api/ops/opsApi.js";
+import {registerDocsDocument, registerDocsUi} from "../api/pages/docsRoutes.js";
+import {playgroundRoutes} from "../api/pages/playgroundRoutes.js";
 
 export interface OpsDeps {
     status: WorkerStatus;
@@ -94,31 +89,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         ops.metrics.httpRequestSeconds.observe(labels, reply.elapsedTime / 1000);
     });
 
-    app.setErrorHandler((err, request, reply) => {
-        const problem = toProblem(err, promptFieldFor(request.url, request.body), isOpenAiRoute(request.url));
-        // A stack only for bugs: a 503 while shutting down or loading is an answer, not a failure.
-        if (problem.status === 500)
-            request.log.error({err, code: problem.code}, "request failed");
-        else
-            request.log.info({code: problem.code, status: problem.status}, "request rejected");
-        void reply.headers(retryHeaders(problem));
-        return reply.status(problem.status).send(errorBodyFor(request.url, problem));
-    });
-    app.setNotFoundHandler((request, reply) => reply.status(404).send(errorBodyFor(request.url, {
-        status: 404, code: "not_found", message: `route ${request.method} ${request.url.split("?")[0]} does not exist`
-    })));
+    // The app's own handlers answer what no API owns (unknown paths, the pages) in the native
+    // envelope; each API plugin sets its own, so Fastify's encapsulation picks the envelope.
+    app.setErrorHandler(errorHandler(NATIVE_ENVELOPE));
+    app.setNotFoundHandler(notFoundHandler(NATIVE_ENVELOPE));
 
     // The document generator first: it collects the routes registered after it.
     await registerDocsDocument(app, {openRoutes: config.workerApiKey != null ? new Set([...OPEN_ROUTES, ...config.authOpenRoutes]) : null});
-    await app.register(chatRoutes, {config, chat: deps.chat});
-    await app.register(statusRoutes, {status: ops.status, routes, capabilities: () => capabilities({
-        routes, models: ops.models, sfwMode: deps.chat.sfwAvailable, prefixCache: config.prefixCache
-    })});
-    await app.register(modelControlRoutes, {models: ops.models});
-    await app.register(observabilityRoutes, {metrics: ops.metrics});
-    if (deps.enhance != null)
-        await app.register(enhanceRoutes, {config, chat: deps.chat, enhance: deps.enhance});
-    await app.register(openAiRoutes, {config, chat: deps.chat});
+    await app.register(nativeApi, {config, chat: deps.chat, enhance: deps.enhance});
+    await app.register(opsApi, {...ops, routes, sfwMode: deps.chat.sfwAvailable, prefixCache: config.prefixCache});
+    await app.register(openAiApi, {config, chat: deps.chat});
     await app.register(playgroundRoutes);
     await registerDocsUi(app);
     // Checked once every route exists: a typo would otherwise leave a route closed without a word.

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import {fileURLToPath} from "node:url";
-import {ConfigError} from "../config/config.js";
+import {ConfigError} from "../errors.js";
 import {MIN_TOKEN_BUDGET, type OutputStyle} from "./enhanceOutputFormat.js";
 
 /**

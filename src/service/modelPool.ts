@@ -1,4 +1,4 @@
-import {WorkerError} from "../errors.js";
+import {UnknownModelError, type WorkerError} from "../errors.js";
 import type {Engine} from "../engine/types.js";
 import type {Scheduler} from "../scheduler/scheduler.js";
 import type {ModelLifecycle} from "./modelLifecycle.js";
@@ -63,9 +63,8 @@ export class ModelPool {
             return this.default;
         const found = this.entries.find((entry) => entry.name === name);
         if (found == null)
-            throw new WorkerError("invalid_request", "model_not_found",
-                `${param}: unknown model ${JSON.stringify(name)}; this worker serves ${this.names().map((known) => JSON.stringify(known)).join(", ")}`,
-                {param});
+            throw new UnknownModelError(param,
+                `unknown model ${JSON.stringify(name)}; this worker serves ${this.names().map((known) => JSON.stringify(known)).join(", ")}`);
         return found;
     }
 
@@ -75,9 +74,8 @@ export class ModelPool {
             return this.entries;
         const found = this.entries.find((entry) => entry.name === which);
         if (found == null)
-            throw new WorkerError("invalid_request", "model_not_found",
-                `which: unknown model ${JSON.stringify(which)}; expected "all" or one of ${this.names().map((known) => JSON.stringify(known)).join(", ")}`,
-                {param: "which"});
+            throw new UnknownModelError("which",
+                `unknown model ${JSON.stringify(which)}; expected "all" or one of ${this.names().map((known) => JSON.stringify(known)).join(", ")}`);
         return [found];
     }
 

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
-import {ConfigError} from "../config/config.js";
+import {ConfigError} from "../errors.js";
 import {builtinTemplatesDir, readTemplateFile, SFW_TERMS_FILE} from "./enhanceTemplates.js";
 import {parseTermList, TermMask} from "./termMask.js";
 

@@ -32,3 +32,8 @@ export function postJson(url: string, body: unknown, headers: Record<string, str
 export function getJson(url: string, headers: Record<string, string> = {}): Promise<JsonReply> {
     return fetchJson(url, {headers});
 }
+
+/** The routes whose errors come in OpenAI's envelope: everything under /v1, and llama-server's /apply-template. */
+export function speaksOpenAi(route: string): boolean {
+    return route === "/v1" || route.startsWith("/v1/") || route === "/apply-template" || route.startsWith("/apply-template/");
+}

@@ -1,0 +1,108 @@
+import type {ChatMessage, ToolCallRecord, ToolSet} from "../../service/chatService.js";
+import type {ChatCompletionRequest, OpenAiMessage} from "./openaiSchemas.js";
+import {reject} from "./openaiCommon.js";
+
+/** Message content as text: a string, or text parts joined by newlines (as vLLM joins them). */
+function contentText(message: OpenAiMessage, index: number): string {
+    const {content} = message;
+    if (content == null) {
+        if (message.role !== "assistant")
+            throw reject(`messages[${index}].content`, "is required for this role", "invalid_request");
+        return "";
+    }
+    if (typeof content === "string")
+        return content;
+    return content.map((part, partIndex) => {
+        if (part.type !== "text" || typeof part.text !== "string")
+            throw reject(`messages[${index}].content[${partIndex}]`,
+                `only text parts are supported (got ${JSON.stringify(part.type)} without text)`);
+        return part.text;
+    }).join("\n");
+}
+
+/**
+ * OpenAI messages as engine messages: `developer` is the system role, and `tool` messages fold
+ * into the assistant turn whose call they answer (the engine renders a call with its result). As
+ * OpenAI does, every call must be answered before the conversation goes on, and every tool message
+ * must answer a call of the assistant turn before it.
+ */
+export function toChatMessages(messages: OpenAiMessage[]): ChatMessage[] {
+    const out: ChatMessage[] = [];
+    let open: {index: number; calls: Map<string, ToolCallRecord & {answered: boolean}>} | null = null;
+    const closeCalls = (index: number) => {
+        const missing = open != null ? [...open.calls.values()].filter((call) => !call.answered) : [];
+        if (missing.length > 0)
+            throw reject(`messages[${open!.index}].tool_calls`,
+                `every call needs a tool message answering it before messages[${index}]; unanswered: ${missing.map((call) => call.id).join(", ")}`,
+                "invalid_request");
+        open = null;
+    };
+    messages.forEach((message, index) => {
+        for (const field of ["refusal", "audio", "function_call"] as const)
+            if (message[field] != null)
+                throw reject(`messages[${index}].${field}`, field === "function_call"
+                    ? "is deprecated by OpenAI; use tool_calls"
+                    : "is not supported in the history (the worker renders text and tool calls)");
+        if (message.role === "tool") {
+            const call = open?.calls.get(message.tool_call_id ?? "");
+            if (call == null)
+                throw reject(`messages[${index}].tool_call_id`, "must name a call of the assistant message before it", "invalid_request");
+            call.result = contentText(message, index);
+            call.answered = true;
+            return;
+        }
+        if (message.tool_call_id != null)
+            throw reject(`messages[${index}].tool_call_id`, "belongs to tool messages", "invalid_request");
+        closeCalls(index);
+        if (message.tool_calls != null && message.tool_calls.length > 0) {
+            if (message.role !== "assistant")
+                throw reject(`messages[${index}].tool_calls`, "belongs to assistant messages", "invalid_request");
+            const calls = new Map<string, ToolCallRecord & {answered: boolean}>();
+            for (const call of message.tool_calls) {
+                if (calls.has(call.id))
+                    throw reject(`messages[${index}].tool_calls`, `the id ${JSON.stringify(call.id)} is used twice`, "invalid_request");
+                calls.set(call.id, {id: call.id, name: call.function.name, arguments: call.function.arguments, result: "", answered: false});
+            }
+            open = {index, calls};
+            out.push({role: "assistant", content: contentText(message, index), toolCalls: [...calls.values()]});
+            return;
+        }
+        out.push({role: message.role === "developer" ? "system" : message.role, content: contentText(message, index)});
+    });
+    closeCalls(messages.length);
+    // The records were filled in place; the engine gets them without the bookkeeping.
+    return out.map((message) => message.toolCalls != null
+        ? {...message, toolCalls: message.toolCalls.map(({id, name, arguments: args, result}) => ({id, name, arguments: args, result}))}
+        : message);
+}
+
+/** The request's tools as the engine's tool set; null when it offers none. */
+export function toToolSet(body: Pick<ChatCompletionRequest, "tools" | "tool_choice" | "parallel_tool_calls">): ToolSet | null {
+    const tools = body.tools ?? [];
+    const choice = body.tool_choice;
+    if (tools.length === 0) {
+        if (choice != null && choice !== "none" && choice !== "auto")
+            throw reject("tool_choice", "needs tools to choose from", "invalid_request");
+        return null;
+    }
+    const functions = tools.map((tool, index) => {
+        if (tool.type !== "function" || tool.function == null)
+            throw reject(`tools[${index}]`, "only function tools are supported (custom tools are not)");
+        const {name, description, parameters} = tool.function;
+        if (tools.findIndex((other) => other.function?.name === name) !== index)
+            throw reject(`tools[${index}].function.name`, `${JSON.stringify(name)} is offered twice`, "invalid_request");
+        return {name, ...(description != null ? {description} : {}), ...(parameters != null ? {parameters} : {})};
+    });
+    let toolChoice: ToolSet["choice"] = "auto";
+    if (typeof choice === "string")
+        toolChoice = choice;
+    else if (choice != null) {
+        if (choice.type !== "function" || choice.function == null)
+            throw reject("tool_choice", `only "none", "auto", "required" or a named function are supported (got type ${JSON.stringify(choice.type)})`);
+        const name = choice.function.name;
+        if (!functions.some((fn) => fn.name === name))
+            throw reject("tool_choice", `names the function ${JSON.stringify(name)}, which is not in tools`, "invalid_request");
+        toolChoice = {name};
+    }
+    return {functions, choice: toolChoice, parallel: body.parallel_tool_calls ?? true};
+}
