@@ -8,7 +8,7 @@ import {promisify} from "node:util";
 import {writeSyntheticModel} from "../src/testmodel/syntheticModel.js";
 import {resolveModelFiles} from "../src/engine/llama/modelFiles.js";
 import {LoadFailure} from "../src/engine/llama/modelFile.js";
-import {SETTINGS} from "../src/config/config.js";
+import {ConfigError, SETTINGS, loadConfig} from "../src/config/config.js";
 import {startTestWorker, testModelPath} from "./helpers/testWorker.js";
 import {spawnWorker} from "./helpers/workerProcess.js";
 import {startHfMirror, type HfMirror} from "./helpers/hfMirror.js";
@@ -46,9 +46,14 @@ before(async () => {
             "Qwen/Qwen2.5-7B-Instruct-GGUF": {...byName(qwenShards), "qwen2.5-7b-instruct-q8_0.gguf": tiny},
             "test/Tiny-GGUF": byName(tinyShards),
             "test/Bench-GGUF": {"bench.gguf": bench},
-            "test/Gated-GGUF": {"gated.gguf": tiny}
+            "test/Gated-GGUF": {"gated.gguf": tiny},
+            "test/Redirect-GGUF": {"redirect.gguf": tiny},
+            "test/Evil-GGUF": {"evil-q4_k_m.gguf": tiny},
+            "test/Secret-GGUF": {"secret-q4_k_m.gguf": tiny},
+            "test/Broken-GGUF": {"broken.gguf": bench, "brokenq-q4_k_m.gguf": bench}
         },
-        tokens: {"test/Gated-GGUF": TOKEN}
+        tokens: {"test/Gated-GGUF": TOKEN, "test/Redirect-GGUF": TOKEN, "test/Secret-GGUF": TOKEN},
+        redirect: ["test/Redirect-GGUF"]
     });
 });
 after(async () => {
@@ -297,4 +302,107 @@ test("an http(s) URL of a split GGUF: every shard, named after the host; the nex
     mirror.resetCounts();
     assert.deepEqual(await resolveModelFiles({kind: "reference", reference: url}, options), files);
     assert.deepEqual(mirror.requests, []);
+});
+
+test("HF_TOKEN on a redirect: the hub (HF_ENDPOINT) gets it, the other origin it redirects the download to never does", async () => {
+    mirror.resetCounts();
+    const models = freshDir("redirect");
+    const found = await resolveModelFiles({kind: "reference", reference: "hf:test/Redirect-GGUF/redirect.gguf"},
+        {directory: models, token: TOKEN, endpoint: mirror.url});
+    assert.ok(sameBytes(found.entrypoint, tiny), "the file came from the redirect's target");
+    assert.ok(mirror.requests.some((request) => request.authorization === `Bearer ${TOKEN}`), "the hub was asked with the token");
+    assert.ok(mirror.cdnRequests.length > 0, "the file was fetched from the other origin");
+    assert.deepEqual(mirror.cdnRequests.filter((request) => request.authorization != null).map((request) => `${request.method} ${request.range}`), [],
+        "no request to the other origin carried the token");
+});
+
+test("`..`, `.` or an empty segment in an hf: reference is refused at boot, naming the variable", () => {
+    for (const bad of [
+        "hf:test/Evil-GGUF/../../Secret-GGUF/resolve/main/secret-q4_k_m.gguf", "hf:test/Evil-GGUF/./x.gguf",
+        "hf:test/Evil-GGUF//etc/x.gguf", "hf:../Secret-GGUF:Q4_K_M", "hf:test/..:Q4_K_M", "hf:test/Evil-GGUF:..",
+        "hf:test/Evil-GGUF/x.gguf#..", "hf:test/Evil-GGUF/sub\\..\\x.gguf"
+    ]) {
+        assert.throws(() => loadConfig({MODEL: bad}), (err: unknown) =>
+            err instanceof ConfigError && err.variable === "MODEL" && /inside its repository/.test(err.message), bad);
+        assert.throws(() => loadConfig({MODELS: `m=${bad}`}), (err: unknown) => err instanceof ConfigError && err.variable === "MODELS", bad);
+    }
+    assert.equal(loadConfig({MODEL: "hf:test/Evil-GGUF/sub/dir/x..y.gguf#refs/pr/1"}).models[0].source.kind, "reference", "dots inside a name are fine");
+});
+
+test("a manifest whose file name leads out of the repository (`..`) is refused; nothing is fetched from the other repository", async () => {
+    mirror.manifestNames("test/Evil-GGUF", "../../../Secret-GGUF/resolve/main/secret-q4_k_m.gguf");
+    try {
+        for (const rfilename of ["../../../Secret-GGUF/resolve/main/secret-q4_k_m.gguf", "/test/Secret-GGUF/resolve/main/secret-q4_k_m.gguf"]) {
+            mirror.manifestNames("test/Evil-GGUF", rfilename);
+            mirror.resetCounts();
+            const models = freshDir("evil");
+            await assert.rejects(resolveModelFiles({kind: "reference", reference: "hf:test/Evil-GGUF:Q4_K_M"}, {directory: models, token: TOKEN, endpoint: mirror.url}),
+                (err: unknown) => err instanceof LoadFailure && err.code === "download_failed" && /manifest.*outside the repository/.test(err.message), rfilename);
+            assert.deepEqual(mirror.requests.filter((request) => !request.path.startsWith("/v2/")).map((request) => request.path), [], rfilename);
+            assert.deepEqual(fs.readdirSync(models), []);
+        }
+    } finally {
+        mirror.manifestNames("test/Evil-GGUF", null);
+    }
+});
+
+/** `file`'s bytes changed as a broken server changes them, in a file of their own. */
+function brokenCopy(name: string, bytes: Buffer): string {
+    const file = path.join(freshDir("broken-body"), name);
+    fs.writeFileSync(file, bytes);
+    return file;
+}
+
+test("a 200 with an HTML body is not kept as the model: the worker says why, and once the server is fixed its retry downloads the file", async () => {
+    mirror.serveInstead("test/Broken-GGUF", "broken.gguf",
+        brokenCopy("page.html", Buffer.from(`<!DOCTYPE html><html><body>${"Sign in to continue. ".repeat(200)}</body></html>`)));
+    const models = freshDir("html");
+    const logs = captureLogs();
+    const worker = await startTestWorker(hub(models, {MODEL: "hf:test/Broken-GGUF/broken.gguf"}), logs.logger);
+    try {
+        const health = (await getJson(`${worker.url}/health`)).json;
+        assert.equal(health.status, "unhealthy");
+        assert.equal(health.reason_code, "download_failed");
+        assert.match(health.reason, /not a valid GGUF file.*downloaded again/);
+        assert.deepEqual(fs.readdirSync(models).filter((name) => name.endsWith(".gguf")), [], "no final file is left");
+        mirror.serveInstead("test/Broken-GGUF", "broken.gguf", null);
+        await healthUntil(worker.url, (h) => h.status === "healthy", 15_000, "the retry to download the real file");
+        const files = fs.readdirSync(models);
+        assert.equal(files.length, 1);
+        assert.ok(sameBytes(path.join(models, files[0]), bench));
+        await chatWorks(worker.url);
+    } finally {
+        mirror.serveInstead("test/Broken-GGUF", "broken.gguf", null);
+        await worker.close();
+    }
+});
+
+test("a body cut short with a matching Content-Length, or of the right size with other bytes, is refused; the next attempt fetches it again", async () => {
+    const original = fs.readFileSync(bench);
+    const flipped = Buffer.from(original);
+    flipped[flipped.length - 100] ^= 0xff;
+    const cases = [
+        // Without a manifest: the GGUF header says how much tensor data must follow.
+        {reference: "hf:test/Broken-GGUF/broken.gguf", name: "broken.gguf", body: original.subarray(0, Math.floor(original.length * 0.9)), why: /truncated/},
+        // With one: its size and sha256.
+        {reference: "hf:test/Broken-GGUF:Q4_K_M", name: "brokenq-q4_k_m.gguf", body: original.subarray(0, Math.floor(original.length * 0.9)), why: /size|truncated/},
+        {reference: "hf:test/Broken-GGUF:Q4_K_M", name: "brokenq-q4_k_m.gguf", body: flipped, why: /sha256/}
+    ];
+    for (const {reference, name, body, why} of cases) {
+        const models = freshDir("short");
+        const options = {directory: models, token: null, endpoint: mirror.url};
+        mirror.serveInstead("test/Broken-GGUF", name, brokenCopy(name, body));
+        try {
+            await assert.rejects(resolveModelFiles({kind: "reference", reference}, options), (err: unknown) =>
+                err instanceof LoadFailure && err.code === "download_failed" && /not a valid GGUF file/.test(err.message) && why.test(err.message),
+            `${reference}, ${body.length} of ${original.length} bytes`);
+            assert.deepEqual(fs.readdirSync(models).filter((file) => file.endsWith(".gguf")), [], "the bad file is not kept as final");
+        } finally {
+            mirror.serveInstead("test/Broken-GGUF", name, null);
+        }
+        mirror.resetCounts();
+        const found = await resolveModelFiles({kind: "reference", reference}, options);
+        assert.ok(mirror.requests.length > 0, "the file was asked for again");
+        assert.ok(sameBytes(found.entrypoint, bench));
+    }
 });

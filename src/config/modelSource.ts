@@ -31,8 +31,12 @@ export function isModelReference(value: string): boolean {
  */
 export function modelReference(raw: string): string {
     const value = raw.trim();
-    if (HF_QUANT.test(value) || HF_FILE.test(value))
+    if (HF_QUANT.test(value) || HF_FILE.test(value)) {
+        const outside = pathOutsideRepository(value.slice(value.indexOf(":") + 1).replace(/#/, "/").replace(/:/, "/"));
+        if (outside != null)
+            throw new Error(`${outside} in ${JSON.stringify(raw)}: a reference names a file inside its repository`);
         return value;
+    }
     if (/^https?:\/\//i.test(value)) {
         try {
             new URL(value);
@@ -43,6 +47,19 @@ export function modelReference(raw: string): string {
     }
     throw new Error(`expected hf:<user>/<repo>:<quant>, hf:<user>/<repo>/<file>.gguf or an http(s):// URL of a GGUF file, ` +
         `got ${JSON.stringify(raw)} (a file on disk goes in MODEL_PATH)`);
+}
+
+/**
+ * What in a repository-relative path (`user/repo/file`, or a manifest's file name) would lead out
+ * of it once it is part of a URL, where `..` and `.` segments are resolved: such a segment, or an
+ * empty one (an absolute path, `//`), or a backslash. Null when there is none.
+ */
+export function pathOutsideRepository(repoPath: string): string | null {
+    if (repoPath.includes("\\")) return "a backslash";
+    for (const segment of repoPath.split("/"))
+        if (segment === "" || segment === "." || segment === "..")
+            return segment === "" ? "an empty path segment (an absolute path or //)" : `a "${segment}" path segment`;
+    return null;
 }
 
 /** Where downloads go by default: the user's cache (`$XDG_CACHE_HOME`, else `~/.cache`), `chat-worker/models`. */

@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import http from "node:http";
+import {createHash} from "node:crypto";
 import {once} from "node:events";
 import type {AddressInfo, Socket} from "node:net";
 
@@ -17,17 +18,33 @@ export interface HfMirrorOptions {
     repos: Record<string, Record<string, string>>;
     /** Repositories that answer 401 unless `Authorization: Bearer <token>` comes with the request. */
     tokens?: Record<string, string>;
+    /**
+     * Repositories whose file downloads answer (once authorized) 302 to another origin, the
+     * mirror's "CDN" (`http://localhost:<another port>`), which serves the same files, as the hub
+     * sends its files to its storage hosts.
+     */
+    redirect?: string[];
 }
 
 export interface HfMirror {
     /** The base URL, for HF_ENDPOINT. */
     url: string;
     requests: MirrorRequest[];
+    /** Requests the CDN (the redirect target, another origin) received. */
+    cdnRequests: MirrorRequest[];
     /** Bytes sent in answers to range requests since the start or the last `resetCounts()`. */
     rangeBytes(): number;
     resetCounts(): void;
     /** Serves another file from now on. */
     addFile(repo: string, name: string, file: string): void;
+    /**
+     * A broken server: answers downloads of `name` with the bytes of `file` (200 or 206, with a
+     * Content-Length that matches them) while the manifest still describes the real file; null
+     * serves the real file again.
+     */
+    serveInstead(repo: string, name: string, file: string | null): void;
+    /** The manifest of `repo` names this file (whatever it is) from now on; null: the matching one again. */
+    manifestNames(repo: string, rfilename: string | null): void;
     /**
      * Once `bytes` more bytes went out in range answers: cuts every connection that is sending
      * file data, and leaves every later file request unanswered (a network that hangs) until `heal()`.
@@ -45,12 +62,16 @@ const PIECE = 64 * 1024;
  * `/<user>/<repo>/resolve/<revision>/<file>` (GET and HEAD, with `Range: bytes=a-b` answered 206,
  * `Accept-Ranges: bytes`), and the manifest API that resolves `hf:<user>/<repo>:<quant>`
  * (`/v2/<user>/<repo>/manifests/<quant>` -> `{"ggufFile": {"rfilename"}}`, the first shard of a
- * split file, as llama.cpp's `-hf` expects). Unknown repositories and files answer 404; gated ones
- * 401 without their token. Records every request.
+ * split file, as llama.cpp's `-hf` expects, with its size and sha256). Unknown repositories and
+ * files answer 404; gated ones 401 without their token. Records every request.
  */
 export async function startHfMirror(options: HfMirrorOptions): Promise<HfMirror> {
     const repos = Object.fromEntries(Object.entries(options.repos).map(([repo, files]) => [repo, {...files}]));
     const requests: MirrorRequest[] = [];
+    const cdnRequests: MirrorRequest[] = [];
+    const instead = new Map<string, string>();
+    const manifestOverrides = new Map<string, string>();
+    const sha256s = new Map<string, string>();
     const dataSockets = new Set<Socket>();
     const hanging = new Set<http.ServerResponse>();
     let rangeBytes = 0;
@@ -62,13 +83,22 @@ export async function startHfMirror(options: HfMirrorOptions): Promise<HfMirror>
         return token == null || request.headers.authorization === `Bearer ${token}`;
     };
 
-    const server = http.createServer((request, response) => {
+    const record = (request: http.IncomingMessage, into: MirrorRequest[]): MirrorRequest => {
         const url = new URL(request.url ?? "/", "http://mirror");
         const entry: MirrorRequest = {
             method: request.method ?? "GET", path: decodeURIComponent(url.pathname),
             range: request.headers.range ?? null, authorization: request.headers.authorization ?? null
         };
-        requests.push(entry);
+        into.push(entry);
+        return entry;
+    };
+    const sha256Of = (file: string) => {
+        if (!sha256s.has(file)) sha256s.set(file, createHash("sha256").update(fs.readFileSync(file)).digest("hex"));
+        return sha256s.get(file)!;
+    };
+
+    const server = http.createServer((request, response) => {
+        const entry = record(request, requests);
         const manifest = /^\/v2\/([^/]+\/[^/]+)\/manifests\/([^/]+)$/.exec(entry.path);
         const resolve = /^\/([^/]+\/[^/]+)\/resolve\/[^/]+\/(.+)$/.exec(entry.path);
         const repo = manifest?.[1] ?? resolve?.[1];
@@ -82,15 +112,30 @@ export async function startHfMirror(options: HfMirrorOptions): Promise<HfMirror>
             const first = names.find((name) => /-00001-of-\d{5}\.gguf$/i.test(name)) ?? names[0];
             if (first == null)
                 return void response.writeHead(400, {"content-type": "application/json"}).end('{"error":"The specified tag is not available"}');
-            return void response.writeHead(200, {"content-type": "application/json"}).end(JSON.stringify({ggufFile: {rfilename: first}}));
+            // As the hub's file listings describe an LFS file: its size, and its sha256 as the LFS oid.
+            const size = fs.statSync(repos[repo][first]).size;
+            const ggufFile = {rfilename: manifestOverrides.get(repo) ?? first, size, lfs: {oid: sha256Of(repos[repo][first]), size}};
+            return void response.writeHead(200, {"content-type": "application/json"}).end(JSON.stringify({ggufFile}));
         }
         const file = repos[repo][resolve![2]];
         if (file == null)
             return void response.writeHead(404, {"content-type": "application/json"}).end('{"error":"Entry not found"}');
+        if (options.redirect?.includes(repo))
+            return void response.writeHead(302, {location: `${cdnUrl}/${repo}/${resolve![2]}?signature=opaque`}).end();
         if (broken) {
             hanging.add(response);
             return;
         }
+        void serveFile(instead.get(`${repo}/${resolve![2]}`) ?? file, request, response);
+    });
+
+    // The CDN: serves `/<user>/<repo>/<file>` of every repository, no token asked (the hub signs its URLs).
+    const cdn = http.createServer((request, response) => {
+        const entry = record(request, cdnRequests);
+        const match = /^\/([^/]+\/[^/]+)\/(.+)$/.exec(entry.path);
+        const file = match != null ? repos[match[1]]?.[match[2]] : undefined;
+        if (file == null)
+            return void response.writeHead(404).end();
         void serveFile(file, request, response);
     });
 
@@ -133,18 +178,30 @@ export async function startHfMirror(options: HfMirrorOptions): Promise<HfMirror>
     }
 
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => cdn.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as AddressInfo).port;
+    const cdnUrl = `http://localhost:${(cdn.address() as AddressInfo).port}`;
     return {
         url: `http://127.0.0.1:${port}`,
         requests,
+        cdnRequests,
         rangeBytes: () => rangeBytes,
         resetCounts: () => {
             rangeBytes = 0;
             requests.length = 0;
+            cdnRequests.length = 0;
         },
         addFile: (repo, name, file) => {
             repos[repo] ??= {};
             repos[repo][name] = file;
+        },
+        serveInstead: (repo, name, file) => {
+            if (file == null) instead.delete(`${repo}/${name}`);
+            else instead.set(`${repo}/${name}`, file);
+        },
+        manifestNames: (repo, rfilename) => {
+            if (rfilename == null) manifestOverrides.delete(repo);
+            else manifestOverrides.set(repo, rfilename);
         },
         cutAfter: (bytes) => new Promise<void>((resolve) => {
             cut = {at: rangeBytes + bytes, done: resolve};
@@ -157,7 +214,9 @@ export async function startHfMirror(options: HfMirrorOptions): Promise<HfMirror>
         close: async () => {
             for (const response of hanging) response.destroy();
             server.closeAllConnections();
+            cdn.closeAllConnections();
             await new Promise<void>((resolve) => server.close(() => resolve()));
+            await new Promise<void>((resolve) => cdn.close(() => resolve()));
         }
     };
 }

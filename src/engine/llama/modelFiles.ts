@@ -4,6 +4,8 @@ import {resolveModelFile} from "node-llama-cpp";
 import {describeModelSource, modelFilesOf, type ModelSource} from "../../config/modelSource.js";
 import type {DownloadProgress, EngineLogger} from "../types.js";
 import {LoadFailure} from "./modelFile.js";
+import {guardHubRequests} from "./hubFetchGuard.js";
+import {downloadProblem} from "./downloadCheck.js";
 
 /** A model's files on disk. */
 export interface ModelFiles {
@@ -31,13 +33,18 @@ export interface ModelFilesOptions {
  * shard of a split model must be there); a reference is resolved by node-llama-cpp's
  * `resolveModelFile`, which finds a finished download in `directory` without asking the network,
  * downloads what is missing (all shards, several connections, resuming a partial `.ipull` file)
- * and asks the hub which file holds an `hf:<user>/<repo>:<quant>`. Throws LoadFailure
+ * and asks the hub which file holds an `hf:<user>/<repo>:<quant>`. HF_TOKEN goes only to
+ * HF_ENDPOINT's origin, and a manifest must name a file inside its repository (guardHubRequests).
+ * The files are checked before they are used (downloadProblem): a bad one is removed, so the next
+ * attempt downloads it again instead of keeping it as the model. Throws LoadFailure
  * (`model_not_found`, `download_failed`).
  */
 export async function resolveModelFiles(source: ModelSource, options: ModelFilesOptions): Promise<ModelFiles> {
     if (source.kind === "file")
         return checkedFiles(source.path, "MODEL_PATH");
     let entrypoint: string;
+    let announcedBytes: number | null = null;
+    const guard = guardHubRequests(options.endpoint, options.token, source.reference);
     try {
         entrypoint = await resolveModelFile(source.reference, {
             directory: options.directory,
@@ -50,13 +57,25 @@ export async function resolveModelFiles(source: ModelSource, options: ModelFiles
             tokens: {huggingFace: (options.token ?? null) as string | undefined},
             endpoints: {huggingFace: options.endpoint},
             signal: options.signal,
-            onProgress: options.onProgress == null ? undefined
-                : ({totalSize, downloadedSize}) => options.onProgress!({doneBytes: downloadedSize, totalBytes: totalSize > 0 ? totalSize : null})
+            onProgress: ({totalSize, downloadedSize}) => {
+                announcedBytes = totalSize > 0 ? totalSize : null;
+                options.onProgress?.({doneBytes: downloadedSize, totalBytes: announcedBytes});
+            }
         });
     } catch (err) {
-        throw downloadFailure(err, options);
+        throw guard.refusal != null ? new LoadFailure("download_failed", `downloading the model (MODEL) failed: ${guard.refusal}`)
+            : downloadFailure(err, options);
+    } finally {
+        guard.release();
     }
-    return checkedFiles(entrypoint, "MODEL");
+    const files = checkedFiles(entrypoint, "MODEL");
+    const problem = await downloadProblem(files.files, {totalBytes: announcedBytes, manifest: guard.manifest});
+    if (problem != null) {
+        await Promise.all(files.files.map((file) => fs.promises.rm(file, {force: true})));
+        throw new LoadFailure("download_failed", `the downloaded model (MODEL) is not a valid GGUF file: ${problem}; ` +
+            "it was removed and is downloaded again on the next attempt");
+    }
+    return files;
 }
 
 /** A download logs its progress at each tenth. */

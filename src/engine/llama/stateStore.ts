@@ -3,7 +3,8 @@ import path from "node:path";
 import {randomUUID} from "node:crypto";
 import type {EngineLogger} from "../types.js";
 import {commonPrefixLength} from "./slotAffinity.js";
-import {hashFile} from "./fileHash.js";
+import {hashFile, hashOpenFile} from "./fileHash.js";
+import {UnexpectedFile, openRegularFile, readRegularTextFile} from "./regularFile.js";
 
 /**
  * Why a stored state was thrown away: its bytes no longer match their checksum, its file is gone
@@ -30,8 +31,15 @@ export interface StoredState {
     lastUsed: number;
 }
 
+/** Version 3 added `model`; a sidecar of another version is dropped with its state. */
+const SIDECAR_VERSION = 3;
+/** A sidecar is a few bytes per token: far below this even for a million-token context. */
+const MAX_SIDECAR_BYTES = 64 * 1024 * 1024;
+
 interface Sidecar {
-    version: 2;
+    version: typeof SIDECAR_VERSION;
+    /** The identity of the model that wrote the state (modelIdentity): a state is restored only into that model. */
+    model: string;
     conversationId: string | null;
     tokens: string; // base64 of a Uint32Array
     bytes: number;
@@ -42,9 +50,12 @@ interface Sidecar {
 /**
  * Sequence states spilled to disk when a conversation's sequence is given to another, kept under
  * a byte budget with least-recently-used eviction. Files live in a folder named after the model's
- * identity, so a state is only ever loaded into the model that wrote it, including after a restart.
- * Every failure (folder unwritable, disk full, corrupt file) disables nothing but that one step:
- * serving goes on without the cache.
+ * identity, and each sidecar names that identity too: files copied in from another model's folder
+ * (same shape, other weights: they would load and answer wrong) are dropped, not restored.
+ * Nothing in the folder is trusted to be a plain file: a state or sidecar that is a symlink, a
+ * FIFO or a device, or of another size than recorded, is dropped without being read (see
+ * openRegularFile). Every failure (folder unwritable, disk full, corrupt file) disables nothing
+ * but that one step: serving goes on without the cache.
  */
 export class StateStore {
     private readonly entries = new Map<string, StoredState>();
@@ -56,7 +67,9 @@ export class StateStore {
         private readonly dir: string,
         private readonly maxBytes: number,
         private readonly logger: EngineLogger,
-        private readonly onDiscard: (reason: StateDiscardReason) => void = () => undefined
+        private readonly onDiscard: (reason: StateDiscardReason) => void = () => undefined,
+        /** The model identity the sidecars must name: by default the folder's name, which the engine makes that identity. */
+        private readonly identity: string = path.basename(dir)
     ) {}
 
     get bytes(): number {
@@ -75,10 +88,12 @@ export class StateStore {
                 if (!name.endsWith(".json")) continue;
                 const id = name.slice(0, -5);
                 try {
-                    const sidecar = JSON.parse(await fs.promises.readFile(path.join(this.dir, name), "utf8")) as Sidecar;
-                    const stat = await fs.promises.stat(this.stateFile(id));
-                    if (sidecar.version !== 2 || stat.size !== sidecar.bytes || typeof sidecar.checksum !== "string")
+                    const sidecar = JSON.parse(await readRegularTextFile(path.join(this.dir, name), MAX_SIDECAR_BYTES)) as Sidecar;
+                    if (sidecar.version !== SIDECAR_VERSION || sidecar.model !== this.identity || typeof sidecar.checksum !== "string" ||
+                        !Number.isSafeInteger(sidecar.bytes) || typeof sidecar.tokens !== "string")
                         throw new Error("stale entry");
+                    // A regular file of the recorded size (opened without reading it, so a FIFO cannot block).
+                    await (await openRegularFile(this.stateFile(id), sidecar.bytes)).close();
                     const tokens = Array.from(new Uint32Array(Uint8Array.from(Buffer.from(sidecar.tokens, "base64")).buffer));
                     this.entries.set(id, {
                         id, conversationId: sidecar.conversationId, tokens, bytes: sidecar.bytes, checksum: sidecar.checksum, lastUsed: sidecar.lastUsed
@@ -151,9 +166,7 @@ export class StateStore {
             await sequence.clearHistory();
             // A file damaged on disk would load "successfully" and answer garbage (and spread to
             // every conversation reusing it): its bytes must match the checksum taken when it was written.
-            const checksum = await hashFile(this.stateFile(entry.id)).catch(() => null);
-            if (checksum == null)
-                throw new DiscardedState("missing", "the state file is gone or unreadable");
+            const checksum = await this.checksumOf(entry);
             if (checksum !== entry.checksum)
                 throw new DiscardedState("checksum", "the state file's bytes do not match their checksum");
             await sequence.loadStateFromFile(this.stateFile(entry.id), {acceptRisk: true});
@@ -178,6 +191,25 @@ export class StateStore {
         }
     }
 
+    /** The checksum of an entry's state file, read only if it is a regular file of the recorded size. */
+    private async checksumOf(entry: StoredState): Promise<string> {
+        let file;
+        try {
+            file = await openRegularFile(this.stateFile(entry.id), entry.bytes);
+        } catch (err) {
+            if (err instanceof UnexpectedFile && err.problem === "size")
+                throw new DiscardedState("checksum", "the state file's size is not the recorded one");
+            throw new DiscardedState("missing", "the state file is gone, unreadable or not a regular file");
+        }
+        try {
+            return await hashOpenFile(file);
+        } catch {
+            throw new DiscardedState("missing", "the state file could not be read");
+        } finally {
+            await file.close();
+        }
+    }
+
     private async evict(incoming: number): Promise<void> {
         const byAge = [...this.entries.values()].sort((a, b) => a.lastUsed - b.lastUsed);
         while (this.totalBytes + incoming > this.maxBytes && byAge.length > 0)
@@ -198,7 +230,7 @@ export class StateStore {
 
     private async writeSidecar(entry: StoredState): Promise<void> {
         const sidecar: Sidecar = {
-            version: 2, conversationId: entry.conversationId, bytes: entry.bytes, checksum: entry.checksum, lastUsed: entry.lastUsed,
+            version: SIDECAR_VERSION, model: this.identity, conversationId: entry.conversationId, bytes: entry.bytes, checksum: entry.checksum, lastUsed: entry.lastUsed,
             tokens: Buffer.from(Uint32Array.from(entry.tokens).buffer).toString("base64")
         };
         const file = path.join(this.dir, `${entry.id}.json`);
