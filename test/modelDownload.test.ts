@@ -7,7 +7,7 @@ import {execFile} from "node:child_process";
 import {promisify} from "node:util";
 import {writeSyntheticModel} from "../src/testmodel/syntheticModel.js";
 import {resolveModelFiles} from "../src/engine/llama/modelFiles.js";
-import {LoadFailure} from "../src/engine/llama/modelFile.js";
+import {LoadFailure} from "../src/errors.js";
 import {SETTINGS} from "../src/config/config.js";
 import {startTestWorker, testModelPath} from "./helpers/testWorker.js";
 import {spawnWorker} from "./helpers/workerProcess.js";

@@ -3,7 +3,7 @@ import path from "node:path";
 import {resolveModelFile} from "node-llama-cpp";
 import {describeModelSource, modelFilesOf, type ModelSource} from "../../config/modelSource.js";
 import type {DownloadProgress, EngineLogger} from "../types.js";
-import {LoadFailure} from "./modelFile.js";
+import {LoadFailure} from "../../errors.js";
 
 /** A model's files on disk. */
 export interface ModelFiles {
@@ -32,7 +32,7 @@ export interface ModelFilesOptions {
  * `resolveModelFile`, which finds a finished download in `directory` without asking the network,
  * downloads what is missing (all shards, several connections, resuming a partial `.ipull` file)
  * and asks the hub which file holds an `hf:<user>/<repo>:<quant>`. Throws LoadFailure
- * (`model_not_found`, `download_failed`).
+ * (`model_file_not_found`, `download_failed`).
  */
 export async function resolveModelFiles(source: ModelSource, options: ModelFilesOptions): Promise<ModelFiles> {
     if (source.kind === "file")
@@ -134,7 +134,7 @@ function checkedFiles(entrypoint: string, setting: "MODEL_PATH" | "MODEL"): Mode
     if (files.length > 1)
         for (const [index, file] of files.entries())
             if (!fs.existsSync(file))
-                throw new LoadFailure("model_not_found",
+                throw new LoadFailure("model_file_not_found",
                     `shard ${index + 1} of ${files.length} of the split model (${setting}) is missing: ${path.basename(file)} ` +
                     "must be beside the first shard");
     return {entrypoint, files};
