@@ -1,11 +1,10 @@
 /**
- * The errors that cross layers, which every layer imports from here: a refused setting
- * (ConfigError), and the WorkerErrors a client gets. Each WorkerError carries a stable `code` for
- * clients and a `kind` that the HTTP layer maps to a status in one place (src/http/errorMapping.ts).
- * Errors carry facts, not wire names: which request field to blame is the adapters' business.
- * Two failures stay inside the engine, which turns them into a model state's code or a
- * WorkerError before they leave it: LoadFailure (engine/llama/modelFile.ts) and
- * MalformedChunkError (engine/upstream/upstreamStream.ts).
+ * The one errors module: every error class of the worker is defined here. A refused setting
+ * (ConfigError), the WorkerErrors a client gets, and two failures the engine turns into something
+ * else before they leave it (LoadFailure becomes a model state's code; MalformedChunkError becomes
+ * a WorkerError). Each WorkerError carries a stable `code` for clients and a `kind` that the HTTP
+ * layer maps to a status in one place (src/http/errorMapping.ts). Errors carry facts, not wire
+ * names: which request field to blame is the adapters' business.
  */
 
 /** A setting with a bad value: the worker refuses to boot, naming the variable. */
@@ -43,7 +42,7 @@ export class WorkerError extends Error {
 /**
  * A request (`model`) or `?which=` names a model this worker does not serve: 400 `unknown_model`.
  * (GET /v1/models/{id} answers OpenAI's 404 `model_not_found` instead; a model file that does not
- * exist is a load failure with its own code.)
+ * exist is a LoadFailure, `model_file_not_found`.)
  */
 export class UnknownModelError extends WorkerError {
     constructor(param: string, message: string) {
@@ -127,5 +126,32 @@ export class GenerationsRunningError extends WorkerError {
             `${running} request(s) still use the model after waiting ${timeoutSeconds} s; retry later, ` +
             "raise timeout_seconds, or unload with force: true to abort them", {param: "force"});
         this.name = "GenerationsRunningError";
+    }
+}
+
+/**
+ * Why a model load failed, with a stable code for /health and clients (the model's state carries
+ * it). The message is written for the operator: it says what is wrong and which setting to change.
+ */
+export class LoadFailure extends Error {
+    constructor(readonly code: LoadFailureCode, message: string) {
+        super(message);
+        this.name = "LoadFailure";
+    }
+}
+
+export type LoadFailureCode =
+    | "model_file_not_found" // a model file (or a shard of a split model) is not on disk
+    | "model_invalid"
+    | "insufficient_memory"
+    | "backend_unavailable"
+    | "load_failed"
+    | "download_failed";
+
+/** An upstream's stream event that is not a chat completion chunk; the upstream engine answers it as a 502. */
+export class MalformedChunkError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "MalformedChunkError";
     }
 }

@@ -77,7 +77,7 @@ test("a failure mid-stream reaches the caller after the text already sent, and t
 
 test("a model that fails to load is a 503-kind error naming the reason, and nothing is generated", async () => {
     const engine = new FakeEngine(streams(["x"]));
-    engine.loadOutcome = {state: "failed", reason: "model file not found", loadProgress: null, code: "model_not_found"};
+    engine.loadOutcome = {state: "failed", reason: "model file not found", loadProgress: null, code: "model_file_not_found"};
     const {chat} = setup(engine);
     await assert.rejects(chat.chat(job("hi")), (err: unknown) =>
         err instanceof ModelNotReadyError && err.kind === "unavailable" && /model file not found/.test(err.message));

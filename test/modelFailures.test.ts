@@ -54,7 +54,7 @@ async function expectFailedWorker(env: Record<string, string>, expected: {status
 test("a missing model file: unhealthy, the reason names MODEL_PATH but not the path; /memory/load recovers once the file is there", async () => {
     const modelPath = path.join(dir, "later.gguf");
     const server = await expectFailedWorker({MODEL_PATH: modelPath}, {
-        status: "unhealthy", code: "model_not_found", reason: /model file \(MODEL_PATH\) does not exist/
+        status: "unhealthy", code: "model_file_not_found", reason: /model file \(MODEL_PATH\) does not exist/
     });
     try {
         // /health needs no key: a path there would tell anyone how the host is laid out.

@@ -6,7 +6,8 @@ import path from "node:path";
 import {getLlama, LlamaLogLevel, readGgufFileInfo, type Llama} from "node-llama-cpp";
 import {writeSyntheticModel} from "../src/testmodel/syntheticModel.js";
 import {parseMakeModelArgs, type MakeModelArgs} from "../src/cli/makeModel.js";
-import {readModelFacts, LoadFailure} from "../src/engine/llama/modelFile.js";
+import {readModelFacts} from "../src/engine/llama/modelFile.js";
+import {LoadFailure} from "../src/errors.js";
 import {resolveModelFiles} from "../src/engine/llama/modelFiles.js";
 import {checkMemory} from "../src/engine/llama/memoryCheck.js";
 import {modelFilesOf} from "../src/config/modelSource.js";
@@ -83,7 +84,7 @@ test("the model's facts and the memory check count every shard; a missing or tru
     for (const shard of shards.slice(0, 2)) fs.copyFileSync(shard, path.join(partial, path.basename(shard)));
     await assert.rejects(resolveModelFiles({kind: "file", path: path.join(partial, "tiny-00001-of-00003.gguf"), builtin: false},
         {directory: partial, token: null, endpoint: "https://huggingface.co"}), (err: unknown) =>
-        err instanceof LoadFailure && err.code === "model_not_found" && /shard 3 of 3 .*tiny-00003-of-00003\.gguf/.test(err.message));
+        err instanceof LoadFailure && err.code === "model_file_not_found" && /shard 3 of 3 .*tiny-00003-of-00003\.gguf/.test(err.message));
     // A shard cut short (an interrupted copy): the truncation check looks at each shard.
     const second = fs.readFileSync(shards[1]);
     fs.copyFileSync(shards[2], path.join(partial, path.basename(shards[2])));

@@ -1,6 +1,7 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
-import {MalformedChunkError, parseChunk, sseData} from "../src/engine/upstream/upstreamStream.js";
+import {parseChunk, sseData} from "../src/engine/upstream/upstreamStream.js";
+import {MalformedChunkError} from "../src/errors.js";
 
 function streamOf(parts: string[]): ReadableStream<Uint8Array> {
     const encoder = new TextEncoder();

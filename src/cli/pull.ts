@@ -11,10 +11,9 @@
  */
 import {parseArgs} from "node:util";
 import {loadConfig} from "../config/config.js";
-import {ConfigError} from "../errors.js";
+import {ConfigError, LoadFailure} from "../errors.js";
 import {describeModelSource, ensureModelsDir} from "../config/modelSource.js";
 import {resolveModelFiles} from "../engine/llama/modelFiles.js";
-import {LoadFailure} from "../engine/llama/modelFile.js";
 import type {DownloadProgress} from "../engine/types.js";
 import {downloadedText, renderProgressBar} from "../terminal/loadProgressBar.js";
 

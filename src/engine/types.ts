@@ -156,7 +156,7 @@ export interface EngineStatus {
     /** Load progress 0..1 while loading, else null. */
     loadProgress: number | null;
     /**
-     * Stable code for `reason` when failed ("model_not_found", "model_invalid",
+     * Stable code for `reason` when failed ("model_file_not_found", "model_invalid",
      * "insufficient_memory", "backend_unavailable", "load_failed", "download_failed", or an
      * engine's own); null or absent otherwise. /health reports `insufficient_memory` as degraded,
      * other failures as unhealthy. A `download_failed` load is tried again (ModelLifecycle).

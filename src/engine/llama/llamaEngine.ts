@@ -6,7 +6,7 @@ import {
 } from "node-llama-cpp";
 import type {Config, ModelSource} from "../../config/config.js";
 import {describeModelSource, modelDisplayName} from "../../config/modelSource.js";
-import {ContextOverflowError, ModelNotReadyError, WorkerError} from "../../errors.js";
+import {ContextOverflowError, LoadFailure, ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
     CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport,
     ModelInfo, RenderedPrompt, SlotHint, ToolSet
@@ -24,7 +24,7 @@ import {toolPlan} from "./toolPlan.js";
 import {holdPrompt, PromptGroups, type Exclusive} from "./promptSharing.js";
 import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
-import {classifyLoadError, filesSize, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
+import {classifyLoadError, filesSize, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {ModelFilesFinder} from "./modelFiles.js";
 import {checkMemory, freeRamBytes} from "./memoryCheck.js";
 

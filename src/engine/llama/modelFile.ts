@@ -1,25 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import {readGgufFileInfo, GgufInsights, GgufFileType, GgmlType, InsufficientMemoryError, type Llama} from "node-llama-cpp";
-
-/**
- * Why a load failed, with a stable code for /health and clients. The message is written for the
- * operator: it says what is wrong and which setting to change.
- */
-export class LoadFailure extends Error {
-    constructor(readonly code: LoadFailureCode, message: string) {
-        super(message);
-        this.name = "LoadFailure";
-    }
-}
-
-export type LoadFailureCode =
-    | "model_not_found"
-    | "model_invalid"
-    | "insufficient_memory"
-    | "backend_unavailable"
-    | "load_failed"
-    | "download_failed";
+import {LoadFailure} from "../../errors.js";
 
 /** What the GGUF header says about the model, known before (and after) it is loaded. */
 export interface ModelFacts {
@@ -57,10 +39,10 @@ export async function readModelFacts(llama: Llama, files: readonly string[], set
         try {
             stat = fs.statSync(file);
         } catch {
-            throw new LoadFailure("model_not_found", `the model file (${setting}) does not exist; set ${setting} to a GGUF file`);
+            throw new LoadFailure("model_file_not_found", `the model file (${setting}) does not exist; set ${setting} to a GGUF file`);
         }
         if (!stat.isFile())
-            throw new LoadFailure("model_not_found", `${setting} is not a regular file; set it to a GGUF file`);
+            throw new LoadFailure("model_file_not_found", `${setting} is not a regular file; set it to a GGUF file`);
         sizes.push(stat.size);
     }
     let insights: GgufInsights;

@@ -3,7 +3,7 @@ import path from "node:path";
 import {resolveModelFile} from "node-llama-cpp";
 import {describeModelSource, modelFilesOf, type ModelSource} from "../../config/modelSource.js";
 import type {DownloadProgress, EngineLogger} from "../types.js";
-import {LoadFailure} from "./modelFile.js";
+import {LoadFailure} from "../../errors.js";
 import {guardHubRequests} from "./hubFetchGuard.js";
 import {downloadProblem} from "./downloadCheck.js";
 
@@ -33,11 +33,9 @@ export interface ModelFilesOptions {
  * shard of a split model must be there); a reference is resolved by node-llama-cpp's
  * `resolveModelFile`, which finds a finished download in `directory` without asking the network,
  * downloads what is missing (all shards, several connections, resuming a partial `.ipull` file)
- * and asks the hub which file holds an `hf:<user>/<repo>:<quant>`. HF_TOKEN goes only to
- * HF_ENDPOINT's origin, and a manifest must name a file inside its repository (guardHubRequests).
- * The files are checked before they are used (downloadProblem): a bad one is removed, so the next
- * attempt downloads it again instead of keeping it as the model. Throws LoadFailure
- * (`model_not_found`, `download_failed`).
+import {LoadFailure} from "../../errors.js";
+import {guardHubRequests} from "./hubFetchGuard.js";
+import {downloadProblem} from "./downloadCheck.js";
  */
 export async function resolveModelFiles(source: ModelSource, options: ModelFilesOptions): Promise<ModelFiles> {
     if (source.kind === "file")
@@ -153,7 +151,7 @@ function checkedFiles(entrypoint: string, setting: "MODEL_PATH" | "MODEL"): Mode
     if (files.length > 1)
         for (const [index, file] of files.entries())
             if (!fs.existsSync(file))
-                throw new LoadFailure("model_not_found",
+                throw new LoadFailure("model_file_not_found",
                     `shard ${index + 1} of ${files.length} of the split model (${setting}) is missing: ${path.basename(file)} ` +
                     "must be beside the first shard");
     return {entrypoint, files};

@@ -1,11 +1,11 @@
 import type {Config} from "../../config/config.js";
-import {ModelNotReadyError, WorkerError} from "../../errors.js";
+import {MalformedChunkError, ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
     ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport,
     ModelInfo, RenderedPrompt, ToolSet
 } from "../types.js";
 import {UpstreamClient, type JsonResponse, type UpstreamStream} from "./upstreamClient.js";
-import {MalformedChunkError, parseChunk, type ParsedChunk, type UpstreamUsage} from "./upstreamStream.js";
+import {parseChunk, type ParsedChunk, type UpstreamUsage} from "./upstreamStream.js";
 import {upstreamRequestBody} from "./upstreamRequest.js";
 import {TemplateProbe, type RenderMode} from "./templateProbe.js";
 

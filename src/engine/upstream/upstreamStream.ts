@@ -1,3 +1,4 @@
+import {MalformedChunkError} from "../../errors.js";
 import type {FinishReason, TokenLogprob, ToolCallEvent, TopLogprob} from "../types.js";
 
 /**
@@ -65,7 +66,6 @@ export interface ParsedChunk {
     error: {message: string; status: number | null; code: string | null} | null;
 }
 
-export class MalformedChunkError extends Error {}
 
 /** OpenAI's error types and the statuses they stand for (an error sent in a stream has no status of its own). */
 const STATUS_BY_ERROR_TYPE: Record<string, number> = {
