@@ -113,7 +113,7 @@ async function main(): Promise<void> {
         if (!fs.existsSync(file)) await writeSyntheticModel({preset, out: file});
         models.push({name: `synthetic ${preset}`, path: file});
     }
-    const stories = path.resolve("../shared/models/stories260K.gguf");
+    const stories = path.resolve("test/fixtures/stories260K.gguf");
     if (fs.existsSync(stories)) models.push({name: "stories260K", path: stories});
     const rows: Array<{model: string; check: string; deterministic: string; tally: Tally}> = [];
     for (const model of models)

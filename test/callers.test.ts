@@ -4,6 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
+import {requireStoriesModel} from "./helpers/storiesModel.js";
 import {startTestWorker, testModelPath, parseSse, type TestWorker} from "./helpers/testWorker.js";
 import {getJson, postJson} from "./helpers/http.js";
 import {loadConfig} from "../src/config/config.js";
@@ -16,7 +17,6 @@ import {createWorker} from "../src/worker.js";
  */
 
 const README = fs.readFileSync(new URL("../README.md", import.meta.url), "utf8");
-const STORIES = path.resolve("../shared/models/stories260K.gguf");
 const ROLEPLAY_KEY = "roleplay-key-0123456789";
 const PLAYGROUND_KEY = "playground-key-9876543210";
 let server: TestWorker;
@@ -43,7 +43,7 @@ function field(body: Record<string, any>, dotted: string): unknown {
 
 before(async () => {
     server = await startTestWorker({
-        MODELS: `qwen_instruct=${await testModelPath()},qwen_base=${STORIES}`, PARALLEL: "2", CONTEXT_SIZE: "1024",
+        MODELS: `qwen_instruct=${await testModelPath()},qwen_base=${requireStoriesModel()}`, PARALLEL: "2", CONTEXT_SIZE: "1024",
         WORKER_API_KEY: `${ROLEPLAY_KEY}, ${PLAYGROUND_KEY}`, AUTH_OPEN_ROUTES: "/enhance,/generate"
     });
 });

@@ -5,10 +5,11 @@ import os from "node:os";
 import path from "node:path";
 import {startTestWorker, testModelPath, type TestWorker} from "./helpers/testWorker.js";
 import {getJson} from "./helpers/http.js";
+import {requireStoriesModel} from "./helpers/storiesModel.js";
 import {spawnWorker, type RunningWorker} from "./helpers/workerProcess.js";
 import {loadedCpuVariants, projectWithCpuVariant} from "./helpers/cpuVariant.js";
 import {
-    SAMPLINGS, ask, assertSameAnswer, checkBatchInvariance, checkCacheEquivalence, requireStoriesModel
+    SAMPLINGS, ask, assertSameAnswer, checkBatchInvariance, checkCacheEquivalence
 } from "./helpers/determinismChecks.js";
 
 /**

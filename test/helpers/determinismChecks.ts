@@ -1,6 +1,4 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import path from "node:path";
 import {postJson} from "./http.js";
 
 /**
@@ -9,16 +7,6 @@ import {postJson} from "./http.js";
  * the seed. They run against any worker URL, so the same checks cover in-process workers and
  * workers spawned on forced CPU kernels.
  */
-
-/** The really trained test model (llama, SPM tokenizer, no chat template); see ../shared/models/README.md. */
-export const STORIES_MODEL = path.resolve(import.meta.dirname, "..", "..", "..", "shared", "models", "stories260K.gguf");
-
-/** Fails loudly, never skips, when the trained model is not where every developer and CI have it. */
-export function requireStoriesModel(): string {
-    assert.ok(fs.existsSync(STORIES_MODEL),
-        `the trained test model is missing: ${STORIES_MODEL} (see ../shared/models/README.md); these tests need it`);
-    return STORIES_MODEL;
-}
 
 export interface Sampling {
     name: string;
