@@ -3,10 +3,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import {execFile} from "node:child_process";
+import {execFile, spawn} from "node:child_process";
 import {promisify} from "node:util";
 import Fastify from "fastify";
-import {stubServer} from "./helpers/opsHelpers.js";
+import {ONE_THREAD, stubServer} from "./helpers/opsHelpers.js";
+import {testModelPath} from "./helpers/testWorker.js";
 import {readDockerfile} from "./helpers/dockerfile.js";
 import {SETTINGS} from "../src/config/config.js";
 
@@ -59,6 +60,54 @@ test("bin/chat-worker.cjs without a build: exit 2, saying to run `npm run build`
         assert.match(stderr, /dist\/src\/main\.js is missing; run `npm run build` first/);
     } finally {
         fs.rmSync(dir, {recursive: true, force: true});
+    }
+});
+
+test("`npm start`: builds only what changed, prints the playground's URL once listening, and SIGTERM to npm's own pid stops the worker", {timeout: 120_000}, async () => {
+    const env: NodeJS.ProcessEnv = {...process.env};
+    for (const name of Object.keys(SETTINGS)) delete env[name];
+    // Under `npm test`, npm_execpath is the npm that runs the tests; else the one on PATH.
+    const npm = process.env.npm_execpath != null ? [process.execPath, process.env.npm_execpath] : ["npm"];
+    const child = spawn(npm[0]!, [...npm.slice(1), "start"], {
+        cwd: root, stdio: ["ignore", "pipe", "pipe"],
+        env: {...env, ...ONE_THREAD, UV_THREADPOOL_SIZE: "1", PORT: "0", HOST: "127.0.0.1", GPU: "false", LOG_LEVEL: "info", MODEL_PATH: await testModelPath()}
+    });
+    let stdout = "";
+    let stderr = "";
+    // The pipes close only once every process holding them (npm, the worker, its runner) is gone.
+    const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+    // Both lines: the one for people (stderr) and the worker's "listening" record (stdout).
+    const listening = new Promise<{url: string; record: {port: number; pid: number}}>((resolve, reject) => {
+        const check = () => {
+            const url = /open (http:\/\/\S+) for the playground/.exec(stderr)?.[1];
+            const line = stdout.split("\n").find((text) => text.includes('"msg":"listening"') && text.endsWith("}"));
+            if (url != null && line != null) resolve({url, record: JSON.parse(line) as {port: number; pid: number}});
+        };
+        child.stdout.setEncoding("utf8").on("data", (chunk: string) => { stdout += chunk; check(); });
+        child.stderr.setEncoding("utf8").on("data", (chunk: string) => { stderr += chunk; check(); });
+        child.once("close", () => reject(new Error(`npm start ended before listening: ${stderr}`)));
+    });
+    let worker: number | undefined;
+    try {
+        const {url, record} = await listening;
+        assert.match(stderr, /^chat-worker: checking dist\/ against the TypeScript sources/m, "it says what it is doing");
+        assert.match(stderr, /^chat-worker: (dist\/ is up to date|compiled into dist\/ in [\d.]+ s)/m);
+        worker = record.pid;
+        assert.notEqual(worker, child.pid, "node runs under npm");
+        assert.equal(url, `http://127.0.0.1:${record.port}/`);
+        assert.equal((await fetch(url)).status, 200, "the URL serves the playground");
+        assert.ok(child.kill("SIGTERM"));
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([closed, new Promise((_, reject) => timer = setTimeout(() => reject(new Error("the worker outlived npm")), 60_000))]);
+        clearTimeout(timer);
+        assert.match(stdout, /"msg":"shutdown complete"/, "the worker drained and exited");
+    } finally {
+        child.kill("SIGKILL");
+        try {
+            if (worker != null) process.kill(worker, "SIGKILL");
+        } catch {
+            // Gone, as it should be.
+        }
     }
 });
 
