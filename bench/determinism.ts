@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     fs.mkdirSync("bench/results", {recursive: true});
     fs.writeFileSync("bench/results/determinism.json", `${JSON.stringify({date, machine, rows}, null, 2)}\n`);
     fs.writeFileSync("bench/results/determinism.md", `${lines.join("\n")}\n`);
-    updateReadme("README.md", `${lines.join("\n")}\n`, "determinism");
+    updateReadme("docs/determinism.md", `${lines.join("\n")}\n`, "determinism");
     process.stdout.write(`${lines.join("\n")}\n`);
 }
 

@@ -11,13 +11,13 @@ import {testModelPath} from "./helpers/testWorker.js";
 import {readDockerfile} from "./helpers/dockerfile.js";
 import {SETTINGS} from "../src/config/config.js";
 
-// The production start, the images' health check, install hygiene, and the README's deployment
-// examples held to the code.
+// The production start, the images' health check, install hygiene, and the deployment examples
+// of docs/operations.md held to the code.
 const root = path.resolve(import.meta.dirname, "..");
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
     scripts: Record<string, string>; engines: {node: string}; allowScripts: Record<string, boolean>;
 };
-const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
+const readme = fs.readFileSync(path.join(root, "docs/operations.md"), "utf8");
 const grace = Number(SETTINGS.SHUTDOWN_GRACE_SECONDS.default);
 
 async function exitCode(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{code: number; stderr: string}> {
@@ -134,14 +134,14 @@ test("this Node.js meets engines.node, and loads cookie@2 (ESM, behind the EBADE
     await app.close();
 });
 
-/** The README's fenced block of `language` that contains `marker`. */
+/** docs/operations.md's fenced block of `language` that contains `marker`. */
 function readmeBlock(language: string, marker: string): string {
     const block = [...readme.matchAll(new RegExp("```" + language + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]!).find((text) => text.includes(marker));
     assert.ok(block != null, `a ${language} block with ${marker}`);
     return block;
 }
 
-test("README: docker build and run for both images, with a stop timeout above the shutdown grace", () => {
+test("docs/operations.md: docker build and run for both images, with a stop timeout above the shutdown grace", () => {
     const docker = readmeBlock("sh", "docker build");
     assert.match(docker, /^docker build -t chat-worker:cpu \.$/m);
     assert.match(docker, /^docker build -f Dockerfile\.cuda -t chat-worker:cuda \.$/m);
@@ -150,12 +150,12 @@ test("README: docker build and run for both images, with a stop timeout above th
     const timeouts = [...readme.matchAll(/--stop-timeout (\d+)/g), ...readme.matchAll(/TimeoutStopSec=(\d+)/g)].map((m) => Number(m[1]));
     assert.ok(timeouts.length >= 3 && timeouts.every((seconds) => seconds > grace), `stop timeouts ${timeouts} > ${grace}`);
     const cudaArgs = readDockerfile(path.join(root, "Dockerfile.cuda")).args;
-    assert.ok(readme.includes(`(${cudaArgs.CUDA_IMAGE} + Node.js ${cudaArgs.NODE_VERSION})`), "the README names the CUDA image's base");
+    assert.ok(readme.includes(`(${cudaArgs.CUDA_IMAGE} + Node.js ${cudaArgs.NODE_VERSION})`), "docs/operations.md names the CUDA image's base");
     const fallback = /--build-arg CUDA_IMAGE=(\S+)/.exec(readme)?.[1];
     assert.ok(fallback != null && fs.readFileSync(path.join(root, "Dockerfile.cuda"), "utf8").includes(fallback));
 });
 
-test("README: the Kubernetes manifest probes /ready and /health, asks for a GPU, and outlasts the shutdown grace", () => {
+test("docs/operations.md: the Kubernetes manifest probes /ready and /health, asks for a GPU, and outlasts the shutdown grace", () => {
     const manifest = readmeBlock("yaml", "kind: Deployment");
     const value = (pattern: RegExp): string => {
         const match = pattern.exec(manifest);

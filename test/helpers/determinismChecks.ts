@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import {postJson} from "./http.js";
 
 /**
- * Shared checks of the determinism guarantee (README "Determinism"): the tokens of an answer, and
+ * Shared checks of the determinism guarantee (docs/determinism.md): the tokens of an answer, and
  * the logprob of each, depend only on the model, the rendered prompt, the sampling parameters and
  * the seed. They run against any worker URL, so the same checks cover in-process workers and
  * workers spawned on forced CPU kernels.

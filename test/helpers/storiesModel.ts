@@ -12,7 +12,7 @@ const STORIES_SHA256 = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426
 
 let checked = false;
 
-/** The fixture's path. Fails loudly, never skips, when it is missing or is not the file the README describes. */
+/** The fixture's path. Fails loudly, never skips, when it is missing or is not the file test/fixtures/README.md describes. */
 export function requireStoriesModel(): string {
     if (checked) return STORIES_MODEL;
     assert.ok(fs.existsSync(STORIES_MODEL), `the trained test model is missing: ${STORIES_MODEL} (see test/fixtures/README.md); these tests need it`);
