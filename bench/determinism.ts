@@ -113,7 +113,7 @@ async function main(): Promise<void> {
         if (!fs.existsSync(file)) await writeSyntheticModel({preset, out: file});
         models.push({name: `synthetic ${preset}`, path: file});
     }
-    const stories = path.resolve("../shared/models/stories260K.gguf");
+    const stories = path.resolve("test/fixtures/stories260K.gguf");
     if (fs.existsSync(stories)) models.push({name: "stories260K", path: stories});
     const rows: Array<{model: string; check: string; deterministic: string; tally: Tally}> = [];
     for (const model of models)
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     fs.mkdirSync("bench/results", {recursive: true});
     fs.writeFileSync("bench/results/determinism.json", `${JSON.stringify({date, machine, rows}, null, 2)}\n`);
     fs.writeFileSync("bench/results/determinism.md", `${lines.join("\n")}\n`);
-    updateReadme("README.md", `${lines.join("\n")}\n`, "determinism");
+    updateReadme("docs/determinism.md", `${lines.join("\n")}\n`, "determinism");
     process.stdout.write(`${lines.join("\n")}\n`);
 }
 

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every figure measured side by side in one run and reported as ratios.
  * Usage: npm run bench [-- --skip-peer] [--reps N] [--tokens N]
- * Writes bench/results/latest.json and latest.md, and the README's benchmark section.
+ * Writes bench/results/latest.json and latest.md, and the benchmark section of docs/performance.md.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -209,7 +209,7 @@ async function main(): Promise<void> {
         fs.writeFileSync("bench/results/latest.json", `${JSON.stringify(result, null, 2)}\n`);
         const markdown = renderMarkdown(result);
         fs.writeFileSync("bench/results/latest.md", markdown);
-        updateReadme("README.md", markdown);
+        updateReadme("docs/performance.md", markdown);
         process.stdout.write(markdown);
     } finally {
         for (const {server} of servers) await server.stop();

@@ -5,7 +5,7 @@
 // CommonJS on purpose: it loads without the libuv pool, so UV_THREADPOOL_SIZE can still be set
 // before anything starts the pool (the ESM loader itself reads files on it). node-llama-cpp runs
 // evaluation on the pool, and busy pool threads beside llama.cpp's compute threads oversubscribe
-// small machines; see README "Performance".
+// small machines; see docs/performance.md.
 "use strict";
 const fs = require("node:fs");
 const os = require("node:os");

@@ -43,10 +43,17 @@ export class DebugTab {
             }
             const body = await api("/chat/debug/system-prompt", {body: request});
             const verdict = byId("debug-verdict", HTMLElement);
-            verdict.textContent = body.no_override_detected
-                ? "No override detected: the system prompt reached the model unchanged."
-                : "Override detected: the system prompt the model got differs from the one sent.";
-            verdict.dataset.ok = String(body.no_override_detected === true);
+            // An empty System prompt box sends none: that is a choice, not an override, whatever
+            // the worker then puts in the system slot (the spec shape's fallback, shown below).
+            const sent = body.system_prompt_received != null;
+            verdict.textContent = !sent
+                ? (body.system_prompt_used == null
+                    ? "No system prompt sent, and none was added."
+                    : "No system prompt sent: the worker used its fallback system prompt, shown below.")
+                : body.no_override_detected
+                    ? "No override detected: the system prompt reached the model unchanged."
+                    : "Override detected: the system prompt the model got differs from the one sent.";
+            verdict.dataset.ok = sent ? String(body.no_override_detected === true) : "none";
             byId("debug-tokens", HTMLElement).textContent = body.prompt_tokens == null ? "unknown" : String(body.prompt_tokens);
             byId("debug-rendered-by", HTMLElement).textContent = body.rendered_by;
             byId("debug-truncated", HTMLElement).textContent = `${body.history_truncated} messages`;
@@ -54,7 +61,7 @@ export class DebugTab {
             note.textContent = body.rendering_note ?? "";
             note.hidden = body.rendering_note == null;
             byId("rendered-prompt", HTMLElement).textContent = body.rendered_prompt ?? "(rendered by the upstream; not known here)";
-            byId("system-prompt-used", HTMLElement).textContent = body.system_prompt_used;
+            byId("system-prompt-used", HTMLElement).textContent = body.system_prompt_used ?? "(none)";
             this.result.hidden = false;
         } catch (err) {
             this.result.hidden = true;

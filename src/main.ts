@@ -7,6 +7,12 @@ import {createWorker, stopWorker} from "./worker.js";
 /** After the shutdown grace, how long freeing the model and closing the server may take before the process kills the runner and exits. */
 const SHUTDOWN_MARGIN_SECONDS = 15;
 
+/** The URL a browser on this machine opens: a wildcard address is reached as localhost. */
+function browsableUrl(host: string, port: number): string {
+    const name = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+    return `http://${name}:${port}/`;
+}
+
 /** Entry point: validate settings once, wire the worker, listen, and shut down cleanly on signals. */
 async function main(): Promise<void> {
     let config;
@@ -44,8 +50,11 @@ async function main(): Promise<void> {
         process.exit(1);
     }
     const address = worker.app.server.address();
+    const port = typeof address === "object" && address != null ? address.port : config.port;
     // A machine-readable line with the bound port (PORT=0 picks a free one).
-    logger.info({host: config.host, port: typeof address === "object" && address != null ? address.port : config.port}, "listening");
+    logger.info({host: config.host, port}, "listening");
+    // And one for people, on stderr so that stdout stays one JSON record per line.
+    process.stderr.write(`chat-worker: listening; open ${browsableUrl(config.host, port)} for the playground (Ctrl-C or SIGTERM stops it)\n`);
 
     let stopping = false;
     const stop = (signal: string) => {

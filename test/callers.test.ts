@@ -4,36 +4,36 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import pino from "pino";
+import {requireStoriesModel} from "./helpers/storiesModel.js";
 import {startTestWorker, testModelPath, parseSse, type TestWorker} from "./helpers/testWorker.js";
 import {getJson, postJson} from "./helpers/http.js";
 import {loadConfig} from "../src/config/config.js";
 import {createWorker} from "../src/worker.js";
 
 /**
- * The original's real callers (the OurVidz edge functions), each with the payload the README's
- * "Calling from the OurVidz edge functions" section documents (read from it here, so the two
+ * The original's real callers (the OurVidz edge functions), each with the payload docs/callers.md
+ * documents (read from it here, so the two
  * cannot drift apart), with its own key or none, against a worker set up as that section says.
  */
 
-const README = fs.readFileSync(new URL("../README.md", import.meta.url), "utf8");
-const STORIES = path.resolve("../shared/models/stories260K.gguf");
+const CALLERS = fs.readFileSync(new URL("../docs/callers.md", import.meta.url), "utf8");
 const ROLEPLAY_KEY = "roleplay-key-0123456789";
 const PLAYGROUND_KEY = "playground-key-9876543210";
 let server: TestWorker;
 
-/** The JSON block under `#### <caller>` in the README's callers section. */
+/** The JSON block under `## <caller>` in docs/callers.md. */
 function payload(caller: string): Record<string, any> {
-    const start = README.indexOf(`\n#### ${caller}\n`);
-    assert.ok(start >= 0, `the README documents ${caller}`);
-    const block = /```json\n([\s\S]*?)\n```/.exec(README.slice(start));
+    const start = CALLERS.indexOf(`\n## ${caller}\n`);
+    assert.ok(start >= 0, `docs/callers.md documents ${caller}`);
+    const block = /```json\n([\s\S]*?)\n```/.exec(CALLERS.slice(start));
     assert.ok(block != null, `${caller} has a JSON payload`);
     return JSON.parse(block[1]) as Record<string, any>;
 }
 
-/** The fields the README says a caller reads, from its "Reads ..." sentence. */
+/** The fields docs/callers.md says a caller reads, from its "Reads ..." sentence. */
 function readsOf(caller: string): string[] {
-    const start = README.indexOf(`\n#### ${caller}\n`);
-    const sentence = /Reads ([^.]*)\./.exec(README.slice(start))![1];
+    const start = CALLERS.indexOf(`\n## ${caller}\n`);
+    const sentence = /Reads ([^.]*)\./.exec(CALLERS.slice(start))![1];
     return [...sentence.matchAll(/`([a-z_.]+)`/g)].map((match) => match[1]);
 }
 
@@ -43,7 +43,7 @@ function field(body: Record<string, any>, dotted: string): unknown {
 
 before(async () => {
     server = await startTestWorker({
-        MODELS: `qwen_instruct=${await testModelPath()},qwen_base=${STORIES}`, PARALLEL: "2", CONTEXT_SIZE: "1024",
+        MODELS: `qwen_instruct=${await testModelPath()},qwen_base=${requireStoriesModel()}`, PARALLEL: "2", CONTEXT_SIZE: "1024",
         WORKER_API_KEY: `${ROLEPLAY_KEY}, ${PLAYGROUND_KEY}`, AUTH_OPEN_ROUTES: "/enhance,/generate"
     });
 });

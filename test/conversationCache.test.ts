@@ -82,7 +82,7 @@ test("a continuing conversation on a warm sequence evaluates only its new turn (
             const newTokens = second.json.usage.prompt_tokens - second.json.usage.cached_tokens;
             // The whole first prompt is reused; the new user message is ~45 byte-level tokens, the template adds a few.
             assert.ok(second.json.usage.cached_tokens >= first.json.usage.prompt_tokens - 1, JSON.stringify(second.json.usage));
-            // Deterministic mode evaluates the last reply again in prompt mode (README "Determinism").
+            // Deterministic mode evaluates the last reply again in prompt mode (docs/determinism.md).
             const bound = replyReused ? 70 : 70 + first.json.usage.completion_tokens;
             assert.ok(newTokens < bound, `evaluated ${newTokens} tokens, expected fewer than ${bound}`);
         }

@@ -5,14 +5,15 @@ import os from "node:os";
 import path from "node:path";
 import {startTestWorker, testModelPath, type TestWorker} from "./helpers/testWorker.js";
 import {getJson} from "./helpers/http.js";
+import {requireStoriesModel} from "./helpers/storiesModel.js";
 import {spawnWorker, type RunningWorker} from "./helpers/workerProcess.js";
 import {loadedCpuVariants, projectWithCpuVariant} from "./helpers/cpuVariant.js";
 import {
-    SAMPLINGS, ask, assertSameAnswer, checkBatchInvariance, checkCacheEquivalence, requireStoriesModel
+    SAMPLINGS, ask, assertSameAnswer, checkBatchInvariance, checkCacheEquivalence
 } from "./helpers/determinismChecks.js";
 
 /**
- * The determinism guarantee (README "Determinism", DETERMINISTIC=auto is on for the CPU): an
+ * The determinism guarantee (docs/determinism.md, DETERMINISTIC=auto is on for the CPU): an
  * answer's tokens and their logprobs are bit-identical whether the prompt's prefix came from a warm
  * sequence, a state restored from disk or no cache, and whether the request ran alone or among 8
  * others. Checked on the synthetic model (F32 weights, random: near-ties everywhere) and on the
@@ -121,7 +122,7 @@ test("with the AVX2 kernels forced (haswell variant), the same guarantees hold",
 test("DETERMINISTIC=false: cache on and off differ only in rounding, and tokens part only at near-ties", async () => {
     // llama.cpp's defaults (flash attention on auto) round differently on warm and cold prefixes.
     // Every difference must be small, and a different token is only ever chosen where the two best
-    // candidates were within the same tolerance of each other (README "Determinism").
+    // candidates were within the same tolerance of each other (docs/determinism.md).
     const TOLERANCE = 0.05;
     const modelPath = await testModelPath();
     const cached = await startTestWorker({MODEL_PATH: modelPath, PARALLEL: "2", CONTEXT_SIZE: "2048", DETERMINISTIC: "false"});

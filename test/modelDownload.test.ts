@@ -18,14 +18,16 @@ import {captureLogs} from "./helpers/logs.js";
 /**
  * MODEL downloads against a local stand-in for the Hugging Face hub (no machine here reaches the
  * real one): HF_ENDPOINT points node-llama-cpp's downloader at it. The models are synthetic, served
- * under the names the real repositories use where the README names them.
+ * under the names the real repositories use where the docs name them.
  */
 
 const root = path.resolve(import.meta.dirname, "..");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-download-"));
 const TOKEN = "hf_test_token_never_logged";
 const readme = fs.readFileSync(path.join(root, "README.md"), "utf8");
-const section = readme.slice(readme.indexOf("## Using a real model"), readme.indexOf("## Playground"));
+const operations = fs.readFileSync(path.join(root, "docs/operations.md"), "utf8");
+const sectionStart = operations.indexOf("## Using a real model");
+const section = operations.slice(sectionStart, operations.indexOf("\n## ", sectionStart + 1));
 
 let mirror: HfMirror;
 let tiny: string;
@@ -36,7 +38,7 @@ let tinyShards: string[];
 before(async () => {
     tiny = await testModelPath("tiny");
     bench = await testModelPath("bench");
-    // The official repository's Q4_K_M: two shards under these names (README "Using a real model").
+    // The official repository's Q4_K_M: two shards under these names (docs/operations.md "Using a real model").
     qwenShards = (await writeSyntheticModel({preset: "tiny", out: path.join(dir, "hub", "qwen2.5-7b-instruct-q4_k_m.gguf"), split: 2})).paths;
     tinyShards = (await writeSyntheticModel({preset: "tiny", out: path.join(dir, "hub", "tiny.gguf"), split: 3})).paths;
     const byName = (files: string[]) => Object.fromEntries(files.map((file) => [path.basename(file), file]));
@@ -66,10 +68,10 @@ const hub = (modelsDir: string, env: Record<string, string> = {}) => ({HF_ENDPOI
 const sameBytes = (a: string, b: string) => fs.readFileSync(a).equals(fs.readFileSync(b));
 const sizeOf = (files: string[]) => files.reduce((sum, file) => sum + fs.statSync(file).size, 0);
 
-/** One README command line matching `pattern`; its groups. */
+/** One command line of docs/operations.md "Using a real model" matching `pattern`; its groups. */
 function readmeCommand(pattern: RegExp): string[] {
     const match = pattern.exec(section);
-    assert.ok(match != null, `README "Using a real model" has a line like ${pattern}`);
+    assert.ok(match != null, `docs/operations.md "Using a real model" has a line like ${pattern}`);
     return match.slice(1);
 }
 
@@ -95,14 +97,16 @@ function hashedFiles(stateDir: string): number {
     return Object.keys(JSON.parse(fs.readFileSync(path.join(stateDir, "model-hashes.json"), "utf8"))).length;
 }
 
-test("README: `MODEL=<its hf: reference> npm start` (main.ts, the mirror as HF_ENDPOINT) downloads the two Q4_K_M shards and serves /chat", async () => {
+test("docs: `MODEL=<its hf: reference> npm start` (main.ts, the mirror as HF_ENDPOINT) downloads the two Q4_K_M shards and serves /chat", async () => {
     const [reference] = readmeCommand(/^MODEL=(hf:\S+) npm start$/m);
     assert.equal(readmeCommand(/^MODEL=(hf:\S+) GPU=cuda npm start$/m)[0], reference);
-    assert.doesNotMatch(readme, /qwen2\.5-7b-instruct-q4_k_m\.gguf/, "the README names no unsplit Q4_K_M file: the repository has none");
+    assert.ok(readme.split("\n").includes(`MODEL=${reference} npm start`), "the README's quick start gives the same reference");
+    for (const text of [readme, operations])
+        assert.doesNotMatch(text, /qwen2\.5-7b-instruct-q4_k_m\.gguf/, "the docs name no unsplit Q4_K_M file: the repository has none");
     const models = freshDir("readme");
     const worker = await spawnWorker(hub(models, {MODEL: reference}));
     try {
-        // node-llama-cpp's names in MODELS_DIR, as the README gives them.
+        // node-llama-cpp's names in MODELS_DIR, as docs/operations.md gives them.
         const local = ["hf_Qwen_Qwen2.5-7B-Instruct.Q4_K_M-00001-of-00002.gguf", "hf_Qwen_Qwen2.5-7B-Instruct.Q4_K_M-00002-of-00002.gguf"];
         assert.ok(section.includes(local[0]));
         assert.deepEqual(fs.readdirSync(models).sort(), local);
@@ -126,7 +130,7 @@ test("README: `MODEL=<its hf: reference> npm start` (main.ts, the mirror as HF_E
     }
 });
 
-test("README: `npm run pull -- <ref>` downloads ahead of time; with the files complete nothing is fetched", async () => {
+test("docs: `npm run pull -- <ref>` downloads ahead of time; with the files complete nothing is fetched", async () => {
     const [reference] = readmeCommand(/^npm run pull -- (\S+)$/m);
     const models = freshDir("pull");
     const env: NodeJS.ProcessEnv = {...process.env};
@@ -146,7 +150,7 @@ test("README: `npm run pull -- <ref>` downloads ahead of time; with the files co
     assert.deepEqual(mirror.requests, [], "complete files are used without a single request, not even the manifest");
 });
 
-test("README: huggingface-cli's files with MODEL_PATH naming the first shard; /model/info and the state-cache identity count both shards", async () => {
+test("docs: huggingface-cli's files with MODEL_PATH naming the first shard; /model/info and the state-cache identity count both shards", async () => {
     const [repo, include, localDir] = readmeCommand(/^huggingface-cli download (\S+) --include "([^"]+)" --local-dir (\S+)$/m);
     const [modelPath] = readmeCommand(/^MODEL_PATH=(\S+) npm start$/m);
     // What huggingface-cli would fetch: the repository's files matching the pattern (the mirror's copy of it).

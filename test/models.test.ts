@@ -1,7 +1,6 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import path from "node:path";
+import {requireStoriesModel} from "./helpers/storiesModel.js";
 import {startTestWorker, testModelPath, type TestWorker} from "./helpers/testWorker.js";
 import {getJson, postJson} from "./helpers/http.js";
 import {metricValue} from "./helpers/opsHelpers.js";
@@ -14,13 +13,11 @@ import {promisify} from "node:util";
  * `role: content` fallback. Each request is routed by its `model` on every protocol.
  */
 
-const STORIES = path.resolve("../shared/models/stories260K.gguf");
 let server: TestWorker;
 
 before(async () => {
-    assert.ok(fs.existsSync(STORIES), `${STORIES} is part of the shared checkout`);
     server = await startTestWorker({
-        MODELS: `qwen_instruct=${await testModelPath()},qwen_base=${STORIES}`, PARALLEL: "2", CONTEXT_SIZE: "1024"
+        MODELS: `qwen_instruct=${await testModelPath()},qwen_base=${requireStoriesModel()}`, PARALLEL: "2", CONTEXT_SIZE: "1024"
     });
 });
 after(() => server?.close());
@@ -119,7 +116,7 @@ test("which= unloads and loads one model; /health, /debug/model, /worker/info an
 
 test("MODEL_LOADING=lazy: nothing loads at boot; the first request loads only its model", async () => {
     const lazy = await startTestWorker({
-        MODELS: `qwen_instruct=${await testModelPath()},qwen_base=${STORIES}`, PARALLEL: "1", CONTEXT_SIZE: "256", MODEL_LOADING: "lazy"
+        MODELS: `qwen_instruct=${await testModelPath()},qwen_base=${requireStoriesModel()}`, PARALLEL: "1", CONTEXT_SIZE: "256", MODEL_LOADING: "lazy"
     });
     try {
         assert.deepEqual((await getJson(`${lazy.url}/debug/model`)).json.loaded, {qwen_instruct: false, qwen_base: false});

@@ -7,7 +7,7 @@ import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS, type FieldTable} from "../src
 import {chatCompletionRequestSchema} from "../src/api/openai/openaiSchemas.js";
 import {completionRequestSchema} from "../src/api/openai/completionSchemas.js";
 
-// The README's "OpenAI compatibility" tables, row by row, through the official `openai` client
+// docs/openai-api.md's "OpenAI compatibility" tables, row by row, through the official `openai` client
 // against the real engine: every field is honoured, accepted with no effect, or refused with a
 // 400 that names it; anything else is refused as OpenAI refuses it. Then what the rows promise:
 // n, /v1/completions, the penalties and logit bias, and the client's retries on our 429.

@@ -38,11 +38,11 @@ test("operations settings: defaults and bad values", () => {
             err instanceof ConfigError && err.variable === variable, `${variable}=${value}`);
 });
 
-test("the README's settings table documents every setting", () => {
-    const readme = fs.readFileSync(new URL("../README.md", import.meta.url), "utf8");
+test("docs/settings.md's settings table documents every setting", () => {
+    const readme = fs.readFileSync(new URL("../docs/settings.md", import.meta.url), "utf8");
     const table = new Set([...readme.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((match) => match[1]));
     for (const name of Object.keys(SETTINGS))
-        assert.ok(table.has(name), `${name} is missing from the README settings table`);
+        assert.ok(table.has(name), `${name} is missing from docs/settings.md's table`);
 });
 
 test("security settings: CORS off by default, origins parsed, bad values refuse to boot naming the variable", () => {

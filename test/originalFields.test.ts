@@ -294,11 +294,11 @@ function propertyNames(schema: any): string[] {
         .flatMap(([name, property]) => [name, ...propertyNames(property)]);
 }
 
-test("the README's endpoint sections name every field of their response schemas", () => {
-    const readme = fs.readFileSync(new URL("../README.md", import.meta.url), "utf8");
+test("docs/native-api.md's endpoint sections name every field of their response schemas", () => {
+    const readme = fs.readFileSync(new URL("../docs/native-api.md", import.meta.url), "utf8");
     const section = (heading: string) => {
         const start = readme.indexOf(`\n### ${heading}\n`);
-        assert.ok(start >= 0, `README has no "### ${heading}" section`);
+        assert.ok(start >= 0, `docs/native-api.md has no "### ${heading}" section`);
         const end = readme.indexOf("\n### ", start + 1);
         return readme.slice(start, end === -1 ? undefined : end);
     };
@@ -309,6 +309,6 @@ test("the README's endpoint sections name every field of their response schemas"
     for (const [heading, schema] of sections) {
         const text = section(heading);
         for (const name of propertyNames(schema))
-            assert.ok(text.includes(`\`${name}\``) || text.includes(`"${name}"`), `${name} is not in the README's ${heading} section`);
+            assert.ok(text.includes(`\`${name}\``) || text.includes(`"${name}"`), `${name} is not in docs/native-api.md's ${heading} section`);
     }
 });

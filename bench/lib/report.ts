@@ -104,7 +104,7 @@ export function renderMarkdown(result: BenchResult): string {
     return `${lines.join("\n")}\n`;
 }
 
-/** Replaces a section of the README (between `<!-- name:start -->` and `<!-- name:end -->`) with the latest table. */
+/** Replaces a section of a docs page (between `<!-- name:start -->` and `<!-- name:end -->`) with the latest table. */
 export function updateReadme(file: string, markdown: string, name = "bench"): void {
     if (!fs.existsSync(file)) return;
     const readme = fs.readFileSync(file, "utf8");

@@ -1,14 +1,14 @@
 /**
- * `npm run docs`: regenerates the README's tables from the tables in code: the settings table
- * (src/config/settingsTable.ts) and the OpenAI compatibility tables (src/api/openai/openaiFields.ts).
- * test/readmeTables.test.ts fails when the README is stale.
+ * `npm run docs`: regenerates the generated blocks of the docs pages (docs/settings.md,
+ * docs/openai-api.md, docs/performance.md, docs/determinism.md) from their sources in code and in
+ * bench/results/; test/docsTables.test.ts fails when a page is stale.
  */
 import fs from "node:fs";
-import {renderSettingsTable, withSettingsTable} from "../config/settingsDoc.js";
-import {renderOpenAiTables, withOpenAiTables} from "../api/openai/openaiFieldsDoc.js";
+import {GENERATED_PAGES} from "./docsPages.js";
 
-const file = "README.md";
-const before = fs.readFileSync(file, "utf8");
-const after = withOpenAiTables(withSettingsTable(before, renderSettingsTable()), renderOpenAiTables());
-fs.writeFileSync(file, after);
-process.stdout.write(before === after ? "README.md tables already up to date\n" : "README.md tables regenerated\n");
+for (const {file, render} of GENERATED_PAGES) {
+    const before = fs.readFileSync(file, "utf8");
+    const after = render(before);
+    fs.writeFileSync(file, after);
+    process.stdout.write(before === after ? `${file}: already up to date\n` : `${file}: regenerated\n`);
+}

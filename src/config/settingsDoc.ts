@@ -3,7 +3,7 @@ import {SETTINGS, type SettingName} from "./settingsTable.js";
 export const SETTINGS_TABLE_START = "<!-- settings:start -->";
 export const SETTINGS_TABLE_END = "<!-- settings:end -->";
 
-/** The README's settings table, generated from SETTINGS (`npm run docs` writes it; a test checks it). */
+/** docs/settings.md's settings table, generated from SETTINGS (`npm run docs` writes it; a test checks it). */
 export function renderSettingsTable(): string {
     const rows = (Object.keys(SETTINGS) as SettingName[]).map((name) => {
         const setting: {default: string | null; doc: string; shown?: string} = SETTINGS[name];
@@ -13,11 +13,11 @@ export function renderSettingsTable(): string {
     return ["| Variable | Default | Meaning |", "| --- | --- | --- |", ...rows].join("\n") + "\n";
 }
 
-/** `readme` with the text between the markers replaced by `table`; throws when the markers are missing. */
-export function withSettingsTable(readme: string, table: string): string {
-    const start = readme.indexOf(SETTINGS_TABLE_START);
-    const end = readme.indexOf(SETTINGS_TABLE_END);
+/** `page` with the text between the markers replaced by `table`; throws when the markers are missing. */
+export function withSettingsTable(page: string, table: string): string {
+    const start = page.indexOf(SETTINGS_TABLE_START);
+    const end = page.indexOf(SETTINGS_TABLE_END);
     if (start === -1 || end === -1 || end < start)
-        throw new Error(`README.md has no ${SETTINGS_TABLE_START} ... ${SETTINGS_TABLE_END} section`);
-    return `${readme.slice(0, start + SETTINGS_TABLE_START.length)}\n${table}${readme.slice(end)}`;
+        throw new Error(`the page has no ${SETTINGS_TABLE_START} ... ${SETTINGS_TABLE_END} section`);
+    return `${page.slice(0, start + SETTINGS_TABLE_START.length)}\n${table}${page.slice(end)}`;
 }

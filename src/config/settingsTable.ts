@@ -26,23 +26,23 @@ export interface SettingSpec<T = unknown> {
     /** The value when the variable is not set; null: the setting is off or derived (its value reads as null). */
     default: string | null;
     parse: Parser<T>;
-    /** The README's sentence (the settings table is generated from this table). */
+    /** The settings page's sentence (docs/settings.md is generated from this table). */
     doc: string;
-    /** How the README shows a default that is not a literal value. */
+    /** How the settings page shows a default that is not a literal value. */
     shown?: string;
 }
 
 /**
  * Every setting the worker reads, in one table: the variable, its default, its parser and the
- * sentence the README shows. `loadConfig` walks this table once at boot; the Config type and the
- * README's settings table are derived from it.
+ * sentence docs/settings.md shows. `loadConfig` walks this table once at boot; the Config type and the
+ * settings page's table (`npm run docs`) are derived from it.
  */
 export const SETTINGS = {
     PORT: {default: "7861", parse: integer({min: 0, max: 65535}), doc: "TCP port to listen on."},
     HOST: {default: "0.0.0.0", parse: text, doc: "Interface to bind."},
     ENGINE: {
         default: "embedded", parse: oneOf(ENGINE_KINDS),
-        doc: "`embedded` runs the GGUF model in-process; `openai` forwards to an OpenAI-compatible upstream (see Scaling out)."
+        doc: "`embedded` runs the GGUF model with llama.cpp in a supervised runner process (see docs/architecture.md); `openai` forwards to an OpenAI-compatible upstream (see Scaling out in docs/operations.md)."
     },
     MODEL_PATH: {
         shown: "built-in",

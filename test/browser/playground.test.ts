@@ -195,6 +195,15 @@ test("the debug tab shows the last turn's rendered prompt with the system prompt
     await page.locator("#debug-what").filter({hasText: "next turn"}).waitFor();
     const next = await page.textContent("#rendered-prompt") ?? "";
     assert.ok(next.includes("hello debug") && next.includes("the next one"), next);
+
+    // An empty System prompt box sends none: said neutrally, not as an override.
+    await page.fill("#system-prompt", "");
+    await page.fill("#debug-message", "no system prompt");
+    await page.click("#debug-run");
+    await page.locator("#debug-verdict").filter({hasText: "No system prompt sent"}).waitFor();
+    assert.equal(await page.getAttribute("#debug-verdict", "data-ok"), "none");
+    assert.doesNotMatch(await page.textContent("#debug-verdict") ?? "", /Override detected/);
+    assert.equal(await page.getAttribute("#system-prompt", "placeholder"), null, "no placeholder that looks like a prompt");
     assertNoProblems(opened);
     await page.close();
 });

@@ -1,24 +1,12 @@
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import path from "node:path";
 import {postJson} from "./http.js";
 
 /**
- * Shared checks of the determinism guarantee (README "Determinism"): the tokens of an answer, and
+ * Shared checks of the determinism guarantee (docs/determinism.md): the tokens of an answer, and
  * the logprob of each, depend only on the model, the rendered prompt, the sampling parameters and
  * the seed. They run against any worker URL, so the same checks cover in-process workers and
  * workers spawned on forced CPU kernels.
  */
-
-/** The really trained test model (llama, SPM tokenizer, no chat template); see ../shared/models/README.md. */
-export const STORIES_MODEL = path.resolve(import.meta.dirname, "..", "..", "..", "shared", "models", "stories260K.gguf");
-
-/** Fails loudly, never skips, when the trained model is not where every developer and CI have it. */
-export function requireStoriesModel(): string {
-    assert.ok(fs.existsSync(STORIES_MODEL),
-        `the trained test model is missing: ${STORIES_MODEL} (see ../shared/models/README.md); these tests need it`);
-    return STORIES_MODEL;
-}
 
 export interface Sampling {
     name: string;

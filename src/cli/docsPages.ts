@@ -1,0 +1,31 @@
+import fs from "node:fs";
+import {renderSettingsTable, withSettingsTable} from "../config/settingsDoc.js";
+import {renderOpenAiTables, withOpenAiTables} from "../api/openai/openaiFieldsDoc.js";
+import {renderMarkdown, type BenchResult} from "../../bench/lib/report.js";
+
+/**
+ * The generated blocks of the docs pages, each between `<!-- name:start -->` and
+ * `<!-- name:end -->` and rendered from its source of truth: the settings table in code, the OpenAI
+ * field tables, and the benchmark results files. `npm run docs` writes them (src/cli/docs.ts);
+ * test/docsTables.test.ts fails when a page differs from what this renders.
+ */
+export const GENERATED_PAGES: ReadonlyArray<{file: string; render(page: string): string}> = [
+    {file: "docs/settings.md", render: (page) => withSettingsTable(page, renderSettingsTable())},
+    {file: "docs/openai-api.md", render: (page) => withOpenAiTables(page, renderOpenAiTables())},
+    {file: "docs/performance.md", render: (page) => withBlock(page, "bench", renderMarkdown(readJson<BenchResult>("bench/results/latest.json")))},
+    // bench/determinism.ts writes its table to this file as it runs; the page shows that table.
+    {file: "docs/determinism.md", render: (page) => withBlock(page, "determinism", fs.readFileSync("bench/results/determinism.md", "utf8"))}
+];
+
+function readJson<T>(file: string): T {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as T;
+}
+
+/** `page` with the text between `<!-- name:start -->` and `<!-- name:end -->` replaced by `body`; throws when the markers are missing. */
+export function withBlock(page: string, name: string, body: string): string {
+    const startMarker = `<!-- ${name}:start -->`;
+    const start = page.indexOf(startMarker);
+    const end = page.indexOf(`<!-- ${name}:end -->`);
+    if (start === -1 || end === -1 || end < start) throw new Error(`the page has no ${startMarker} ... <!-- ${name}:end --> section`);
+    return `${page.slice(0, start + startMarker.length)}\n${body}${page.slice(end)}`;
+}
