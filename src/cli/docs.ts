@@ -1,7 +1,7 @@
 /**
  * `npm run docs`: regenerates the generated blocks of the docs pages (docs/settings.md,
  * docs/openai-api.md, docs/performance.md, docs/determinism.md) from their sources in code and in
- * bench/results/; test/docsTables.test.ts fails when a page is stale.
+ * bench/results/; test/repo/docsTables.test.ts fails when a page is stale.
  */
 import fs from "node:fs";
 import {GENERATED_PAGES} from "./docsPages.js";

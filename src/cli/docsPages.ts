@@ -7,7 +7,7 @@ import {renderMarkdown, type BenchResult} from "../../bench/lib/report.js";
  * The generated blocks of the docs pages, each between `<!-- name:start -->` and
  * `<!-- name:end -->` and rendered from its source of truth: the settings table in code, the OpenAI
  * field tables, and the benchmark results files. `npm run docs` writes them (src/cli/docs.ts);
- * test/docsTables.test.ts fails when a page differs from what this renders.
+ * test/repo/docsTables.test.ts fails when a page differs from what this renders.
  */
 export const GENERATED_PAGES: ReadonlyArray<{file: string; render(page: string): string}> = [
     {file: "docs/settings.md", render: (page) => withSettingsTable(page, renderSettingsTable())},

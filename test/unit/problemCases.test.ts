@@ -4,7 +4,7 @@ import {retryHeaders, statusForKind, toProblem} from "../../src/http/errorMappin
 import {ModelNotReadyError, UnknownModelError} from "../../src/errors.js";
 
 /**
- * The cases of the one error table that test/errorMapping.test.ts leaves out: Retry-After headers,
+ * The cases of the one error table that test/unit/errorMapping.test.ts leaves out: Retry-After headers,
  * the names given to fields in validation errors, and OpenAI's wording for an unknown field.
  */
 
