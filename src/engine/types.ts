@@ -184,8 +184,9 @@ export interface EngineStatus {
     /**
      * Stable code for `reason` when failed ("model_not_found", "model_invalid",
      * "insufficient_memory", "backend_unavailable", "load_failed", "download_failed", or an
-     * engine's own); null or absent otherwise. /health reports `insufficient_memory` as degraded,
-     * other failures as unhealthy. A `download_failed` load is tried again (ModelLifecycle).
+     * engine's own); "runner_restarting" while loading after an exit (ModelLifecycle); null or
+     * absent otherwise. /health reports `insufficient_memory` as degraded, other failures as
+     * unhealthy. A `download_failed` load, and a failure an exit caused, are tried again (ModelLifecycle).
      */
     code?: string | null;
     /** While loading: the model's files are being downloaded first (MODEL); null or absent otherwise. */

@@ -2,7 +2,8 @@ import {
     ClientClosedError, GenerationsRunningError, ModelNotReadyError, SchedulerClosedError, WorkerError
 } from "../errors.js";
 import type {Engine, EngineExit, EngineStatus} from "../engine/types.js";
-import {backoffSeconds, type BackoffSchedule} from "./backoff.js";
+import type {BackoffSchedule} from "./backoff.js";
+import {LoadRetry} from "./loadRetry.js";
 
 /**
  * Permission to use the loaded model until `release()`: while any hold is out, the model is not
@@ -58,8 +59,6 @@ const RETRIED_FAILURES = new Set(["download_failed"]);
 const RETRY_BACKOFF: BackoffSchedule = {firstSeconds: 2, maxSeconds: 300};
 /** A runner that died while serving (or was killed from outside) is started again after 1 s, doubling up to 30 s. */
 const RESTART_BACKOFF: BackoffSchedule = {firstSeconds: 1, maxSeconds: 30};
-/** A model that stayed ready this long was healthy: its next failure waits the first delay again. */
-const HEALTHY_MS = 60_000;
 
 /**
  * The one owner of the model's state. The engine reports facts: its status (loading, ready,
@@ -77,7 +76,7 @@ const HEALTHY_MS = 60_000;
  *   failed "download_failed" --retry backoff--> loading
  *   failed (a missing or unparsable file, too little memory) --/memory/load--> loading
  *
- * Both backoffs double with each failure in a row (backoff.ts), from the first delay again once
+ * Both backoffs double with each failure in a row (LoadRetry), from the first delay again once
  * the model stayed ready a minute; /memory/load or an unload cancels a planned attempt. Failed
  * refuses requests with 503; loading makes them wait (a download refuses them, it can take long).
  * The holds keep the model in place while requests use it: unloading closes the gate at once, so
@@ -97,10 +96,7 @@ export class ModelLifecycle implements ModelGate {
     private readonly unloadListeners: Array<(cause: UnloadOptions["cause"]) => void> = [];
     /** What the lifecycle decided after an exit the engine reported; null: the engine's own status stands. */
     private decided: EngineStatus | null = null;
-    /** The next load planned after a failure; `done` settles when that load has (or when it is cancelled). */
-    private retry: {timer: NodeJS.Timeout; at: number; done: Promise<void>; settle(): void} | null = null;
-    private failuresInRow = 0;
-    private readySince: number | null = null;
+    private readonly retry = new LoadRetry(() => this.load());
 
     constructor(
         private readonly engine: Engine,
@@ -131,7 +127,7 @@ export class ModelLifecycle implements ModelGate {
 
     /** Seconds until a failed load is tried again; null when none is planned. */
     get retryInSeconds(): number | null {
-        return this.retry == null ? null : Math.max(0, Math.ceil((this.retry.at - performance.now()) / 1000));
+        return this.retry.inSeconds;
     }
 
     onLoadStart(listener: Listener): void {
@@ -197,7 +193,7 @@ export class ModelLifecycle implements ModelGate {
     load(): Promise<EngineStatus> {
         if (this.shuttingDown)
             return Promise.reject(new SchedulerClosedError());
-        this.clearRetry();
+        this.retry.cancel();
         // Concurrent callers (several requests after an unload) share one load.
         this.loadJob ??= this.runLoad().finally(() => {
             this.loadJob = null;
@@ -219,11 +215,12 @@ export class ModelLifecycle implements ModelGate {
         // An exit during the load has decided already (onExit comes before the load settles).
         const after = this.status();
         if (before !== "ready") {
-            if (after.state === "ready") this.readySince = performance.now();
+            if (after.state === "ready") this.retry.ready();
             for (const listener of this.loadedListeners) listener(after);
             this.touch();
             this.scheduleIdleUnload();
-            if (after.state === "failed" && RETRIED_FAILURES.has(after.code ?? ""))
+            // Not twice for one failure: an exit during the load planned the next one already.
+            if (after.state === "failed" && RETRIED_FAILURES.has(after.code ?? "") && !this.retry.isPlanned)
                 this.planLoad(RETRY_BACKOFF, after);
         }
         return after;
@@ -231,7 +228,7 @@ export class ModelLifecycle implements ModelGate {
 
     /** What the lifecycle waits for while the model is loading: a load under way, or the one planned next. */
     private settled(): Promise<unknown> {
-        return this.loadJob ?? this.retry?.done ?? this.engine.whenSettled();
+        return this.loadJob ?? this.retry.done ?? this.engine.whenSettled();
     }
 
     /** An exit the engine did not ask for: restart it, or fail with its reason and load again later (see the class comment). */
@@ -244,30 +241,12 @@ export class ModelLifecycle implements ModelGate {
             this.decided = {state: "loading", reason: `${exit.reason}; starting a new runner in ${seconds} s`, loadProgress: null, code: "runner_restarting"};
     }
 
-    /** Plans the next load after a failure, waiting longer with each failure in a row; returns the seconds. */
+    /** Plans the next load after a failure; returns the wait in seconds. */
     private planLoad(schedule: BackoffSchedule, failure: EngineStatus): number {
-        this.clearRetry();
-        if (this.readySince != null && performance.now() - this.readySince > HEALTHY_MS) this.failuresInRow = 0;
-        this.readySince = null;
-        const seconds = backoffSeconds(++this.failuresInRow, schedule);
+        if (this.shuttingDown) return 0;
+        const seconds = this.retry.plan(schedule);
         this.logger.warn({code: failure.code, reason: failure.reason, retryInSeconds: seconds}, "model load failed; trying again later");
-        let settle!: () => void;
-        const done = new Promise<void>((resolve) => settle = resolve);
-        const timer = setTimeout(() => {
-            this.retry = null;
-            this.load().catch(() => undefined).finally(settle);
-        }, seconds * 1000);
-        // A planned load alone must not keep the process alive.
-        timer.unref();
-        this.retry = {timer, at: performance.now() + seconds * 1000, done, settle};
         return seconds;
-    }
-
-    private clearRetry(): void {
-        if (this.retry == null) return;
-        clearTimeout(this.retry.timer);
-        this.retry.settle();
-        this.retry = null;
     }
 
     /**
@@ -283,7 +262,7 @@ export class ModelLifecycle implements ModelGate {
             return joined.then(() => ({wasLoaded: false, aborted: 0, waitedSeconds: 0}));
         }
         const started = performance.now();
-        this.clearRetry();
+        this.retry.cancel();
         const job = (async (): Promise<UnloadResult> => {
             // A download is not waited for: the engine stops it (and keeps the partial file).
             if (this.status().download == null)
@@ -298,7 +277,7 @@ export class ModelLifecycle implements ModelGate {
             this.clearIdleTimer();
             await this.engine.unload();
             // Unloaded on purpose: a restart planned meanwhile (a crash while waiting) is off.
-            this.clearRetry();
+            this.retry.cancel();
             this.decided = null;
             const waitedSeconds = (performance.now() - started) / 1000;
             this.logger.info({cause: options.cause, force: options.force, aborted, waitedSeconds: round3(waitedSeconds)}, "model unloaded");
@@ -324,7 +303,7 @@ export class ModelLifecycle implements ModelGate {
     beginShutdown(): void {
         this.shuttingDown = true;
         this.clearIdleTimer();
-        this.clearRetry();
+        this.retry.cancel();
     }
 
     /** Resolves true once no request holds the model, false if `seconds` pass first. */
