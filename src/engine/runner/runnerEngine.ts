@@ -79,8 +79,9 @@ export class RunnerEngine implements Engine {
 
     status(): EngineStatus {
         const reported = this.runner != null && !this.stopping ? this.reported?.status : undefined;
-        // A runner being started, or one whose first report predates the load it was asked for.
-        if (this.loading != null && (reported == null || reported.state === "unloaded"))
+        // A runner being started, or one whose last report predates the load it was asked for
+        // (a runner kept after a failed download says failed until it reports again).
+        if (this.loading != null && reported?.state !== "loading")
             return {state: "loading", reason: null, loadProgress: 0, code: null};
         return reported != null ? {...reported} : unloadedStatus();
     }
