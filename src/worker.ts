@@ -124,7 +124,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     const metrics = new WorkerMetrics({
         queueDepth: () => models.queued,
         runningSequences: () => models.running,
-        modelsLoaded: () => models.all.map((served) => ({model: served.name, loaded: served.engine.status().state === "ready"}))
+        modelsLoaded: () => models.all.map((served) => ({model: served.name, loaded: served.lifecycle.status().state === "ready"}))
     });
     const chat = new ChatService(models, {requestTimeoutSeconds: config.requestTimeoutSeconds, metrics, sfwTerms: sfwTerms.mask});
     const enhance = new EnhanceService(chat, templates);
@@ -140,7 +140,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
         served.lifecycle.onUnload((cause) => metrics.modelUnloads.inc({cause}));
         const progressStream = options.progressStream;
         if (progressStream != null)
-            served.lifecycle.onLoadStart(() => showLoadProgress(() => served.engine.status(), progressStream, served.name));
+            served.lifecycle.onLoadStart(() => showLoadProgress(() => served.lifecycle.status(), progressStream, served.name));
     }
 
     // Register once the server listens and the model is ready (whichever comes last), in the background.
@@ -150,7 +150,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     if (registrationConfig != null) {
         let listening = false;
         const maybeRegister = () => {
-            if (registration != null || !listening || engine.status().state !== "ready" || registrationStop.signal.aborted) return;
+            if (registration != null || !listening || lifecycle.status().state !== "ready" || registrationStop.signal.aborted) return;
             registration = registerWorker(registrationConfig, logger.child({component: "registration"}), registrationStop.signal);
         };
         app.addHook("onListen", async () => {

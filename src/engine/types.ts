@@ -149,6 +149,32 @@ export interface RenderedPrompt {
 
 export type EngineState = "loading" | "ready" | "unloaded" | "failed";
 
+/** The status of an engine holding no model (a fresh object each time: callers may spread or keep it). */
+export function unloadedStatus(): EngineStatus {
+    return {state: "unloaded", reason: null, loadProgress: null, code: null};
+}
+
+/**
+ * A model that went away without being asked (its runner process died, was killed for its memory
+ * or its load time, or could not start): the facts, reported once. The engine restarts nothing;
+ * ModelLifecycle decides what follows (see its header).
+ */
+export interface EngineExit {
+    /** For the crash counter: the signal, "exit_N", "memory", "load_timeout", "download_stalled" or "start". */
+    cause: string;
+    /**
+     * "runner_crashed" when nothing points at the model file (it died while serving, or was killed
+     * from outside while loading); otherwise what the exit says about the model: "model_invalid"
+     * (the runner died of its own accord while loading), "load_failed" (killed past its memory or
+     * LOAD_TIMEOUT_SECONDS), "download_failed" (a stalled download) or "backend_unavailable" (no start).
+     */
+    code: string;
+    /** Worded for the operator, for /health. */
+    reason: string;
+    /** Whether a load was under way (the model was not serving yet). */
+    whileLoading: boolean;
+}
+
 export interface EngineStatus {
     state: EngineState;
     /** Why the engine is not ready (missing file, out of memory, upstream unreachable...). */
@@ -158,8 +184,9 @@ export interface EngineStatus {
     /**
      * Stable code for `reason` when failed ("model_file_not_found", "model_invalid",
      * "insufficient_memory", "backend_unavailable", "load_failed", "download_failed", or an
-     * engine's own); null or absent otherwise. /health reports `insufficient_memory` as degraded,
-     * other failures as unhealthy. A `download_failed` load is tried again (ModelLifecycle).
+     * engine's own); "runner_restarting" while loading after an exit (ModelLifecycle); null or
+     * absent otherwise. /health reports `insufficient_memory` as degraded, other failures as
+     * unhealthy. A `download_failed` load, and a failure an exit caused, are tried again (ModelLifecycle).
      */
     code?: string | null;
     /** While loading: the model's files are being downloaded first (MODEL); null or absent otherwise. */
@@ -291,6 +318,12 @@ export interface Engine {
     close(): Promise<void>;
     /** Ends the engine at once, without waiting for anything (shutdown past its deadline); optional. */
     kill?(): void;
+    /**
+     * Registers for exits the engine did not ask for (optional: an engine whose model cannot go
+     * away by itself leaves it out). Called once per exit, before the calls and generations it
+     * ends are rejected, and before a load it interrupts settles.
+     */
+    onExit?(listener: (exit: EngineExit) => void): void;
 }
 
 /** How much of a prompt was already evaluated: in the leased sequence, from a stored state, or nothing useful. */

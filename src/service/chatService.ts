@@ -146,7 +146,7 @@ export class ChatService {
     }
 
     engineStatus(model?: string | null): EngineStatus {
-        return this.model(model).engine.status();
+        return this.model(model).lifecycle.status();
     }
 
     engineInfo(model?: string | null): ModelInfo {

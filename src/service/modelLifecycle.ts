@@ -1,7 +1,9 @@
 import {
     ClientClosedError, GenerationsRunningError, ModelNotReadyError, SchedulerClosedError, WorkerError
 } from "../errors.js";
-import type {Engine, EngineStatus} from "../engine/types.js";
+import type {Engine, EngineExit, EngineStatus} from "../engine/types.js";
+import type {BackoffSchedule} from "./backoff.js";
+import {LoadRetry} from "./loadRetry.js";
 
 /**
  * Permission to use the loaded model until `release()`: while any hold is out, the model is not
@@ -51,20 +53,34 @@ type Listener = () => void;
 /** The longest a request waits for the model through unloads and loads before it gets a 503. */
 const ENTER_TIMEOUT_SECONDS = 300;
 
-/**
- * Failures that may heal by themselves (a download cut by the network, a mirror that is down, a
- * token granted later): the load is tried again after 2 s, doubling up to 5 min, until it works
- * or the model is unloaded. The others (a corrupt file, too little memory) wait for /memory/load.
- */
+/** A failed load the engine reports that may heal by itself: a download cut by the network, a mirror that is down, a token granted later. */
 const RETRIED_FAILURES = new Set(["download_failed"]);
-const RETRY_FIRST_SECONDS = 2;
-const RETRY_MAX_SECONDS = 300;
+/** A failed load (or a crash that points at the model) is tried again after 2 s, doubling up to 5 min. */
+const RETRY_BACKOFF: BackoffSchedule = {firstSeconds: 2, maxSeconds: 300};
+/** A runner that died while serving (or was killed from outside) is started again after 1 s, doubling up to 30 s. */
+const RESTART_BACKOFF: BackoffSchedule = {firstSeconds: 1, maxSeconds: 30};
 
 /**
- * Owns when the model is loaded: explicit load/unload, lazy reload on the next request after an
- * unload, unload after idleness, and the holds that keep the model in place while requests use
- * it. Unloading closes the gate at once: requests arriving meanwhile wait, then load the model
- * again, so no request ever finds the model gone halfway.
+ * The one owner of the model's state. The engine reports facts: its status (loading, ready,
+ * failed with its own reason, unloaded) and the exits it did not ask for (EngineExit). This class
+ * decides, and `status()` is what every reader sees:
+ *
+ *   unloaded --load (a request, /memory/load, MODEL_LOADING=eager)--> loading --> ready | failed
+ *   ready --unload (/memory/unload, idle)--> unloaded; requests meanwhile wait, then load it again
+ *   ready --runner exits--> loading ("runner_restarting"); a new runner after the restart backoff,
+ *       requests wait for it
+ *   loading --runner exits--> killed from outside (an operator, the OOM killer): as above, the
+ *       file is not blamed; died of its own accord (an abort, a segfault: "model_invalid"), killed
+ *       past its memory or load time ("load_failed"), could not start ("backend_unavailable"):
+ *       failed with that reason, and loaded again after the retry backoff
+ *   failed "download_failed" --retry backoff--> loading
+ *   failed (a missing or unparsable file, too little memory) --/memory/load--> loading
+ *
+ * Both backoffs double with each failure in a row (LoadRetry), from the first delay again once
+ * the model stayed ready a minute; /memory/load or an unload cancels a planned attempt. Failed
+ * refuses requests with 503; loading makes them wait (a download refuses them, it can take long).
+ * The holds keep the model in place while requests use it: unloading closes the gate at once, so
+ * no request ever finds the model gone halfway.
  */
 export class ModelLifecycle implements ModelGate {
     private readonly holds = new Set<AbortController>();
@@ -78,15 +94,22 @@ export class ModelLifecycle implements ModelGate {
     private readonly loadStartListeners: Listener[] = [];
     private readonly loadedListeners: Array<(status: EngineStatus) => void> = [];
     private readonly unloadListeners: Array<(cause: UnloadOptions["cause"]) => void> = [];
-    private retryTimer: NodeJS.Timeout | null = null;
-    private retryAt: number | null = null;
-    private retries = 0;
+    /** What the lifecycle decided after an exit the engine reported; null: the engine's own status stands. */
+    private decided: EngineStatus | null = null;
+    private readonly retry = new LoadRetry(() => this.load());
 
     constructor(
         private readonly engine: Engine,
         private readonly options: LifecycleOptions,
         private readonly logger: LifecycleLogger
-    ) {}
+    ) {
+        engine.onExit?.((exit) => this.engineExited(exit));
+    }
+
+    /** The model's state, for every reader (/health, /ready, /model/info, metrics). */
+    status(): EngineStatus {
+        return this.decided != null ? {...this.decided} : this.engine.status();
+    }
 
     /** Requests waiting for the model to load or for an unload to finish. */
     get waiting(): number {
@@ -102,9 +125,9 @@ export class ModelLifecycle implements ModelGate {
         return this.pendingUnload != null;
     }
 
-    /** Seconds until a failed load is tried again (see RETRIED_FAILURES); null when none is planned. */
+    /** Seconds until a failed load is tried again; null when none is planned. */
     get retryInSeconds(): number | null {
-        return this.retryAt == null ? null : Math.max(0, Math.ceil((this.retryAt - performance.now()) / 1000));
+        return this.retry.inSeconds;
     }
 
     onLoadStart(listener: Listener): void {
@@ -133,7 +156,7 @@ export class ModelLifecycle implements ModelGate {
                 await this.waitFor(this.pendingUnload, signal);
                 continue;
             }
-            const status = this.engine.status();
+            const status = this.status();
             if (status.state === "ready" || (status.state === "failed" && this.engine.failureIsTransient === true))
                 break;
             if (status.state === "failed")
@@ -144,7 +167,7 @@ export class ModelLifecycle implements ModelGate {
                 throw new ModelNotReadyError(status.state, "the model's files are being downloaded; GET /health says how far");
             if (performance.now() > deadline)
                 throw new ModelNotReadyError(status.state, `the model did not become ready within ${ENTER_TIMEOUT_SECONDS} s`);
-            await this.waitFor(status.state === "unloaded" ? this.load() : this.engine.whenSettled(), signal);
+            await this.waitFor(status.state === "unloaded" ? this.load() : this.settled(), signal);
         }
         // No await between the readiness check and taking the hold, so an unload cannot slip in.
         const controller = new AbortController();
@@ -170,7 +193,7 @@ export class ModelLifecycle implements ModelGate {
     load(): Promise<EngineStatus> {
         if (this.shuttingDown)
             return Promise.reject(new SchedulerClosedError());
-        this.clearRetry();
+        this.retry.cancel();
         // Concurrent callers (several requests after an unload) share one load.
         this.loadJob ??= this.runLoad().finally(() => {
             this.loadJob = null;
@@ -181,43 +204,49 @@ export class ModelLifecycle implements ModelGate {
     private async runLoad(): Promise<EngineStatus> {
         if (this.pendingUnload != null)
             await this.pendingUnload;
+        // A load asked for supersedes what an exit decided.
+        this.decided = null;
         const before = this.engine.status().state;
         if (before !== "ready") {
             if (before !== "loading")
                 for (const listener of this.loadStartListeners) listener();
             await this.engine.load();
         }
-        const after = this.engine.status();
+        // An exit during the load has decided already (onExit comes before the load settles).
+        const after = this.status();
         if (before !== "ready") {
+            if (after.state === "ready") this.retry.ready();
             for (const listener of this.loadedListeners) listener(after);
             this.touch();
             this.scheduleIdleUnload();
-            this.scheduleRetry(after);
+            // Not twice for one failure: an exit during the load planned the next one already.
+            if (after.state === "failed" && RETRIED_FAILURES.has(after.code ?? "") && !this.retry.isPlanned)
+                this.planLoad(RETRY_BACKOFF, after);
         }
         return after;
     }
 
-    /** After a failure that may heal by itself, loads again later, waiting longer each time. */
-    private scheduleRetry(status: EngineStatus): void {
-        if (status.state === "ready") this.retries = 0;
-        if (status.state !== "failed" || !RETRIED_FAILURES.has(status.code ?? "") || this.shuttingDown || this.retryTimer != null)
-            return;
-        const seconds = Math.min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** this.retries++);
-        this.logger.warn({code: status.code, reason: status.reason, retryInSeconds: seconds}, "model load failed; trying again later");
-        this.retryAt = performance.now() + seconds * 1000;
-        this.retryTimer = setTimeout(() => {
-            this.retryTimer = null;
-            this.retryAt = null;
-            this.load().catch(() => undefined);
-        }, seconds * 1000);
-        // A retry alone must not keep the process alive.
-        this.retryTimer.unref();
+    /** What the lifecycle waits for while the model is loading: a load under way, or the one planned next. */
+    private settled(): Promise<unknown> {
+        return this.loadJob ?? this.retry.done ?? this.engine.whenSettled();
     }
 
-    private clearRetry(): void {
-        if (this.retryTimer != null) clearTimeout(this.retryTimer);
-        this.retryTimer = null;
-        this.retryAt = null;
+    /** An exit the engine did not ask for: restart it, or fail with its reason and load again later (see the class comment). */
+    private engineExited(exit: EngineExit): void {
+        if (this.shuttingDown) return;
+        const restart = exit.code === "runner_crashed";
+        this.decided = {state: "failed", reason: exit.reason, loadProgress: null, code: exit.code};
+        const seconds = this.planLoad(restart ? RESTART_BACKOFF : RETRY_BACKOFF, this.decided);
+        if (restart)
+            this.decided = {state: "loading", reason: `${exit.reason}; starting a new runner in ${seconds} s`, loadProgress: null, code: "runner_restarting"};
+    }
+
+    /** Plans the next load after a failure; returns the wait in seconds. */
+    private planLoad(schedule: BackoffSchedule, failure: EngineStatus): number {
+        if (this.shuttingDown) return 0;
+        const seconds = this.retry.plan(schedule);
+        this.logger.warn({code: failure.code, reason: failure.reason, retryInSeconds: seconds}, "model load failed; trying again later");
+        return seconds;
     }
 
     /**
@@ -233,10 +262,10 @@ export class ModelLifecycle implements ModelGate {
             return joined.then(() => ({wasLoaded: false, aborted: 0, waitedSeconds: 0}));
         }
         const started = performance.now();
-        this.clearRetry();
+        this.retry.cancel();
         const job = (async (): Promise<UnloadResult> => {
             // A download is not waited for: the engine stops it (and keeps the partial file).
-            if (this.engine.status().download == null)
+            if (this.status().download == null)
                 await this.engine.whenSettled();
             const aborted = options.force
                 ? this.abortAll(new WorkerError("unavailable", "model_unloaded",
@@ -244,9 +273,12 @@ export class ModelLifecycle implements ModelGate {
                 : 0;
             if (!await this.waitForNoHolds(options.timeoutSeconds))
                 throw new GenerationsRunningError(this.holds.size, options.timeoutSeconds);
-            const wasLoaded = this.engine.status().state === "ready";
+            const wasLoaded = this.status().state === "ready";
             this.clearIdleTimer();
             await this.engine.unload();
+            // Unloaded on purpose: a restart planned meanwhile (a crash while waiting) is off.
+            this.retry.cancel();
+            this.decided = null;
             const waitedSeconds = (performance.now() - started) / 1000;
             this.logger.info({cause: options.cause, force: options.force, aborted, waitedSeconds: round3(waitedSeconds)}, "model unloaded");
             if (wasLoaded)
@@ -271,7 +303,7 @@ export class ModelLifecycle implements ModelGate {
     beginShutdown(): void {
         this.shuttingDown = true;
         this.clearIdleTimer();
-        this.clearRetry();
+        this.retry.cancel();
     }
 
     /** Resolves true once no request holds the model, false if `seconds` pass first. */
@@ -315,12 +347,12 @@ export class ModelLifecycle implements ModelGate {
     private scheduleIdleUnload(): void {
         this.clearIdleTimer();
         const idleMs = this.options.idleUnloadSeconds * 1000;
-        if (idleMs <= 0 || this.shuttingDown || this.holds.size > 0 || this.engine.status().state !== "ready")
+        if (idleMs <= 0 || this.shuttingDown || this.holds.size > 0 || this.status().state !== "ready")
             return;
         const due = this.lastActivity + idleMs;
         this.idleTimer = setTimeout(() => {
             this.idleTimer = null;
-            if (this.holds.size > 0 || this.pendingUnload != null || this.engine.status().state !== "ready")
+            if (this.holds.size > 0 || this.pendingUnload != null || this.status().state !== "ready")
                 return;
             if (performance.now() < this.lastActivity + idleMs) {
                 this.scheduleIdleUnload();

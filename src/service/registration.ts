@@ -1,5 +1,6 @@
 import {setTimeout as delay} from "node:timers/promises";
 import type {RegistrationConfig} from "../config/config.js";
+import {backoffSeconds} from "./backoff.js";
 
 /** The body the register-chat-worker edge function receives. */
 export interface RegistrationBody {
@@ -50,7 +51,7 @@ export async function registerWorker(
             logger.error({...where, attempt, status: result.status, reason: result.reason}, "worker registration failed; giving up");
             return {registered: false, attempts: attempt, reason: result.reason};
         }
-        const waitSeconds = Math.min(MAX_BACKOFF_SECONDS, config.backoffSeconds * 2 ** (attempt - 1));
+        const waitSeconds = backoffSeconds(attempt, {firstSeconds: config.backoffSeconds, maxSeconds: MAX_BACKOFF_SECONDS});
         logger.warn({...where, attempt, status: result.status, reason: result.reason, retryInSeconds: waitSeconds},
             "worker registration failed; retrying");
         try {

@@ -78,7 +78,7 @@ export class WorkerStatus {
 
     async health(): Promise<HealthReport> {
         const served = this.models.default;
-        const status = served.engine.status();
+        const status = served.lifecycle.status();
         const readiness = readinessOf(served, this.models.isShuttingDown);
         const [gpuUtilization, totals, models] = await Promise.all([this.gpu.read(), this.metrics.totals(), this.modelReports()]);
         const memory = combined(models.map((model) => model.memory));
@@ -115,7 +115,7 @@ export class WorkerStatus {
 
     async modelReports(): Promise<ModelReport[]> {
         return Promise.all(this.models.all.map(async (served): Promise<ModelReport> => {
-            const engine = served.engine.status();
+            const engine = served.lifecycle.status();
             return {
                 name: served.name,
                 status: healthState(engine.state, engine.code ?? null, this.models.isShuttingDown),
@@ -143,11 +143,11 @@ export class WorkerStatus {
     }
 
     engineStatus(model?: string): EngineStatus {
-        return this.pick(model).engine.status();
+        return this.pick(model).lifecycle.status();
     }
 
     modelLoaded(model?: string): boolean {
-        return this.pick(model).engine.status().state === "ready";
+        return this.pick(model).lifecycle.status().state === "ready";
     }
 
     private pick(model: string | undefined): ServedModel {
@@ -165,7 +165,7 @@ function combined(reports: MemoryReport[]): MemoryReport {
 function readinessOf(served: ServedModel, shuttingDown: boolean): Readiness {
     if (shuttingDown)
         return {ready: false, reason: "the worker is shutting down", code: "shutting_down"};
-    const status = served.engine.status();
+    const status = served.lifecycle.status();
     switch (status.state) {
         case "ready":
             // Still ready while an unload waits: requests meanwhile wait for it and load the model again.

@@ -1,3 +1,4 @@
+import {unloadedStatus} from "../../src/engine/types.js";
 import type {
     ChatMessage, Engine, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport, ModelInfo, RenderedPrompt
 } from "../../src/engine/types.js";
@@ -12,7 +13,7 @@ export type Script = (request: GenerateRequest) => AsyncIterable<GenerationEvent
 export class FakeEngine implements Engine {
     readonly slots: number;
     readonly contextSize: number;
-    state: EngineStatus = {state: "unloaded", reason: null, loadProgress: null, code: null};
+    state: EngineStatus = unloadedStatus();
     /** What the next load ends in. */
     loadOutcome: EngineStatus = {state: "ready", reason: null, loadProgress: null, code: null};
     loads = 0;
@@ -60,7 +61,7 @@ export class FakeEngine implements Engine {
 
     async unload(): Promise<void> {
         this.unloads++;
-        this.state = {state: "unloaded", reason: null, loadProgress: null, code: null};
+        this.state = unloadedStatus();
     }
 
     async memory(): Promise<MemoryReport> {

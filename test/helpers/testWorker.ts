@@ -43,6 +43,8 @@ export interface TestWorker<E extends Engine = RunnerEngine> {
 export interface StartOptions {
     /** Wait for the models to load (or fail) before listening (default), or listen at once (to watch a download). */
     waitForModel?: boolean;
+    /** The model runner's module (default: testRunnerEntry()), e.g. test/helpers/dyingRunner.ts. */
+    runnerEntry?: string;
 }
 
 /** Test defaults: CPU only, 1 compute thread, a small context, the tiny model; `env` overrides any setting. */
@@ -77,7 +79,7 @@ async function startWorker(env: Record<string, string>, logger?: Logger, options
         STATE_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-state-")),
         ...env
     });
-    const worker = await createWorker(config, logger ?? pino({level: "silent"}), {runnerEntry: testRunnerEntry()});
+    const worker = await createWorker(config, logger ?? pino({level: "silent"}), {runnerEntry: options.runnerEntry ?? testRunnerEntry()});
     if (options.waitForModel !== false)
         for (const served of worker.models.all) await served.engine.whenSettled();
     await worker.app.listen({port: 0, host: "127.0.0.1"});

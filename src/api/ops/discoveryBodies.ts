@@ -43,7 +43,7 @@ export function capabilities({routes, models, sfwMode, prefixCache}: CapabilityF
 export function workerInfoBody(models: ModelPool, caps: Capabilities, endpoints: Record<string, string>): WorkerInfoBody {
     const list = models.all.map((served, index) => {
         const info = served.engine.info();
-        const state = served.engine.status().state;
+        const state = served.lifecycle.status().state;
         return {
             name: served.name, loaded: state === "ready", state, model_type: info.modelType,
             context_size: info.contextSize, parallel_sequences: info.parallel, default: index === 0
@@ -63,7 +63,7 @@ export function workerInfoBody(models: ModelPool, caps: Capabilities, endpoints:
 
 export function debugModelBody(models: ModelPool): DebugModelBody {
     const list = models.all.map((served) => {
-        const status = served.engine.status();
+        const status = served.lifecycle.status();
         return {name: served.name, state: status.state, model_type: served.engine.info().modelType, reason: status.reason};
     });
     const loaded = (type: string) => list.some((model) => model.state === "ready" && model.model_type === type);

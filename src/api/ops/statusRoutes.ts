@@ -61,7 +61,7 @@ export async function statusRoutes(app: FastifyInstance, {status, routes, capabi
         schema: {summary: "The model file, its settings and the llama.cpp build that runs it.", response: {200: modelInfoResponseSchema}}
     }, async () => {
         const models = await Promise.all(status.models.all.map(async (served) => ({
-            name: served.name, ...modelInfoBody(served.engine.info(), served.engine.status(), await served.engine.memory())
+            name: served.name, ...modelInfoBody(served.engine.info(), served.lifecycle.status(), await served.engine.memory())
         })));
         const {name: _, ...first} = models[0];
         return {...first, models};

@@ -1,15 +1,14 @@
-import os from "node:os";
 import path from "node:path";
 import {
-    getLlama, LlamaLogLevel, resolveChatWrapper, ChatMLChatWrapper, TokenBias, getModuleVersion,
+    resolveChatWrapper, ChatMLChatWrapper, TokenBias, getModuleVersion,
     type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatWrapper, type Token
 } from "node-llama-cpp";
 import type {Config, ModelSource} from "../../config/config.js";
 import {describeModelSource, modelDisplayName} from "../../config/modelSource.js";
 import {ContextOverflowError, LoadFailure, ModelNotReadyError, WorkerError} from "../../errors.js";
-import type {
-    CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport,
-    ModelInfo, RenderedPrompt, SlotHint, ToolSet
+import {
+    unloadedStatus, type CacheEvent, type ChatMessage, type Engine, type EngineLogger, type EngineStatus, type GenerateRequest,
+    type GenerationEvent, type MemoryReport, type ModelInfo, type RenderedPrompt, type SlotHint, type ToolSet
 } from "../types.js";
 import {GrammarCache} from "./grammarCache.js";
 import {checkLogitBias, generateTokens, type GenerationOutcome} from "./generation.js";
@@ -26,7 +25,9 @@ import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {classifyLoadError, filesSize, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {ModelFilesFinder} from "./modelFiles.js";
-import {checkMemory, freeRamBytes} from "./memoryCheck.js";
+import {checkMemory} from "./memoryCheck.js";
+import {memoryReport} from "./memoryReport.js";
+import {startBackend} from "./backend.js";
 
 interface Loaded {
     model: LlamaModel;
@@ -74,7 +75,7 @@ export class LlamaEngine implements Engine {
     private loaded: Loaded | null = null;
     /** The GGUF header's facts, kept after an unload or a failed load so /model/info still has them. */
     private facts: ModelFacts | null = null;
-    private state: EngineStatus = {state: "unloaded", reason: null, loadProgress: null, code: null};
+    private state: EngineStatus = unloadedStatus();
     private loading: Promise<void> | null = null;
     private unloading: Promise<void> | null = null;
     private closed = false;
@@ -217,20 +218,7 @@ export class LlamaEngine implements Engine {
     }
 
     private async backend(): Promise<Llama> {
-        if (this.llama != null)
-            return this.llama;
-        try {
-            this.llama = await getLlama({
-                gpu: this.settings.gpu === "false" ? false : this.settings.gpu,
-                maxThreads: this.settings.threads,
-                build: "never",
-                logLevel: LlamaLogLevel.warn,
-                logger: (level, message) => this.logLlama(level, message)
-            });
-        } catch (err) {
-            throw new LoadFailure("backend_unavailable",
-                `cannot start the llama.cpp backend for GPU=${this.settings.gpu}: ${(err as Error).message}`);
-        }
+        this.llama ??= await startBackend(this.settings, this.logger);
         return this.llama;
     }
 
@@ -240,7 +228,7 @@ export class LlamaEngine implements Engine {
             await this.loading;
             const loaded = this.loaded;
             this.loaded = null;
-            this.state = {state: "unloaded", reason: null, loadProgress: null, code: null};
+            this.state = unloadedStatus();
             if (loaded != null) {
                 await loaded.model.dispose();
                 this.logger.info({modelPath: this.modelFiles.files?.entrypoint}, "model unloaded");
@@ -261,24 +249,7 @@ export class LlamaEngine implements Engine {
     }
 
     async memory(): Promise<MemoryReport> {
-        const llama = this.llama;
-        const usage = llama != null && this.loaded != null ? await llama.getLlamaMemoryUsage() : null;
-        if (llama == null && this.settings.gpu !== "false")
-            // The backend has not started, so which device it would use is not known yet.
-            return {deviceType: "unknown", device: null, deviceName: null, memoryKind: null, totalBytes: null, usedBytes: null, freeBytes: null, modelBytes: null};
-        if (llama != null && llama.gpu !== false) {
-            const [vram, names] = await Promise.all([llama.getVramState(), llama.getGpuDeviceNames()]);
-            return {
-                deviceType: llama.gpu, device: `${llama.gpu}:0`, deviceName: names[0] ?? null, memoryKind: "vram",
-                totalBytes: vram.total, usedBytes: vram.used, freeBytes: vram.free, modelBytes: usage?.gpuVram ?? 0
-            };
-        }
-        const total = os.totalmem();
-        const free = Math.min(total, freeRamBytes(llama != null ? (await llama.getRamState()).free : undefined));
-        return {
-            deviceType: "cpu", device: "cpu", deviceName: null, memoryKind: "ram",
-            totalBytes: total, usedBytes: total - free, freeBytes: free, modelBytes: usage?.cpuRam ?? 0
-        };
+        return await memoryReport(this.llama, this.loaded != null, this.settings.gpu);
     }
 
     info(): ModelInfo {
@@ -409,19 +380,5 @@ export class LlamaEngine implements Engine {
         if (this.loaded == null)
             throw new ModelNotReadyError(this.state.state, this.state.reason);
         return this.loaded;
-    }
-
-    private logLlama(level: LlamaLogLevel, message: string): void {
-        const text = message.trim();
-        if (text === "") return;
-        // llama.cpp quotes a grammar it cannot parse, and grammars come from clients: such a
-        // message is client text, logged as its length only (like prompts without LOG_PROMPTS).
-        const [details, line] = /grammar/i.test(text)
-            ? [{source: "llama.cpp", withheldChars: text.length}, "llama.cpp reported a grammar error (text withheld: it quotes the client's grammar)"]
-            : [{source: "llama.cpp"}, text];
-        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal)
-            this.logger.error(details, line);
-        else if (level === LlamaLogLevel.warn)
-            this.logger.warn(details, line);
     }
 }

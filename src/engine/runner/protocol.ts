@@ -61,7 +61,7 @@ export interface WireError {
     facts?: OverflowFacts;
 }
 
-/** What the parent mirrors of the runner's state: status, model facts, slots and the prompt-size bound. */
+/** The runner's report of itself, kept by the parent as the last one sent: status, model facts and the prompt-size bound (facts: ModelLifecycle decides). */
 export interface RunnerState {
     status: EngineStatus;
     info: ModelInfo;

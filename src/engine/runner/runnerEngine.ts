@@ -1,8 +1,8 @@
 import os from "node:os";
 import {ModelNotReadyError, WorkerError} from "../../errors.js";
-import type {
-    CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport, ModelInfo,
-    RenderedPrompt, SlotHint, ToolSet
+import {
+    unloadedStatus, type CacheEvent, type ChatMessage, type Engine, type EngineExit, type EngineLogger, type EngineStatus,
+    type GenerateRequest, type GenerationEvent, type MemoryReport, type ModelInfo, type RenderedPrompt, type SlotHint, type ToolSet
 } from "../types.js";
 import {pickSlot, type SlotView} from "../llama/slotAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
@@ -11,7 +11,7 @@ import type {RunnerCall, RunnerCalls, RunnerMessage, RunnerSettings, RunnerState
 import {RunnerProcess, type RunnerExit} from "./runnerProcess.js";
 import {fromWire} from "./wireErrors.js";
 import {GenerationChannel} from "./generationChannel.js";
-import {crashStatus, RestartBackoff} from "./crashPolicy.js";
+import {crashReport, startFailure} from "./crashReport.js";
 
 export interface RunnerEngineOptions {
     settings: RunnerSettings;
@@ -40,26 +40,32 @@ const STOP_GRACE_MS = 10_000;
 
 /**
  * The embedded engine, run in a supervised child process (runnerMain.ts): the HTTP process keeps
- * answering whatever llama.cpp does. Calls and generations are proxied over IPC; the state the
- * scheduler needs at once (status, model facts, what each sequence holds for slot affinity) is
- * mirrored here. A runner that dies fails the requests it was running with a 503 and is started
- * again with backoff; one that dies while loading reports why; unloading ends the process, the sure
- * way to give back GPU memory.
+ * answering whatever llama.cpp does. Calls and generations are proxied over IPC; what the
+ * scheduler needs at once (the runner's last report of its status and model facts, what each
+ * sequence holds for slot affinity) is kept here as the runner sent it.
+ *
+ * It reports facts and decides nothing: its status is the runner's report (loading while one is
+ * being started, unloaded with none); a runner that exits unasked fails the requests it was
+ * running with a 503 and is reported to `onExit` listeners, worded by crashReport.ts. Whether and
+ * when to start another is ModelLifecycle's decision. Unloading ends the process, the sure way to
+ * give back GPU memory.
  */
 export class RunnerEngine implements Engine {
     readonly slots: number;
     readonly contextSize: number;
     private runner: RunnerProcess | null = null;
-    private mirror: RunnerState | null = null;
-    private own: EngineStatus | null = {state: "unloaded", reason: null, loadProgress: null, code: null};
+    /** The runner's last report; its status is set to unloaded when the runner ends, its model facts are kept. */
+    private reported: RunnerState | null = null;
     private slotViews: SlotView[] = [];
     private readonly calls = new Map<number, {resolve(value: unknown): void; reject(err: unknown): void}>();
     private readonly generations = new Map<number, GenerationChannel>();
+    private readonly exitListeners: Array<(exit: EngineExit) => void> = [];
     private nextId = 1;
     private loading: Promise<void> | null = null;
+    /** The runner is being stopped (unload): it holds no model to hand out. */
+    private stopping = false;
     private closed = false;
     private lastBackend: string | null = null;
-    private readonly backoff = new RestartBackoff();
 
     constructor(private readonly options: RunnerEngineOptions, private readonly logger: EngineLogger) {
         this.slots = options.settings.parallel;
@@ -72,12 +78,21 @@ export class RunnerEngine implements Engine {
     }
 
     status(): EngineStatus {
-        return {...(this.own ?? this.mirror?.status ?? {state: "unloaded", reason: null, loadProgress: null, code: null})};
+        const reported = this.runner != null && !this.stopping ? this.reported?.status : undefined;
+        // A runner being started, or one whose last report predates the load it was asked for
+        // (a runner kept after a failed download says failed until it reports again).
+        if (this.loading != null && reported?.state !== "loading")
+            return {state: "loading", reason: null, loadProgress: 0, code: null};
+        return reported != null ? {...reported} : unloadedStatus();
+    }
+
+    onExit(listener: (exit: EngineExit) => void): void {
+        this.exitListeners.push(listener);
     }
 
     info(): ModelInfo {
         const settings = this.options.settings;
-        return this.mirror?.info ?? {
+        return this.reported?.info ?? {
             engine: "embedded", modelName: settings.modelName ?? modelDisplayName(settings.model),
             modelPath: settings.model.kind === "file" ? settings.model.path : null,
             architecture: null, parameterCount: null, fileSizeBytes: null, weightsBytes: null, quantization: null,
@@ -88,7 +103,7 @@ export class RunnerEngine implements Engine {
 
     /** Tokens a text needs at least (its characters over the longest token's), with no tokenizing; 0 before a load. */
     lowerBoundTokens(text: string): number {
-        const longest = this.mirror?.maxTokenChars;
+        const longest = this.reported?.maxTokenChars;
         return longest != null && longest > 0 ? Math.ceil(text.length / longest) : 0;
     }
 
@@ -105,12 +120,11 @@ export class RunnerEngine implements Engine {
     }
 
     private async startAndLoad(): Promise<void> {
-        this.own = {state: "loading", reason: null, loadProgress: 0, code: null};
         let runner: RunnerProcess;
         try {
             runner = this.runner ?? await this.startRunner();
         } catch (err) {
-            this.own = {state: "failed", reason: `the model runner could not start: ${(err as Error).message}`, loadProgress: null, code: "backend_unavailable"};
+            if (!this.closed) this.reportExit(startFailure((err as Error).message));
             return;
         }
         if (this.closed) {
@@ -119,26 +133,16 @@ export class RunnerEngine implements Engine {
         }
         runner.watchMemory(() => this.loadMemoryLimit(), (used, limit) =>
             this.logger.error({usedBytes: used, limitBytes: limit}, "the model runner outgrew its memory while loading; killed"));
-        if (!await this.fetchModel(runner)) {
-            runner.stopWatchingMemory();
-            return;
-        }
-        const timer = setTimeout(() => runner.kill("load_timeout"), this.options.loadTimeoutSeconds * 1000);
-        timer.unref();
         try {
-            // The runner reports its own state (ready, or failed with a reason) before it answers.
-            await this.call("load", []);
-            this.own = null;
-        } catch (err) {
-            // A crash during the load set `own` already (onExit); anything else is the runner's answer.
-            if (this.own?.state === "loading")
-                this.own = {state: "failed", reason: (err as Error).message, loadProgress: null, code: "load_failed"};
+            if (!await this.fetchModel(runner)) return;
+            const timer = setTimeout(() => runner.kill("load_timeout"), this.options.loadTimeoutSeconds * 1000);
+            timer.unref();
+            // The runner reports its own state (ready, or failed with a reason) before it answers; a
+            // runner that died was reported by runnerExited.
+            await this.call("load", []).catch(() => undefined).finally(() => clearTimeout(timer));
         } finally {
-            clearTimeout(timer);
             runner.stopWatchingMemory();
         }
-        if (this.status().state === "ready")
-            this.backoff.loaded();
     }
 
     /**
@@ -151,7 +155,7 @@ export class RunnerEngine implements Engine {
         let lastBytes = -1;
         let lastChange = Date.now();
         const watchdog = setInterval(() => {
-            const download = this.own?.download;
+            const download = this.status().download;
             if (download == null) return;
             if (download.doneBytes !== lastBytes) {
                 lastBytes = download.doneBytes;
@@ -165,32 +169,26 @@ export class RunnerEngine implements Engine {
         watchdog.unref();
         try {
             await this.call("fetchModel", []);
-        } catch (err) {
-            // A runner that died has set `own` already (runnerExited); anything else is the runner's answer.
-            if (this.own?.state === "loading")
-                this.own = {state: "failed", reason: (err as Error).message, loadProgress: null, code: "load_failed"};
+        } catch {
+            // A runner that died was reported (runnerExited); one that failed says why in its status.
             return false;
         } finally {
             clearInterval(watchdog);
         }
-        if (this.mirror?.status.state === "failed" && this.own?.state === "loading") {
-            // The runner's status (reported before it answered) says why.
-            this.own = null;
-            return false;
-        }
-        return this.own?.state === "loading";
+        // The runner reported its status before it answered: still loading means the files are there.
+        return this.runner === runner && this.reported?.status.state === "loading";
     }
 
     /** While loading: the memory check's estimate with headroom, or a header-sized limit before it ran. */
     private loadMemoryLimit(): number | null {
-        const expected = this.mirror?.expectedRamBytes;
+        const expected = this.reported?.expectedRamBytes;
         return expected != null ? Math.max(HEADER_MEMORY_LIMIT, expected * 1.5 + GIB) : HEADER_MEMORY_LIMIT;
     }
 
     private async startRunner(): Promise<RunnerProcess> {
         const runner = await RunnerProcess.start(this.options.env, this.logger, this.options.logPrompts, {
             onMessage: (message) => this.receive(message),
-            onExit: (exit) => this.runnerExited(runner, exit)
+            onExit: (exited, exit) => this.runnerExited(exited, exit)
         }, this.options.entry);
         this.runner = runner;
         runner.send({type: "init", settings: this.options.settings});
@@ -200,10 +198,8 @@ export class RunnerEngine implements Engine {
     private receive(message: RunnerMessage): void {
         switch (message.type) {
             case "state":
-                this.mirror = message.state;
+                this.reported = message.state;
                 if (message.state.info.gpu != null) this.lastBackend = message.state.info.gpu;
-                if (this.own?.state === "loading" && message.state.status.state === "loading")
-                    this.own = {...this.own, loadProgress: message.state.status.loadProgress, download: message.state.status.download ?? null};
                 break;
             case "result":
                 this.settleCall(message.id, (call) => call.resolve(message.value));
@@ -248,31 +244,22 @@ export class RunnerEngine implements Engine {
         if (this.runner !== runner) return;
         this.runner = null;
         this.slotViews = [];
-        const wasReady = this.mirror?.status.state === "ready" && this.own == null;
-        this.mirror = this.mirror != null ? {...this.mirror, status: {state: "unloaded", reason: null, loadProgress: null, code: null}} : null;
-        const crash = crashStatus(exit, this.own?.state === "loading", this.options.loadTimeoutSeconds);
-        const failure = new WorkerError("unavailable", "runner_crashed",
-            crash?.reason ?? "the model runner stopped", {retryAfterSeconds: 5});
+        if (this.reported != null) this.reported = {...this.reported, status: unloadedStatus()};
+        const crash = this.closed ? null : crashReport(exit, this.loading != null, this.options.loadTimeoutSeconds);
+        if (crash != null) {
+            this.options.hooks?.onRunnerCrash?.(crash.cause);
+            this.logger.error({cause: crash.cause, code: exit.code, signal: exit.signal}, crash.reason);
+            // Before the rejections below: the lifecycle knows why before an interrupted load settles.
+            this.reportExit(crash);
+        }
+        const failure = new WorkerError("unavailable", "runner_crashed", crash?.reason ?? "the model runner stopped", {retryAfterSeconds: 5});
         for (const call of this.calls.values()) call.reject(failure);
         this.calls.clear();
         for (const channel of this.generations.values()) channel.fail(failure);
-        if (crash == null || this.closed)
-            return;
-        this.options.hooks?.onRunnerCrash?.(crash.cause);
-        this.logger.error({cause: crash.cause, code: exit.code, signal: exit.signal}, crash.reason);
-        if (!wasReady) {
-            // Crashed while loading: the reason stands until the next load is asked for.
-            this.own = {state: "failed", reason: crash.reason, loadProgress: null, code: crash.code};
-            return;
-        }
-        // Crashed while serving: requests arriving meanwhile wait for the new runner.
-        const delay = this.backoff.next();
-        this.own = {state: "loading", reason: `${crash.reason}; starting a new runner in ${delay} s`, loadProgress: null, code: "runner_restarting"};
-        this.loading ??= new Promise<void>((resolve) => setTimeout(resolve, delay * 1000).unref())
-            .then(() => this.closed ? undefined : this.startAndLoad())
-            .finally(() => {
-                this.loading = null;
-            });
+    }
+
+    private reportExit(exit: EngineExit): void {
+        for (const listener of this.exitListeners) listener(exit);
     }
 
     private call<M extends RunnerCall>(method: M, args: RunnerCalls[M]["args"]): Promise<RunnerCalls[M]["result"]> {
@@ -372,16 +359,20 @@ export class RunnerEngine implements Engine {
      * file, which the next load resumes.
      */
     async unload(): Promise<void> {
-        if (this.own?.download == null)
-            await this.whenSettled().catch(() => undefined);
+        if (this.status().download == null)
+            await this.whenSettled();
         const runner = this.runner;
-        this.own = {state: "unloaded", reason: null, loadProgress: null, code: null};
         this.slotViews = [];
         if (runner != null) {
-            await runner.stop(STOP_GRACE_MS);
+            this.stopping = true;
+            try {
+                await runner.stop(STOP_GRACE_MS);
+            } finally {
+                this.stopping = false;
+            }
             this.logger.info({}, "model runner stopped");
         }
-        await this.whenSettled().catch(() => undefined);
+        await this.whenSettled();
     }
 
     async close(): Promise<void> {

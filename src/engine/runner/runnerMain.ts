@@ -39,7 +39,7 @@ function flushEvents(): void {
 /** Batches by "tokens:sequences", counted between two reports: one message per tick, not one per decode step. */
 const batchCounts = new Map<string, number>();
 
-/** Sends the engine's status (and what the parent mirrors) when it changed, and the batches formed since the last tick. */
+/** Reports the engine's status and model facts when they changed (the parent keeps the last report), and the batches formed since the last tick. */
 function reportState(): void {
     if (engine == null) return;
     if (batchCounts.size > 0) {

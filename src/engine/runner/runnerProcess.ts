@@ -51,14 +51,16 @@ export class RunnerProcess {
     private killedFor: string | null = null;
     private requested = false;
     private memoryTimer: NodeJS.Timeout | null = null;
+    /** Set once the ready handshake arrived: an exit before it rejects `start` instead of reaching `onExit`. */
+    private started = false;
 
-    private constructor(child: ChildProcess, logger: EngineLogger, onExit: (exit: RunnerExit) => void, verbatim: boolean) {
+    private constructor(child: ChildProcess, logger: EngineLogger, onExit: (runner: RunnerProcess, exit: RunnerExit) => void, verbatim: boolean) {
         this.child = child;
         this.exited = new Promise((resolve) => {
             child.once("exit", (code, signal) => {
                 this.stopWatchingMemory();
                 const exit = {code, signal, killedFor: this.killedFor, requested: this.requested};
-                onExit(exit);
+                if (this.started) onExit(this, exit);
                 resolve(exit);
             });
         });
@@ -76,10 +78,14 @@ export class RunnerProcess {
         }
     }
 
-    /** Starts a runner and resolves once it is ready for messages; rejects if it exits first. */
+    /**
+     * Starts a runner and resolves once it is ready for messages; rejects if it exits first (the
+     * OOM killer, a failed native start), and then `onExit` is never called: the rejection says it.
+     */
     static async start(env: NodeJS.ProcessEnv, logger: EngineLogger, verbatim: boolean, handlers: {
         onMessage(message: RunnerMessage): void;
-        onExit(exit: RunnerExit): void;
+        /** The process that exited is passed in: it is known here before `start` resolves with it. */
+        onExit(runner: RunnerProcess, exit: RunnerExit): void;
     }, entry: string = RUNNER_ENTRY): Promise<RunnerProcess> {
         const child = fork(entry, [], {
             env, execArgv: runnerExecArgv(entry), stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced"
@@ -97,6 +103,7 @@ export class RunnerProcess {
         });
         await Promise.race([isReady, exitedEarly]);
         exitedEarly.catch(() => undefined);
+        runner.started = true;
         return runner;
     }
 

@@ -1,5 +1,6 @@
 import type {Config} from "../../config/config.js";
 import {MalformedChunkError, ModelNotReadyError, WorkerError} from "../../errors.js";
+import {unloadedStatus} from "../types.js";
 import type {
     ChatMessage, Engine, EngineLogger, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport,
     ModelInfo, RenderedPrompt, ToolSet
@@ -26,7 +27,7 @@ export class UpstreamEngine implements Engine {
     /** An unreachable upstream may come back at any moment: requests still go through and report the real fault. */
     readonly failureIsTransient = true;
     private readonly client: UpstreamClient;
-    private state: EngineStatus = {state: "unloaded", reason: null, loadProgress: null};
+    private state: EngineStatus = unloadedStatus();
     private unloaded = false;
     private closed = false;
     /** The model id we ask for: UPSTREAM_MODEL, or the first one the upstream lists. */
@@ -85,7 +86,7 @@ export class UpstreamEngine implements Engine {
     async unload(): Promise<void> {
         await this.loading;
         this.unloaded = true;
-        this.state = {state: "unloaded", reason: null, loadProgress: null};
+        this.state = unloadedStatus();
     }
 
     async close(): Promise<void> {
