@@ -22,7 +22,8 @@ import {StepGate} from "./stepGate.js";
 import {hasNoChatTemplate, PlainChatWrapper} from "./plainChatWrapper.js";
 import {toolPlan} from "./toolPlan.js";
 import {holdPrompt, PromptGroups, type Exclusive} from "./promptSharing.js";
-import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
+import type {SlotRecord} from "./prefixReuse.js";
+import {settleReply} from "./replySettle.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {classifyLoadError, filesSize, LoadFailure, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {ModelFilesFinder} from "./modelFiles.js";
@@ -203,7 +204,7 @@ export class LlamaEngine implements Engine {
             this.loaded = {
                 model, context, sequences, chatWrapper, eogBias, deterministic, gate,
                 grammars: new GrammarCache(llama), loadTimeSeconds, store,
-                slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY}))
+                slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY, settling: null}))
             };
             this.state = {state: "ready", reason: null, loadProgress: null, code: null};
             this.logger.info({
@@ -384,13 +385,14 @@ export class LlamaEngine implements Engine {
         const conversationId = request.conversationId ?? null;
         // Erasing, saving and restoring take the context's lock, which busy token loops never let go of.
         const exclusive: Exclusive = (work) => loaded.gate.exclusive(work);
+        const record = loaded.slots[request.slot];
+        const renderHistory = (messages: ChatMessage[]) => renderPrompt(loaded, messages, false).tokens;
+        await record.settling;
         const reuse = await holdPrompt({
-            sequence, record: loaded.slots[request.slot], store: loaded.store, prefixCache: this.settings.prefixCache,
-            minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1,
-            renderHistory: (messages) => renderPrompt(loaded, messages, false).tokens
+            sequence, record, store: loaded.store, prefixCache: this.settings.prefixCache,
+            minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1, renderHistory
         }, tokens, conversationId, request.promptGroup != null ? this.promptGroups.join(request.promptGroup) : null, request.signal, exclusive);
         this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.cached, promptTokens: tokens.length});
-        const record = loaded.slots[request.slot];
         record.conversationId = conversationId;
         record.lastUsed = Date.now();
         record.lastExchange = null;
@@ -398,11 +400,19 @@ export class LlamaEngine implements Engine {
         record.reusableEnd = loaded.deterministic ? tokens.length : Number.POSITIVE_INFINITY;
 
         const outcome: GenerationOutcome = {reply: ""};
-        yield* generateTokens({
+        for await (const event of generateTokens({
             model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused: reuse.reused, cached: reuse.cached, params,
             signal: request.signal, abortReason: request.abortReason, tools, gate: loaded.gate
-        }, outcome);
-        record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
+        }, outcome)) {
+            // Before the end is told: a consumer may stop reading at the end event, and the next lease waits on `settling`.
+            if (event.type === "end") {
+                const exchange = record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
+                if (loaded.deterministic && this.settings.prefixCache && request.prompt.raw !== true)
+                    record.settling = settleReply(sequence, record, renderHistory([...exchange.messages, {role: "assistant", content: exchange.reply}]), exclusive)
+                        .catch(() => undefined).finally(() => record.settling = null);
+            }
+            yield event;
+        }
     }
 
     private requireLoaded(): Loaded {
