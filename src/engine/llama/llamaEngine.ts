@@ -8,14 +8,16 @@ import type {Config, ModelSource} from "../../config/config.js";
 import {describeModelSource, modelDisplayName} from "../../config/modelSource.js";
 import {ContextOverflowError, ModelNotReadyError, WorkerError} from "../../errors.js";
 import type {
-    CacheEvent, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport,
-    ModelInfo, RenderedPrompt, SlotHint, ToolSet
+    CacheEvent, ChatInput, ChatMessage, Engine, EngineLogger, EngineStatus, GenerateRequest, GenerationEvent, MemoryReport,
+    ModelInfo, PreparedPrompt, RawInput, RenderedPrompt, SlotHint, ToolSet
 } from "../types.js";
 import {GrammarCache} from "./grammarCache.js";
 import {checkLogitBias, generateTokens, type GenerationOutcome} from "./generation.js";
 import {deterministicBatching, hasRowSensitiveWeights, MIN_EVALUATED_TOKENS, resolveDeterministic} from "./determinism.js";
 import {StateStore, type StateDiscardReason} from "./stateStore.js";
-import {pickSlot, type SlotView} from "./slotAffinity.js";
+import {pickSlot, prefixDigest, type SlotView} from "./slotAffinity.js";
+import {PreparedPrompts} from "./preparedPrompts.js";
+import {fitPrompt} from "../promptFit.js";
 import {renderPrompt, renderRawPrompt} from "./promptRender.js";
 import {maximumParallelism, recordingStrategy} from "./batchStrategy.js";
 import {StepGate} from "./stepGate.js";
@@ -85,6 +87,7 @@ export class LlamaEngine implements Engine {
     /** The model's files, downloaded first for MODEL; they stay known after an unload. */
     private readonly modelFiles: ModelFilesFinder;
     private readonly promptGroups = new PromptGroups();
+    private readonly prepared = new PreparedPrompts();
 
     constructor(
         private readonly settings: EngineSettings,
@@ -311,27 +314,52 @@ export class LlamaEngine implements Engine {
     }
 
     async render(messages: ChatMessage[], tools: ToolSet | null = null): Promise<RenderedPrompt> {
-        const loaded = this.requireLoaded();
-        const {text, tokens} = renderPrompt(loaded, messages, true, tools);
-        return {messages, tools, text, tokenCount: tokens.length, tokens};
+        const {text, tokens} = renderPrompt(this.requireLoaded(), messages, true, tools);
+        return this.prepared.keep({messages, tools, text, tokenCount: tokens.length}, tokens);
     }
 
     async renderRaw(raw: string): Promise<RenderedPrompt> {
         const {text, tokens} = renderRawPrompt(this.requireLoaded().model, raw);
-        return {messages: [], raw: true, text, tokenCount: tokens.length, tokens};
+        return this.prepared.keep({messages: [], raw: true, text, tokenCount: tokens.length}, tokens);
+    }
+
+    /** Fits the prompt here, where the tokens are: the renders that fitting tries cost no round trip, and only the chosen one is kept. */
+    async prepare(input: ChatInput | RawInput, maxTokens: number, tools: ToolSet | null): Promise<PreparedPrompt> {
+        const loaded = this.requireLoaded();
+        const candidates = new WeakMap<RenderedPrompt, Token[]>();
+        const candidate = (prompt: Omit<RenderedPrompt, "tokenCount">, tokens: Token[]) => {
+            const rendered = {...prompt, tokenCount: tokens.length};
+            candidates.set(rendered, tokens);
+            return rendered;
+        };
+        const longest = this.facts?.maxTokenChars ?? 0;
+        const fitted = await fitPrompt({
+            contextSize: this.contextSize,
+            lowerBoundTokens: (text) => longest > 0 ? Math.ceil(text.length / longest) : 0,
+            render: async (messages, tools = null) => candidate({messages, tools, text: null}, renderPrompt(loaded, messages, true, tools).tokens),
+            renderRaw: async (raw) => candidate({messages: [], raw: true, text: null}, renderRawPrompt(loaded.model, raw).tokens)
+        }, input, maxTokens, tools);
+        const {prompt} = fitted;
+        // The text is made once, for the prompt chosen.
+        const text = prompt.raw === true ? renderRawPrompt(loaded.model, (input as RawInput).raw).text
+            : renderPrompt(loaded, prompt.messages, true, prompt.tools ?? null).text;
+        return {...fitted, prompt: this.prepared.keep({...prompt, text}, candidates.get(prompt)!)};
     }
 
     async countTokens(text: string): Promise<number> {
         return this.requireLoaded().model.tokenize(text, false).length;
     }
 
-    /** The prompt's tokens: those `render` found, so `generate` does not tokenize them again. */
+    /** The prompt's tokens: those kept when it was rendered here, so `generate` does not tokenize them again. */
     private tokensOf(loaded: Loaded, prompt: RenderedPrompt): Token[] {
-        if (prompt.tokens != null)
-            return prompt.tokens as Token[];
-        return prompt.raw === true && prompt.text != null
+        return this.prepared.tokens(prompt) ?? (prompt.raw === true && prompt.text != null
             ? renderRawPrompt(loaded.model, prompt.text).tokens
-            : renderPrompt(loaded, prompt.messages, true, prompt.tools ?? null).tokens;
+            : renderPrompt(loaded, prompt.messages, true, prompt.tools ?? null).tokens);
+    }
+
+    /** The tokens kept for a prompt rendered here (tests check what the model evaluates); null when they are gone. */
+    async promptTokens(key: number): Promise<number[] | null> {
+        return this.prepared.tokens({messages: [], text: null, tokenCount: null, key});
     }
 
     /** The id of a special token such as "<|im_start|>", or null if the model has none. */
@@ -350,7 +378,7 @@ export class LlamaEngine implements Engine {
         const loaded = this.loaded;
         if (loaded == null) return [];
         return loaded.sequences.map((sequence, slot) => ({
-            slot, tokens: sequence.contextTokens, conversationId: loaded.slots[slot].conversationId, lastUsed: loaded.slots[slot].lastUsed
+            slot, held: prefixDigest(sequence.contextTokens), conversationId: loaded.slots[slot].conversationId, lastUsed: loaded.slots[slot].lastUsed
         }));
     }
 
@@ -363,7 +391,8 @@ export class LlamaEngine implements Engine {
         if (loaded == null)
             return free[0];
         const views = this.slotViews();
-        return pickSlot(free.map((slot) => views[slot]), prompt != null ? this.tokensOf(loaded, prompt) : null, conversationId);
+        const digest = prompt == null ? null : prompt.prefix ?? prefixDigest(this.tokensOf(loaded, prompt));
+        return pickSlot(free.map((slot) => views[slot]), digest, conversationId);
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
