@@ -17,7 +17,6 @@ import {deterministicBatching, hasRowSensitiveWeights, MIN_EVALUATED_TOKENS, res
 import {StateStore, type StateDiscardReason} from "./stateStore.js";
 import {pickSlot, prefixDigest, type SlotView} from "./slotAffinity.js";
 import {PreparedPrompts} from "./preparedPrompts.js";
-import {fitPrompt} from "../promptFit.js";
 import {renderPrompt, renderRawPrompt} from "./promptRender.js";
 import {maximumParallelism, recordingStrategy} from "./batchStrategy.js";
 import {StepGate} from "./stepGate.js";
@@ -323,27 +322,10 @@ export class LlamaEngine implements Engine {
         return this.prepared.keep({messages: [], raw: true, text, tokenCount: tokens.length}, tokens);
     }
 
-    /** Fits the prompt here, where the tokens are: the renders that fitting tries cost no round trip, and only the chosen one is kept. */
+    /** Fits the prompt here, where the tokens are (PreparedPrompts.fit). */
     async prepare(input: ChatInput | RawInput, maxTokens: number, tools: ToolSet | null): Promise<PreparedPrompt> {
-        const loaded = this.requireLoaded();
-        const candidates = new WeakMap<RenderedPrompt, Token[]>();
-        const candidate = (prompt: Omit<RenderedPrompt, "tokenCount">, tokens: Token[]) => {
-            const rendered = {...prompt, tokenCount: tokens.length};
-            candidates.set(rendered, tokens);
-            return rendered;
-        };
-        const longest = this.facts?.maxTokenChars ?? 0;
-        const fitted = await fitPrompt({
-            contextSize: this.contextSize,
-            lowerBoundTokens: (text) => longest > 0 ? Math.ceil(text.length / longest) : 0,
-            render: async (messages, tools = null) => candidate({messages, tools, text: null}, renderPrompt(loaded, messages, true, tools).tokens),
-            renderRaw: async (raw) => candidate({messages: [], raw: true, text: null}, renderRawPrompt(loaded.model, raw).tokens)
-        }, input, maxTokens, tools);
-        const {prompt} = fitted;
-        // The text is made once, for the prompt chosen.
-        const text = prompt.raw === true ? renderRawPrompt(loaded.model, (input as RawInput).raw).text
-            : renderPrompt(loaded, prompt.messages, true, prompt.tools ?? null).text;
-        return {...fitted, prompt: this.prepared.keep({...prompt, text}, candidates.get(prompt)!)};
+        return await this.prepared.fit(this.requireLoaded(), {contextSize: this.contextSize, maxTokenChars: this.facts?.maxTokenChars ?? null},
+            input, maxTokens, tools);
     }
 
     async countTokens(text: string): Promise<number> {
