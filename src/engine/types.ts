@@ -140,12 +140,40 @@ export interface RenderedPrompt {
     text: string | null;
     /** Null when it is not known before generation (an upstream without a tokenizer endpoint). */
     tokenCount: number | null;
-    /**
-     * The token ids the model evaluates, when the engine tokenizes itself: generation and slot
-     * affinity use them instead of tokenizing again. Never sent to clients.
-     */
-    tokens?: number[];
+    /** What slot affinity needs of the tokens (the engine keeps the tokens themselves); absent when the engine does not tokenize. */
+    prefix?: PrefixDigest;
+    /** The engine's handle on the tokens it rendered, so `generate` does not render again (it does when the handle is gone). */
+    key?: number;
 }
+
+/** A token sequence as hashes of its prefixes: `hashes[i]` covers tokens 0 .. (i + 1) * block (see slotAffinity.ts). */
+export interface PrefixDigest {
+    length: number;
+    block: number;
+    hashes: number[];
+}
+
+/**
+ * A chat prompt in three parts. Only `history` may be shortened to fit the context, oldest
+ * entries first; `prefix` (the system prompt) and `tail` (the current message) are never dropped.
+ */
+export interface ChatInput {
+    prefix: ChatMessage[];
+    history: ChatMessage[];
+    tail: ChatMessage[];
+}
+
+/** A raw prompt (OpenAI's /v1/completions): no template, nothing to drop. */
+export interface RawInput {
+    raw: string;
+}
+
+export interface PreparedPrompt {
+    prompt: RenderedPrompt;
+    /** How many of the oldest history entries were left out to fit the context. */
+    historyDropped: number;
+}
+
 
 export type EngineState = "loading" | "ready" | "unloaded" | "failed";
 
@@ -268,7 +296,7 @@ export interface MemoryReport {
 /** What a slot picker may use to route a request back to the sequence that holds its prefix. */
 export interface SlotHint {
     conversationId: string | null;
-    /** The rendered prompt, so the picker can find the sequence holding its longest prefix. */
+    /** The prepared prompt, so the picker can find the sequence holding its longest prefix. */
     prompt: RenderedPrompt | null;
 }
 
@@ -291,6 +319,11 @@ export interface Engine {
     render(messages: ChatMessage[], tools?: ToolSet | null): Promise<RenderedPrompt>;
     /** A raw prompt, no template (OpenAI's /v1/completions); its text is tokenized as text. */
     renderRaw(text: string): Promise<RenderedPrompt>;
+    /**
+     * The prompt fitted to the context (promptFit.ts), where the tokens are: one call however many
+     * renders fitting takes. Optional: without it the service fits through `render`.
+     */
+    prepare?(input: ChatInput | RawInput, maxTokens: number, tools: ToolSet | null): Promise<PreparedPrompt>;
     /**
      * Tokens the model's tokenizer makes of plain text (special-token spellings count as text).
      * Optional: an engine without access to the tokenizer leaves it out and callers treat counts as unknown.

@@ -12,11 +12,11 @@ export type {
 import type {Lease, LeaseHint} from "../scheduler/scheduler.js";
 import type {ModelPool, ServedModel} from "./modelPool.js";
 import type {WorkerMetrics} from "./metrics.js";
-import {fitPrompt} from "./promptFit.js";
+import {preparePrompt} from "../engine/promptFit.js";
 import type {MaskStream, TermMask} from "./termMask.js";
 
-export type {ChatInput, PreparedPrompt, RawInput} from "./promptFit.js";
-import type {ChatInput, PreparedPrompt, RawInput} from "./promptFit.js";
+export type {ChatInput, PreparedPrompt, RawInput} from "../engine/types.js";
+import type {ChatInput, PreparedPrompt, RawInput} from "../engine/types.js";
 
 export interface ChatJob {
     /** The model the request names (`model`); null: the default one. */
@@ -119,7 +119,7 @@ export class ChatService {
         const served = this.model(model);
         const hold = await served.lifecycle.enter(signal);
         try {
-            return await fitPrompt(served.engine, input, maxTokens, null);
+            return await preparePrompt(served.engine, input, maxTokens, null);
         } finally {
             hold.release();
         }
@@ -185,7 +185,7 @@ export class ChatService {
             let prepared: PreparedPrompt;
             let leases: Array<Promise<Lease>> = [];
             try {
-                prepared = await fitPrompt(served.engine, job.input, job.params.maxTokens, job.tools ?? null);
+                prepared = await preparePrompt(served.engine, job.input, job.params.maxTokens, job.tools ?? null);
                 const hint: LeaseHint = {conversationId: job.conversationId, prompt: prepared.prompt};
                 const waiting = AbortSignal.any([job.signal, hold.signal, cancel.signal]);
                 leases = served.scheduler.acquireAll(n, hint, waiting).map((lease) => lease.catch((err: unknown) => {

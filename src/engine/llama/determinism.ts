@@ -52,7 +52,8 @@ export function hasRowSensitiveWeights(insights: GgufInsights): boolean {
 export function deterministicBatching(oneStepPerBatch: boolean): (options: {items: readonly BatchItem[]; size: number}) => PrioritizedBatchItem[] {
     let lastWasPrompt = false;
     return ({items, size}) => {
-        const prompts = items.filter((item) => item.tokens.length > 1);
+        // A request's prompt goes before a reply evaluated again in idle time (replySettle.ts).
+        const prompts = items.filter((item) => item.tokens.length > 1).sort((a, b) => b.evaluationPriority - a.evaluationPriority);
         const steps = items.filter((item) => item.tokens.length === 1);
         if (prompts.length > 0 && (steps.length === 0 || !lastWasPrompt)) {
             lastWasPrompt = true;

@@ -7,21 +7,24 @@ import type {Config, ModelSource} from "../../config/config.js";
 import {describeModelSource, modelDisplayName} from "../../config/modelSource.js";
 import {ContextOverflowError, LoadFailure, ModelNotReadyError, WorkerError} from "../../errors.js";
 import {
-    unloadedStatus, type CacheEvent, type ChatMessage, type Engine, type EngineLogger, type EngineStatus, type GenerateRequest,
-    type GenerationEvent, type MemoryReport, type ModelInfo, type RenderedPrompt, type SlotHint, type ToolSet
+    unloadedStatus, type CacheEvent, type ChatInput, type ChatMessage, type Engine, type EngineLogger, type EngineStatus,
+    type GenerateRequest, type GenerationEvent, type MemoryReport, type ModelInfo, type PreparedPrompt, type RawInput,
+    type RenderedPrompt, type SlotHint, type ToolSet
 } from "../types.js";
 import {GrammarCache} from "./grammarCache.js";
 import {checkLogitBias, generateTokens, type GenerationOutcome} from "./generation.js";
 import {deterministicBatching, hasRowSensitiveWeights, MIN_EVALUATED_TOKENS, resolveDeterministic} from "./determinism.js";
 import {StateStore, type StateDiscardReason} from "./stateStore.js";
-import {pickSlot, type SlotView} from "./slotAffinity.js";
+import {pickSlot, prefixDigest, type SlotView} from "./slotAffinity.js";
+import {PreparedPrompts} from "./preparedPrompts.js";
 import {renderPrompt, renderRawPrompt} from "./promptRender.js";
 import {maximumParallelism, recordingStrategy} from "./batchStrategy.js";
 import {StepGate} from "./stepGate.js";
 import {hasNoChatTemplate, PlainChatWrapper} from "./plainChatWrapper.js";
 import {toolPlan} from "./toolPlan.js";
 import {holdPrompt, PromptGroups, type Exclusive} from "./promptSharing.js";
-import {reusePrefix, type SlotRecord} from "./prefixReuse.js";
+import type {SlotRecord} from "./prefixReuse.js";
+import {settleReply} from "./replySettle.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {classifyLoadError, filesSize, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {ModelFilesFinder} from "./modelFiles.js";
@@ -85,6 +88,7 @@ export class LlamaEngine implements Engine {
     /** The model's files, downloaded first for MODEL; they stay known after an unload. */
     private readonly modelFiles: ModelFilesFinder;
     private readonly promptGroups = new PromptGroups();
+    private readonly prepared = new PreparedPrompts();
 
     constructor(
         private readonly settings: EngineSettings,
@@ -204,7 +208,7 @@ export class LlamaEngine implements Engine {
             this.loaded = {
                 model, context, sequences, chatWrapper, eogBias, deterministic, gate,
                 grammars: new GrammarCache(llama), loadTimeSeconds, store,
-                slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY}))
+                slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY, settling: null}))
             };
             this.state = {state: "ready", reason: null, loadProgress: null, code: null};
             this.logger.info({
@@ -281,27 +285,35 @@ export class LlamaEngine implements Engine {
     }
 
     async render(messages: ChatMessage[], tools: ToolSet | null = null): Promise<RenderedPrompt> {
-        const loaded = this.requireLoaded();
-        const {text, tokens} = renderPrompt(loaded, messages, true, tools);
-        return {messages, tools, text, tokenCount: tokens.length, tokens};
+        const {text, tokens} = renderPrompt(this.requireLoaded(), messages, true, tools);
+        return this.prepared.keep({messages, tools, text, tokenCount: tokens.length}, tokens);
     }
 
     async renderRaw(raw: string): Promise<RenderedPrompt> {
         const {text, tokens} = renderRawPrompt(this.requireLoaded().model, raw);
-        return {messages: [], raw: true, text, tokenCount: tokens.length, tokens};
+        return this.prepared.keep({messages: [], raw: true, text, tokenCount: tokens.length}, tokens);
+    }
+
+    /** Fits the prompt here, where the tokens are (PreparedPrompts.fit). */
+    async prepare(input: ChatInput | RawInput, maxTokens: number, tools: ToolSet | null): Promise<PreparedPrompt> {
+        return await this.prepared.fit(this.requireLoaded(), {contextSize: this.contextSize, maxTokenChars: this.facts?.maxTokenChars ?? null},
+            input, maxTokens, tools);
     }
 
     async countTokens(text: string): Promise<number> {
         return this.requireLoaded().model.tokenize(text, false).length;
     }
 
-    /** The prompt's tokens: those `render` found, so `generate` does not tokenize them again. */
+    /** The prompt's tokens: those kept when it was rendered here, so `generate` does not tokenize them again. */
     private tokensOf(loaded: Loaded, prompt: RenderedPrompt): Token[] {
-        if (prompt.tokens != null)
-            return prompt.tokens as Token[];
-        return prompt.raw === true && prompt.text != null
+        return this.prepared.tokens(prompt) ?? (prompt.raw === true && prompt.text != null
             ? renderRawPrompt(loaded.model, prompt.text).tokens
-            : renderPrompt(loaded, prompt.messages, true, prompt.tools ?? null).tokens;
+            : renderPrompt(loaded, prompt.messages, true, prompt.tools ?? null).tokens);
+    }
+
+    /** The tokens kept for a prompt rendered here (tests check what the model evaluates); null when they are gone. */
+    async promptTokens(key: number): Promise<number[] | null> {
+        return this.prepared.tokens({messages: [], text: null, tokenCount: null, key});
     }
 
     /** The id of a special token such as "<|im_start|>", or null if the model has none. */
@@ -320,7 +332,7 @@ export class LlamaEngine implements Engine {
         const loaded = this.loaded;
         if (loaded == null) return [];
         return loaded.sequences.map((sequence, slot) => ({
-            slot, tokens: sequence.contextTokens, conversationId: loaded.slots[slot].conversationId, lastUsed: loaded.slots[slot].lastUsed
+            slot, held: prefixDigest(sequence.contextTokens), conversationId: loaded.slots[slot].conversationId, lastUsed: loaded.slots[slot].lastUsed
         }));
     }
 
@@ -333,7 +345,8 @@ export class LlamaEngine implements Engine {
         if (loaded == null)
             return free[0];
         const views = this.slotViews();
-        return pickSlot(free.map((slot) => views[slot]), prompt != null ? this.tokensOf(loaded, prompt) : null, conversationId);
+        const digest = prompt == null ? null : prompt.prefix ?? prefixDigest(this.tokensOf(loaded, prompt));
+        return pickSlot(free.map((slot) => views[slot]), digest, conversationId);
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
@@ -355,13 +368,14 @@ export class LlamaEngine implements Engine {
         const conversationId = request.conversationId ?? null;
         // Erasing, saving and restoring take the context's lock, which busy token loops never let go of.
         const exclusive: Exclusive = (work) => loaded.gate.exclusive(work);
+        const record = loaded.slots[request.slot];
+        const renderHistory = (messages: ChatMessage[]) => renderPrompt(loaded, messages, false).tokens;
+        await record.settling;
         const reuse = await holdPrompt({
-            sequence, record: loaded.slots[request.slot], store: loaded.store, prefixCache: this.settings.prefixCache,
-            minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1,
-            renderHistory: (messages) => renderPrompt(loaded, messages, false).tokens
+            sequence, record, store: loaded.store, prefixCache: this.settings.prefixCache,
+            minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1, renderHistory
         }, tokens, conversationId, request.promptGroup != null ? this.promptGroups.join(request.promptGroup) : null, request.signal, exclusive);
         this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.cached, promptTokens: tokens.length});
-        const record = loaded.slots[request.slot];
         record.conversationId = conversationId;
         record.lastUsed = Date.now();
         record.lastExchange = null;
@@ -369,11 +383,19 @@ export class LlamaEngine implements Engine {
         record.reusableEnd = loaded.deterministic ? tokens.length : Number.POSITIVE_INFINITY;
 
         const outcome: GenerationOutcome = {reply: ""};
-        yield* generateTokens({
+        for await (const event of generateTokens({
             model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused: reuse.reused, cached: reuse.cached, params,
             signal: request.signal, abortReason: request.abortReason, tools, gate: loaded.gate
-        }, outcome);
-        record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
+        }, outcome)) {
+            // Before the end is told: a consumer may stop reading at the end event, and the next lease waits on `settling`.
+            if (event.type === "end") {
+                const exchange = record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
+                if (loaded.deterministic && this.settings.prefixCache && request.prompt.raw !== true)
+                    record.settling = settleReply(sequence, record, renderHistory([...exchange.messages, {role: "assistant", content: exchange.reply}]), exclusive)
+                        .catch(() => undefined).finally(() => record.settling = null);
+            }
+            yield event;
+        }
     }
 
     private requireLoaded(): Loaded {

@@ -17,6 +17,8 @@ export interface SlotRecord {
      * tokens evaluated as part of a prompt count (not the reply, evaluated a token at a time).
      */
     reusableEnd: number;
+    /** The reply being evaluated again as history after its generation (replySettle.ts); the next lease waits for it. */
+    settling?: Promise<void> | null;
 }
 
 export interface ReuseTarget {

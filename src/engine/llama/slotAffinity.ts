@@ -1,4 +1,10 @@
-/** Routing a request to the sequence that already holds the most of its prompt. */
+import type {PrefixDigest} from "../types.js";
+
+/**
+ * Routing a request to the sequence that already holds the most of its prompt. The HTTP process
+ * chooses the sequence, but the tokens live in the runner: what crosses over is a prefix digest,
+ * a chain of hashes at every `block` tokens (vLLM's block hashes), not a copy of every token.
+ */
 
 export function commonPrefixLength(a: readonly number[], b: readonly number[]): number {
     const length = Math.min(a.length, b.length);
@@ -7,10 +13,32 @@ export function commonPrefixLength(a: readonly number[], b: readonly number[]): 
     return i;
 }
 
+/** Tokens per hash: a 2,000-token prompt crosses as 125 numbers, and reuse is known to within 16 tokens. */
+export const PREFIX_BLOCK = 16;
+
+export type {PrefixDigest};
+
+/** FNV-1a over the token ids, chained from block to block (a collision only costs a worse routing: reuse is checked token by token). */
+export function prefixDigest(tokens: readonly number[], block = PREFIX_BLOCK): PrefixDigest {
+    const hashes: number[] = [];
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < tokens.length; i++) {
+        hash = Math.imul(hash ^ tokens[i], 0x01000193);
+        if ((i + 1) % block === 0) hashes.push(hash >>> 0);
+    }
+    return {length: tokens.length, block, hashes};
+}
+
+/** Tokens two digests share at the start, to within a block (whole blocks only). */
+export function sharedPrefix(a: PrefixDigest, b: PrefixDigest): number {
+    if (a.block !== b.block) return 0;
+    return commonPrefixLength(a.hashes, b.hashes) * a.block;
+}
+
 export interface SlotView {
     slot: number;
-    /** Tokens the sequence holds. */
-    tokens: readonly number[];
+    /** What the sequence holds. */
+    held: PrefixDigest;
     /** The conversation that used the sequence last. */
     conversationId: string | null;
     /** When the sequence was last used (ms); the least recently used is the cheapest to give away. */
@@ -23,13 +51,13 @@ export interface SlotView {
  * have to redo (not so in the conversation's own slot). Ties go to the conversation's own slot,
  * then to the least recently used one.
  */
-export function pickSlot(free: readonly SlotView[], prompt: readonly number[] | null, conversationId: string | null): number {
+export function pickSlot(free: readonly SlotView[], prompt: PrefixDigest | null, conversationId: string | null): number {
     const own = (candidate: SlotView) => conversationId != null && candidate.conversationId === conversationId;
     const score = (view: SlotView) => {
-        const reuse = prompt != null ? commonPrefixLength(view.tokens, prompt) : 0;
+        const reuse = prompt != null ? sharedPrefix(view.held, prompt) : 0;
         // A conversation's own slot holds nothing worth keeping past the shared prefix: its last reply
         // as sampled, which the next turn re-tokenizes (often differently) as history.
-        return 2 * reuse - (own(view) ? 0 : view.tokens.length - reuse);
+        return 2 * reuse - (own(view) ? 0 : view.held.length - reuse);
     };
     let best = free[0];
     let bestScore = score(best);

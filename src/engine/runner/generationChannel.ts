@@ -1,4 +1,5 @@
-import type {GenerationEvent} from "../types.js";
+import type {GenerateRequest, GenerationEvent} from "../types.js";
+import type {ParentMessage} from "./protocol.js";
 
 /**
  * The events of one generation as they arrive from the runner, read one at a time by the proxy's
@@ -48,6 +49,32 @@ export class GenerationChannel {
         if (this.failure != null) return Promise.reject(this.failure);
         if (this.done) return Promise.reject(new Error("the generation already ended"));
         return new Promise((resolve, reject) => this.waiting = {resolve, reject});
+    }
+
+    /**
+     * Sends `request` to the runner as generation `id` and yields its events until the end. The
+     * signal becomes an "abort" message; a consumer that stops early aborts too, and waits for the
+     * runner to stop, since the sequence is busy until then.
+     */
+    async *run(runner: {send(message: ParentMessage): boolean}, id: number, request: GenerateRequest): AsyncGenerator<GenerationEvent> {
+        const {signal, abortReason, ...job} = request;
+        const abort = () => runner.send({type: "abort", id, reason: abortReason?.() ?? "abort"});
+        signal.addEventListener("abort", abort, {once: true});
+        try {
+            runner.send({type: "generate", id, request: job});
+            if (signal.aborted) abort();
+            for (;;) {
+                const event = await this.next();
+                yield event;
+                if (event.type === "end") return;
+            }
+        } finally {
+            signal.removeEventListener("abort", abort);
+            if (!this.done) {
+                abort();
+                await this.drained();
+            }
+        }
     }
 
     /** Resolves once the runner is done with this generation (its end, an error or its death). */

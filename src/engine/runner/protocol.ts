@@ -1,8 +1,8 @@
 import type {Config, ModelSource} from "../../config/config.js";
 import type {ErrorKind, OverflowFacts} from "../../errors.js";
 import type {
-    CacheEvent, ChatMessage, EngineStatus, FinishReason, GenerationEvent, MemoryReport, ModelInfo, RenderedPrompt, SamplingParams,
-    ToolSet
+    CacheEvent, ChatInput, ChatMessage, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport, ModelInfo,
+    PreparedPrompt, RawInput, RenderedPrompt, ToolSet
 } from "../types.js";
 import type {SlotView} from "../llama/slotAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
@@ -35,6 +35,9 @@ export interface RunnerCalls {
     load: {args: []; result: void};
     memory: {args: []; result: MemoryReport};
     render: {args: [ChatMessage[], ToolSet | null]; result: RenderedPrompt};
+    /** Fits the prompt to the context in the runner (promptFit.ts): one round trip, and the tokens stay there. */
+    prepare: {args: [ChatInput | RawInput, number, ToolSet | null]; result: PreparedPrompt};
+    promptTokens: {args: [number]; result: number[] | null};
     renderRaw: {args: [string]; result: RenderedPrompt};
     countTokens: {args: [string]; result: number};
     specialTokenId: {args: [string]; result: number | null};
@@ -44,10 +47,8 @@ export type RunnerCall = keyof RunnerCalls;
 export type ParentMessage =
     | {type: "init"; settings: RunnerSettings}
     | {type: "call"; id: number; method: RunnerCall; args: unknown[]}
-    | {
-        type: "generate"; id: number; slot: number; prompt: RenderedPrompt; params: SamplingParams; conversationId: string | null;
-        promptGroup: string | null;
-    }
+    /** The engine's GenerateRequest, less what stays in the parent (the signal and its reason: "abort" says it). */
+    | {type: "generate"; id: number; request: Omit<GenerateRequest, "signal" | "abortReason">}
     | {type: "abort"; id: number; reason: FinishReason}
     | {type: "close"};
 

@@ -1,10 +1,11 @@
 import os from "node:os";
 import {ModelNotReadyError, WorkerError} from "../../errors.js";
 import {
-    unloadedStatus, type CacheEvent, type ChatMessage, type Engine, type EngineExit, type EngineLogger, type EngineStatus,
-    type GenerateRequest, type GenerationEvent, type MemoryReport, type ModelInfo, type RenderedPrompt, type SlotHint, type ToolSet
+    unloadedStatus, type CacheEvent, type ChatInput, type ChatMessage, type Engine, type EngineExit, type EngineLogger,
+    type EngineStatus, type GenerateRequest, type GenerationEvent, type MemoryReport, type ModelInfo, type PreparedPrompt,
+    type RawInput, type RenderedPrompt, type SlotHint, type ToolSet
 } from "../types.js";
-import {pickSlot, type SlotView} from "../llama/slotAffinity.js";
+import {pickSlot, prefixDigest, type SlotView} from "../llama/slotAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
 import {modelDisplayName} from "../../config/modelSource.js";
 import type {RunnerCall, RunnerCalls, RunnerMessage, RunnerSettings, RunnerState} from "./protocol.js";
@@ -282,58 +283,52 @@ export class RunnerEngine implements Engine {
             throw new ModelNotReadyError(status.state, status.reason);
     }
 
-    async render(messages: ChatMessage[], tools: ToolSet | null = null): Promise<RenderedPrompt> {
+    /** A call on the prompt's path, which needs the model loaded. */
+    private async ready<M extends RunnerCall>(method: M, ...args: RunnerCalls[M]["args"]): Promise<RunnerCalls[M]["result"]> {
         this.requireReady();
-        return await this.call("render", [messages, tools]);
+        return await this.call(method, args);
     }
 
-    async renderRaw(text: string): Promise<RenderedPrompt> {
-        this.requireReady();
-        return await this.call("renderRaw", [text]);
+    render(messages: ChatMessage[], tools: ToolSet | null = null): Promise<RenderedPrompt> {
+        return this.ready("render", messages, tools);
     }
 
-    async countTokens(text: string): Promise<number> {
-        this.requireReady();
-        return await this.call("countTokens", [text]);
+    renderRaw(text: string): Promise<RenderedPrompt> {
+        return this.ready("renderRaw", text);
+    }
+
+    /** Fits the prompt in the runner, where the tokens are: one call, and no token array crosses (LlamaEngine.prepare). */
+    prepare(input: ChatInput | RawInput, maxTokens: number, tools: ToolSet | null): Promise<PreparedPrompt> {
+        return this.ready("prepare", input, maxTokens, tools);
+    }
+
+    countTokens(text: string): Promise<number> {
+        return this.ready("countTokens", text);
     }
 
     /** The id of a special token such as "<|im_start|>", or null if the model has none (tests check tokenizing with it). */
-    async specialTokenId(text: string): Promise<number | null> {
-        this.requireReady();
-        return await this.call("specialTokenId", [text]);
+    specialTokenId(text: string): Promise<number | null> {
+        return this.ready("specialTokenId", text);
+    }
+
+    /** The tokens the runner keeps for a prompt it rendered (tests check what the model evaluates); null when they are gone. */
+    async promptTokens(prompt: RenderedPrompt): Promise<number[] | null> {
+        return prompt.key != null ? await this.ready("promptTokens", prompt.key) : null;
     }
 
     pickSlot(free: readonly number[], {prompt, conversationId}: SlotHint): number {
-        const views = free.map((slot): SlotView => this.slotViews[slot] ?? {slot, tokens: [], conversationId: null, lastUsed: 0});
-        return pickSlot(views, prompt?.tokens ?? null, conversationId);
+        const views = free.map((slot): SlotView => this.slotViews[slot] ?? {slot, held: prefixDigest([]), conversationId: null, lastUsed: 0});
+        return pickSlot(views, prompt?.prefix ?? null, conversationId);
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
         this.requireReady();
-        const runner = this.runner!;
         const id = this.nextId++;
         const channel = new GenerationChannel();
         this.generations.set(id, channel);
-        const onAbort = () => runner.send({type: "abort", id, reason: request.abortReason?.() ?? "abort"});
-        request.signal.addEventListener("abort", onAbort, {once: true});
         try {
-            runner.send({
-                type: "generate", id, slot: request.slot, prompt: request.prompt, params: request.params,
-                conversationId: request.conversationId ?? null, promptGroup: request.promptGroup ?? null
-            });
-            if (request.signal.aborted) onAbort();
-            for (;;) {
-                const event = await channel.next();
-                yield event;
-                if (event.type === "end") return;
-            }
+            yield* channel.run(this.runner!, id, request);
         } finally {
-            request.signal.removeEventListener("abort", onAbort);
-            if (!channel.finished) {
-                // The consumer stopped early: the sequence is busy until the runner has stopped too.
-                runner.send({type: "abort", id, reason: request.abortReason?.() ?? "abort"});
-                await channel.drained();
-            }
             this.generations.delete(id);
         }
     }

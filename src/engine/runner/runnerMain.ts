@@ -58,7 +58,7 @@ function reportState(): void {
 
 function reportSlot(slot: number): void {
     const view = engine?.slotViews()[slot];
-    if (view != null) send({type: "slot", view: {...view, tokens: [...view.tokens]}});
+    if (view != null) send({type: "slot", view});
 }
 
 function init(settings: RunnerSettings): void {
@@ -89,6 +89,8 @@ async function call(id: number, method: RunnerCall, args: unknown[]): Promise<vo
             case "memory": value = await engine.memory(); break;
             case "render": value = await engine.render(...(args as Parameters<LlamaEngine["render"]>)); break;
             case "renderRaw": value = await engine.renderRaw(args[0] as string); break;
+            case "prepare": value = await engine.prepare(...(args as Parameters<LlamaEngine["prepare"]>)); break;
+            case "promptTokens": value = await engine.promptTokens(args[0] as number); break;
             case "countTokens": value = await engine.countTokens(args[0] as string); break;
             case "specialTokenId": value = await engine.specialTokenId(args[0] as string); break;
         }
@@ -106,10 +108,7 @@ async function generate(message: Extract<ParentMessage, {type: "generate"}>): Pr
     aborts.set(message.id, entry);
     try {
         if (engine == null) throw new Error("the runner was not initialised");
-        for await (const event of engine.generate({
-            slot: message.slot, prompt: message.prompt, params: message.params, conversationId: message.conversationId,
-            promptGroup: message.promptGroup, signal: controller.signal, abortReason: () => entry.reason
-        }))
+        for await (const event of engine.generate({...message.request, signal: controller.signal, abortReason: () => entry.reason}))
             queueEvent(message.id, event);
         flushEvents();
     } catch (err) {
@@ -117,7 +116,7 @@ async function generate(message: Extract<ParentMessage, {type: "generate"}>): Pr
         send({type: "generateError", id: message.id, error: toWire(err)});
     } finally {
         aborts.delete(message.id);
-        reportSlot(message.slot);
+        reportSlot(message.request.slot);
     }
 }
 

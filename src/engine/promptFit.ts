@@ -1,26 +1,5 @@
 import {ContextOverflowError} from "../errors.js";
-import type {ChatMessage, Engine, RenderedPrompt, ToolSet} from "../engine/types.js";
-
-/**
- * A chat prompt in three parts. Only `history` may be shortened to fit the context, oldest
- * entries first; `prefix` (the system prompt) and `tail` (the current message) are never dropped.
- */
-export interface ChatInput {
-    prefix: ChatMessage[];
-    history: ChatMessage[];
-    tail: ChatMessage[];
-}
-
-/** A raw prompt (OpenAI's /v1/completions): no template, nothing to drop. */
-export interface RawInput {
-    raw: string;
-}
-
-export interface PreparedPrompt {
-    prompt: RenderedPrompt;
-    /** How many of the oldest history entries were left out to fit the context. */
-    historyDropped: number;
-}
+import type {ChatInput, Engine, PreparedPrompt, RawInput, RenderedPrompt, ToolSet} from "./types.js";
 
 /**
  * Renders the prompt with `engine`, leaving out the oldest history entries until prompt +
@@ -28,7 +7,7 @@ export interface PreparedPrompt {
  * current message (or the raw prompt) do not fit.
  */
 export async function fitPrompt(
-    engine: Engine, input: ChatInput | RawInput, maxTokens: number, tools: ToolSet | null
+    engine: Pick<Engine, "contextSize" | "lowerBoundTokens" | "render" | "renderRaw">, input: ChatInput | RawInput, maxTokens: number, tools: ToolSet | null
 ): Promise<PreparedPrompt> {
     const budget = engine.contextSize;
     // The pinned messages alone may be too long to be worth tokenizing (a megabyte message).
@@ -66,4 +45,9 @@ export async function fitPrompt(
             low = middle + 1;
     }
     return {prompt: best, historyDropped: low};
+}
+
+/** The prompt fitted by the engine itself when it can (one call where the tokens are), else through its `render`. */
+export function preparePrompt(engine: Engine, input: ChatInput | RawInput, maxTokens: number, tools: ToolSet | null): Promise<PreparedPrompt> {
+    return engine.prepare != null ? engine.prepare(input, maxTokens, tools) : fitPrompt(engine, input, maxTokens, tools);
 }
