@@ -1,8 +1,5 @@
 import path from "node:path";
-import {
-    resolveChatWrapper, ChatMLChatWrapper, TokenBias, getModuleVersion,
-    type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence, type ChatWrapper, type Token
-} from "node-llama-cpp";
+import {getModuleVersion, type Llama, type LlamaModel, type Token} from "node-llama-cpp";
 import type {Config, ModelSource} from "../../config/config.js";
 import {describeModelSource, modelDisplayName} from "../../config/modelSource.js";
 import {ContextOverflowError, LoadFailure, ModelNotReadyError, WorkerError} from "../../errors.js";
@@ -13,14 +10,13 @@ import {
 } from "../types.js";
 import {GrammarCache} from "./grammarCache.js";
 import {checkLogitBias, generateTokens, type GenerationOutcome} from "./generation.js";
-import {deterministicBatching, hasRowSensitiveWeights, MIN_EVALUATED_TOKENS, resolveDeterministic} from "./determinism.js";
+import {MIN_EVALUATED_TOKENS} from "./determinism.js";
 import {StateStore, type StateDiscardReason} from "./stateStore.js";
 import {pickSlot, prefixDigest, type SlotView} from "./slotAffinity.js";
 import {PreparedPrompts} from "./preparedPrompts.js";
 import {renderPrompt, renderRawPrompt} from "./promptRender.js";
-import {maximumParallelism, recordingStrategy} from "./batchStrategy.js";
-import {StepGate} from "./stepGate.js";
-import {hasNoChatTemplate, PlainChatWrapper} from "./plainChatWrapper.js";
+import {openContext, type ModelContext} from "./contextSetup.js";
+import {PlainChatWrapper} from "./plainChatWrapper.js";
 import {toolPlan} from "./toolPlan.js";
 import {holdPrompt, PromptGroups, type Exclusive} from "./promptSharing.js";
 import type {SlotRecord} from "./prefixReuse.js";
@@ -32,18 +28,10 @@ import {checkMemory} from "./memoryCheck.js";
 import {memoryReport} from "./memoryReport.js";
 import {startBackend} from "./backend.js";
 
-interface Loaded {
+interface Loaded extends ModelContext {
     model: LlamaModel;
-    context: LlamaContext;
-    sequences: LlamaContextSequence[];
-    chatWrapper: ChatWrapper;
-    eogBias: TokenBias;
     grammars: GrammarCache;
     loadTimeSeconds: number;
-    /** DETERMINISTIC resolved for this backend (see determinism.ts). */
-    deterministic: boolean;
-    /** Holds each batch for the generating sequences (BATCH_FILL); null: batches form from what is queued. */
-    gate: StepGate;
     /** Spilled sequence states of this exact model, or null when STATE_CACHE_MAX_BYTES is 0. */
     store: StateStore | null;
     slots: SlotRecord[];
@@ -171,28 +159,8 @@ export class LlamaEngine implements Engine {
                         this.state = {...this.state, loadProgress: Math.min(0.99, progress)};
                 }
             });
-            const deterministic = resolveDeterministic(this.settings.deterministic, llama.gpu);
-            const gate = new StepGate(this.settings.batchFill);
-            const context = await model.createContext({
-                sequences: this.settings.parallel,
-                contextSize: this.settings.contextSize,
-                batchSize: this.settings.batchSize,
-                threads: this.settings.threads,
-                ...(deterministic ? {flashAttention: false} : {}),
-                batching: {
-                    // Every batch is recorded (chat_worker_decode_batch_tokens): how full the batches are decides throughput.
-                    itemPrioritizationStrategy: recordingStrategy(
-                        deterministic ? deterministicBatching(hasRowSensitiveWeights(facts.insights)) : maximumParallelism,
-                        (batch) => this.hooks.onBatch?.(batch.tokens, batch.sequences), gate)
-                }
-            });
-            const sequences = Array.from({length: this.settings.parallel}, () => context.getSequence());
-            // A base model (no template) gets the plain fallback, not a wrapper guessed from its architecture.
-            const chatWrapper = hasNoChatTemplate(model) ? new PlainChatWrapper(model.tokens.shouldPrependBosToken)
-                : resolveChatWrapper(model, {fallbackToOtherWrappersOnJinjaError: true}) ?? new ChatMLChatWrapper();
-            const eogBias = new TokenBias(model.tokenizer);
-            for (const token of [model.tokens.eos, model.tokens.eot].filter((token): token is Token => token != null))
-                eogBias.set(token, "never");
+            const opened = await openContext(llama, model, facts, this.settings, (tokens, sequences) => this.hooks.onBatch?.(tokens, sequences));
+            const {context, sequences, chatWrapper, deterministic} = opened;
             let store: StateStore | null = null;
             if (this.settings.prefixCache && this.settings.stateCacheMaxBytes > 0) {
                 // States are only loadable into the model (and context layout) that wrote them.
@@ -206,7 +174,7 @@ export class LlamaEngine implements Engine {
             }
             const loadTimeSeconds = (performance.now() - started) / 1000;
             this.loaded = {
-                model, context, sequences, chatWrapper, eogBias, deterministic, gate,
+                model, ...opened,
                 grammars: new GrammarCache(llama), loadTimeSeconds, store,
                 slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY, settling: null}))
             };
