@@ -113,3 +113,13 @@ test("schema bounds: depth, values and alternatives, walked without recursion", 
     assert.throws(() => checkSchemaBounds({anyOf: Array.from({length: MAX_SCHEMA_ALTERNATIVES + 1}, () => ({type: "null"}))}, "f"), /MAX_SCHEMA_ALTERNATIVES/);
     assert.throws(() => checkSchemaBounds({type: "object", properties: Object.fromEntries(Array.from({length: 20000}, (_, i) => [`p${i}`, true]))}, "f"), /MAX_SCHEMA_VALUES/);
 });
+
+test("defect 12: 17 stop strings are refused naming the count, not as \"must be string\"", async () => {
+    const answer = await postJson(`${server.url}/v1/chat/completions`, {
+        messages: [{role: "user", content: "hi"}], max_tokens: 4, stop: Array.from({length: 17}, (_, i) => `s${i}`)
+    });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.json.error.param, "stop");
+    assert.doesNotMatch(answer.json.error.message, /must be string/);
+    assert.match(answer.json.error.message, /16/);
+});
