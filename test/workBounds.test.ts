@@ -1,5 +1,6 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import {startTestWorker, type TestWorker} from "./helpers/testWorker.js";
 import {postJson} from "./helpers/http.js";
 import {checkGrammarComplexity, grammarWork, MAX_GRAMMAR_WORK, parseGbnf} from "../src/service/grammarComplexity.js";
@@ -122,4 +123,23 @@ test("defect 12: 17 stop strings are refused naming the count, not as \"must be 
     assert.equal(answer.json.error.param, "stop");
     assert.doesNotMatch(answer.json.error.message, /must be string/);
     assert.match(answer.json.error.message, /16/);
+});
+
+test("defect 12: an SSE answer honours Connection: close (the socket ends with the stream)", async () => {
+    const {hostname, port} = new URL(server.url);
+    const body = JSON.stringify({messages: [{role: "user", content: "hi"}], max_tokens: 4, stream: true});
+    const socket = net.connect(Number(port), hostname);
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    let received = "";
+    socket.on("data", (chunk: Buffer) => received += chunk.toString());
+    // The server ends the connection once the stream is done; before, it held it open for the keep-alive timeout.
+    const ended = await Promise.race([
+        new Promise<boolean>((resolve) => socket.once("end", () => resolve(true))),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5000).unref())
+    ]);
+    socket.destroy();
+    assert.match(received, /data: \[DONE\]/);
+    assert.doesNotMatch(received, /connection: keep-alive/i);
+    assert.ok(ended, "the socket stayed open after the stream ended");
 });
