@@ -34,7 +34,12 @@ type Element = {kind: "char"} | {kind: "ref"; rule: number};
 /** A rule: its alternatives, each a sequence of elements. */
 type Rule = Element[][];
 
-class GrammarRefused extends Error {}
+/** `invalid_grammar` for a grammar that does not parse (the code the runner gives too), else `grammar_too_complex`. */
+class GrammarRefused extends Error {
+    constructor(message: string, readonly code = "grammar_too_complex") {
+        super(message);
+    }
+}
 
 /** Throws a 400 naming `param` when `grammar` is malformed or could take unbounded work per token. */
 export function checkGrammarComplexity(grammar: string, param: string): void {
@@ -46,7 +51,7 @@ export function checkGrammarComplexity(grammar: string, param: string): void {
                 "expansions (MAX_GRAMMAR_WORK; nested rules that can each match nothing multiply them)");
     } catch (err) {
         if (!(err instanceof GrammarRefused)) throw err;
-        throw new WorkerError("invalid_request", "grammar_too_complex", `${param}: ${err.message}`, {param});
+        throw new WorkerError("invalid_request", err.code, `${param}: ${err.message}`, {param});
     }
 }
 
@@ -136,7 +141,7 @@ export function parseGbnf(source: string): Rule[] {
     ruleId("root");
     let at = 0;
     const fail = (what: string): never => {
-        throw new GrammarRefused(`could not be parsed: ${what} at character ${at}`);
+        throw new GrammarRefused(`could not be parsed: ${what} at character ${at}`, "invalid_grammar");
     };
     const space = (newlines: boolean) => {
         for (;;) {
@@ -279,6 +284,6 @@ export function parseGbnf(source: string): Rule[] {
         space(true);
     }
     const undefinedRule = [...names].find(([, id]) => rules[id] == null);
-    if (undefinedRule != null) throw new GrammarRefused(`uses the undefined rule ${JSON.stringify(undefinedRule[0])}`);
+    if (undefinedRule != null) throw new GrammarRefused(`uses the undefined rule ${JSON.stringify(undefinedRule[0])}`, "invalid_grammar");
     return rules as Rule[];
 }
