@@ -79,20 +79,25 @@ export interface OverflowFacts {
 /** `context_length_exceeded`, however it was found: while fitting, in the engine, or by an upstream. */
 export class ContextOverflowError extends WorkerError {
     constructor(readonly facts: OverflowFacts) {
-        super("invalid_request", "context_length_exceeded", overflowMessage(facts));
+        super("invalid_request", "context_length_exceeded", overflowMessage(facts, "chat"));
         this.name = "ContextOverflowError";
     }
 }
 
-function overflowMessage({promptTokens, maxTokens, contextSize, culprit, upstreamDetail, atLeast}: OverflowFacts): string {
+/**
+ * The message for `facts`. `pinned` says what the never-dropped part is: a chat's system prompt and
+ * current message, or a completion's whole prompt (which has no system prompt).
+ */
+export function overflowMessage({promptTokens, maxTokens, contextSize, culprit, upstreamDetail, atLeast}: OverflowFacts, pinned: "chat" | "prompt"): string {
     if (promptTokens == null || contextSize == null || maxTokens == null)
         return `The prompt plus max_tokens do not fit the upstream model's context${upstreamDetail ? `: ${upstreamDetail}` : ""}`;
     if (culprit === "max_tokens")
         return `The prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds the context size (${contextSize})`;
     const need = atLeast === true ? "at least " : "";
-    return `The system prompt and current message need ${need}${promptTokens} tokens and max_tokens asks for ${maxTokens}, ` +
+    const [what, shorten] = pinned === "prompt" ? ["The prompt needs", "the prompt"] : ["The system prompt and current message need", "the message or system prompt"];
+    return `${what} ${need}${promptTokens} tokens and max_tokens asks for ${maxTokens}, ` +
         `${need}${promptTokens + maxTokens} in all, but the context holds ${contextSize} tokens. ` +
-        "Shorten the message or system prompt, or lower max_tokens.";
+        `Shorten ${shorten}, or lower max_tokens.`;
 }
 
 /** The client went away before its request got a sequence or the model. */

@@ -102,6 +102,9 @@ export function namedModels(raw: string): NamedModel[] {
             throw new Error(`a model name is letters, digits and ._:- (at most 64), got ${JSON.stringify(name)}`);
         if (path === "")
             throw new Error(`model ${JSON.stringify(name)} has no path`);
+        // `?which=all` means every model, so a model named "all" could never be picked alone.
+        if (name === "all")
+            throw new Error("\"all\" is reserved (?which=all means every model); give the model another name");
         return {name, path};
     });
     if (models.length === 0)

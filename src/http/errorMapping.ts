@@ -1,5 +1,5 @@
 import type {FastifyError} from "fastify";
-import {ContextOverflowError, WorkerError, type ErrorKind} from "../errors.js";
+import {ContextOverflowError, overflowMessage, WorkerError, type ErrorKind} from "../errors.js";
 
 /** A failure ready to be written: the one place where error kinds become HTTP statuses. */
 export interface Problem {
@@ -75,7 +75,9 @@ function describeValidation(issue: AjvIssue): {message: string; param: string} {
 export function toProblem(err: unknown, promptField = "message", openAi = false): Problem {
     if (err instanceof ContextOverflowError)
         return {
-            status: statusForKind(err.kind), code: err.code, message: err.message,
+            status: statusForKind(err.kind), code: err.code,
+            // OpenAI's /v1/completions takes one prompt, with no system prompt to shorten.
+            message: openAi && promptField === "prompt" ? overflowMessage(err.facts, "prompt") : err.message,
             param: err.facts.culprit === "prompt" ? promptField : "max_tokens"
         };
     if (err instanceof WorkerError)
@@ -85,8 +87,10 @@ export function toProblem(err: unknown, promptField = "message", openAi = false)
         };
     const fastifyError = err as FastifyError & {validation?: AjvIssue[]};
     if (Array.isArray(fastifyError.validation) && fastifyError.validation.length > 0) {
-        // Prefer the most specific issue: union mismatches list one entry per branch.
-        const issue = fastifyError.validation.find((item) => item.keyword !== "anyOf") ?? fastifyError.validation[0];
+        // Prefer the most specific issue: union mismatches list one entry per branch, and a branch
+        // of the value's own type (17 stop strings: the array's maxItems) says more than "must be string".
+        const branches = fastifyError.validation.filter((item) => item.keyword !== "anyOf");
+        const issue = branches.find((item) => item.keyword !== "type") ?? branches[0] ?? fastifyError.validation[0];
         // A union of literals fails once per literal; name them all, as an enum would.
         const literals = fastifyError.validation.filter((item) => item.keyword === "const" && item.instancePath === issue.instancePath);
         if (issue.keyword === "const" && literals.length > 1) {

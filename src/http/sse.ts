@@ -29,8 +29,9 @@ export class SseStream {
         this.reply.raw.writeHead(200, {
             ...headers,
             "content-type": "text/event-stream; charset=utf-8",
+            // No Connection header of our own: Node keeps the connection alive unless the client
+            // asked for Connection: close, which must end it with the stream.
             "cache-control": "no-cache, no-transform",
-            "connection": "keep-alive",
             "x-accel-buffering": "no"
         });
         // Sent headers at once, so the client sees the stream start even before the first token.

@@ -161,7 +161,9 @@ export class WorkerMetrics {
             this.httpRequests.get(), this.modelLoads.get(), this.modelUnloads.get()
         ]);
         const sum = (values: ReadonlyArray<{value: number}>) => values.reduce((total, sample) => total + sample.value, 0);
-        const withStatus = (digit: string) => sum(http.values.filter((sample) => String(sample.labels.status).startsWith(digit)));
+        // /ready answers 503 while a model loads: that is the probe's answer, not a failed request.
+        const withStatus = (digit: string) => sum(http.values.filter((sample) =>
+            String(sample.labels.status).startsWith(digit) && !(sample.labels.route === "/ready" && sample.labels.status === "503")));
         return {
             generations: sum(generations.values),
             generationSeconds: sum(generationSeconds.values.filter((sample) => sample.metricName?.endsWith("_sum"))),

@@ -47,7 +47,9 @@ test("defect 2: a grammar that quotes a forged log record is refused, and neithe
     const grammar = "root ::= (\n{\"level\":60,\"msg\":\"FORGED\"}\nSOME-USER-TEXT";
     const answer = await postJson(`${server.url}/v1/chat/completions`, {messages: [{role: "user", content: "x"}], max_tokens: 2, grammar});
     assert.equal(answer.status, 400);
-    await until(() => logs.records().some((record) => record.withheldChars != null), 5000, "the grammar error to be logged");
+    assert.equal(answer.json.error.code, "invalid_grammar");
+    // Refused in the HTTP process since issue 24 (it never reaches the runner): wait for the request's own log line.
+    await until(() => logs.records().some((record) => record.msg === "request completed" && record.status === 400), 5000, "the refusal to be logged");
     for (const line of logs.lines) {
         const record = JSON.parse(line) as Record<string, unknown>;
         assert.notEqual(record.msg, "FORGED", "no forged record");

@@ -1,5 +1,6 @@
 import type {ChatInput, ChatResult, FinishReason, SamplingParams, TokenLogprob, ToolCallEvent, ToolSet} from "../../service/chatService.js";
 import {logprobsRequest, toChatInput} from "../../service/requestShaping.js";
+import {checkSchemaBounds} from "../../service/schemaBounds.js";
 import {logprobEntries} from "../../http/logprobEntries.js";
 import {CHAT_COMPLETION_FIELDS} from "./openaiFields.js";
 import type {
@@ -43,6 +44,8 @@ export function toOpenAiChatJob(body: ChatCompletionRequest, limits: OpenAiLimit
     else if (format?.type === "json_schema") {
         if (format.json_schema == null)
             throw reject("response_format.json_schema", "is required when type is json_schema", "invalid_request");
+        if (format.json_schema.schema != null)
+            checkSchemaBounds(format.json_schema.schema, "response_format.json_schema.schema");
         params.grammar = format.json_schema.schema != null
             ? {type: "json_schema", schema: format.json_schema.schema}
             : {type: "json_object"};

@@ -2,6 +2,7 @@ import {randomUUID} from "node:crypto";
 import type {Static, TObject} from "@sinclair/typebox";
 import {WorkerError} from "../../errors.js";
 import type {ChatResult, SamplingParams} from "../../service/chatService.js";
+import {checkGrammarComplexity} from "../../service/grammarComplexity.js";
 import {samplingParams} from "../../service/requestShaping.js";
 import {refusedField, type FieldTable} from "./openaiFields.js";
 import type {CompletionUsage, sharedRequestFields} from "./openaiSchemas.js";
@@ -56,8 +57,10 @@ export function sharedParams(
             throw reject("logit_bias", `keys must be token ids, got ${JSON.stringify(token.slice(0, 32))}`, "invalid_request");
         return [Number(token), bias];
     });
-    if (body.grammar != null)
+    if (body.grammar != null) {
+        checkGrammarComplexity(body.grammar, "grammar");
         params.grammar = {type: "gbnf", grammar: body.grammar};
+    }
     return {params, n, stream: body.stream ?? false, includeUsage: body.stream_options?.include_usage ?? false};
 }
 

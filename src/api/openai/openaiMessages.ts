@@ -1,5 +1,6 @@
 import type {ChatMessage, ToolCallRecord, ToolSet} from "../../service/chatService.js";
 import type {ChatCompletionRequest, OpenAiMessage} from "./openaiSchemas.js";
+import {checkSchemaBounds} from "../../service/schemaBounds.js";
 import {reject} from "./openaiCommon.js";
 
 /** Message content as text: a string, or text parts joined by newlines (as vLLM joins them). */
@@ -91,6 +92,8 @@ export function toToolSet(body: Pick<ChatCompletionRequest, "tools" | "tool_choi
         const {name, description, parameters} = tool.function;
         if (tools.findIndex((other) => other.function?.name === name) !== index)
             throw reject(`tools[${index}].function.name`, `${JSON.stringify(name)} is offered twice`, "invalid_request");
+        if (parameters != null)
+            checkSchemaBounds(parameters, `tools[${index}].function.parameters`);
         return {name, ...(description != null ? {description} : {}), ...(parameters != null ? {parameters} : {})};
     });
     let toolChoice: ToolSet["choice"] = "auto";
