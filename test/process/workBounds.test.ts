@@ -1,10 +1,10 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import {startTestWorker, type TestWorker} from "./helpers/testWorker.js";
-import {postJson} from "./helpers/http.js";
-import {checkGrammarComplexity, grammarWork, MAX_GRAMMAR_WORK, parseGbnf} from "../src/service/grammarComplexity.js";
-import {checkSchemaBounds, MAX_SCHEMA_ALTERNATIVES, MAX_SCHEMA_DEPTH} from "../src/service/schemaBounds.js";
+import {startTestWorker, type TestWorker} from "../helpers/testWorker.js";
+import {postJson} from "../helpers/http.js";
+import {checkGrammarComplexity, grammarWork, MAX_GRAMMAR_WORK, parseGbnf} from "../../src/service/grammarComplexity.js";
+import {checkSchemaBounds, MAX_SCHEMA_ALTERNATIVES, MAX_SCHEMA_DEPTH} from "../../src/service/schemaBounds.js";
 
 /**
  * Issue 24, defects 2 and 3: a schema or grammar that would crash or wedge the runner is refused

@@ -1,9 +1,9 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
-import {loadConfig} from "../src/config/config.js";
-import {ConfigError, ContextOverflowError} from "../src/errors.js";
-import {toProblem} from "../src/http/errorMapping.js";
-import {WorkerMetrics} from "../src/service/metrics.js";
+import {loadConfig} from "../../src/config/config.js";
+import {ConfigError, ContextOverflowError} from "../../src/errors.js";
+import {toProblem} from "../../src/http/errorMapping.js";
+import {WorkerMetrics} from "../../src/service/metrics.js";
 
 /** Issue 24, defect 12: the smaller defects whose fix is pure logic. */
 
