@@ -50,6 +50,8 @@ export interface BenchRun {
 const formatValue = (value: number, unit: BenchRow["unit"]) => unit === "ms" ? `${Math.round(value).toLocaleString("en-US")}` : value.toFixed(value < 100 ? 1 : 0);
 const spread = (summary: Summary, unit: BenchRow["unit"]) =>
     `${formatValue(summary.min, unit)} / **${formatValue(summary.median, unit)}** / ${formatValue(summary.max, unit)}`;
+const fixedSpread = (summary: Summary, digits: number) =>
+    `${summary.min.toFixed(digits)} / **${summary.median.toFixed(digits)}** / ${summary.max.toFixed(digits)}`;
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 const mibSpread = (summary: Summary) => `${mib(summary.min)} / **${mib(summary.median)}** / ${mib(summary.max)}`;
 
@@ -91,8 +93,8 @@ export function renderMarkdown(run: BenchRun): string {
                 `${row.speedRatio.toFixed(2)}: ${describeRatio(row.speedRatio)}${evaluated} |`);
         }
         const step = model.stepAtEight;
-        lines.push(`| Time per token at 8 streams (ms, client-side; the peer's own timing in brackets) | ${spread(step.oursClientMs, "tok/s")} | ` +
-            `${spread(step.peerClientMs, "tok/s")} (${spread(step.peerServerMs, "tok/s")}) | |`);
+        lines.push(`| Time per token at 8 streams (ms per stream, client-side; the peer's own timing in brackets) | ${fixedSpread(step.oursClientMs, 1)} | ` +
+            `${fixedSpread(step.peerClientMs, 1)} (${fixedSpread(step.peerServerMs, 1)}) | ${(step.peerClientMs.median / step.oursClientMs.median).toFixed(2)} |`);
         if (model.memoryAtEight != null) {
             const m = model.memoryAtEight;
             lines.push(`| RSS at 8 busy streams (HTTP process + runner; peak per rep) | ${mibSpread(m.oursTotal)} ` +
