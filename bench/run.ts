@@ -126,15 +126,15 @@ async function benchModel(preset: BenchModel, tokens: number, reps: number, peer
         };
         const step = {ours: [] as number[], peer: [] as number[], peerServer: [] as number[]};
         const memory = {http: [] as number[], runner: [] as number[], peer: [] as number[]};
-        const batches = {before: new Map<number, number>(), after: new Map<number, number>()};
+        const batchesAtEight = new Map<number, number>();
         for (let rep = 0; rep < reps; rep++) {
             // Alternate who goes first, so neither side always runs on a machine the other just warmed.
             const order = rep % 2 === 0 ? sides : [...sides].reverse();
             for (const streams of STREAM_COUNTS) {
                 log(`${preset}: rep ${rep + 1}/${reps}, ${streams} stream(s)`);
                 for (const side of order) {
-                    if (streams === 8 && side.protocol === "chat-worker" && rep === 0)
-                        batches.before = histogramBuckets(await metricsText(ours.baseUrl), "chat_worker_decode_batch_tokens");
+                    const batchesBefore = streams === 8 && side.protocol === "chat-worker"
+                        ? histogramBuckets(await metricsText(ours.baseUrl), "chat_worker_decode_batch_tokens") : null;
                     const samplers = streams === 8 ? memorySamplers(side) : [];
                     const runs = await aggregate(side.protocol, side.server.baseUrl, streams, tokens, rep);
                     const peaks = samplers.map((sampler) => sampler.stop());
@@ -147,7 +147,10 @@ async function benchModel(preset: BenchModel, tokens: number, reps: number, peer
                             memory.http.push(peaks[0]);
                             memory.runner.push(peaks[1]);
                         }
-                        batches.after = histogramBuckets(await metricsText(ours.baseUrl), "chat_worker_decode_batch_tokens");
+                        // Only the batches of the 8-stream runs: the other rows form batches in between.
+                        const after = histogramBuckets(await metricsText(ours.baseUrl), "chat_worker_decode_batch_tokens");
+                        for (const [bound, count] of after)
+                            batchesAtEight.set(bound, (batchesAtEight.get(bound) ?? 0) + count - (batchesBefore?.get(bound) ?? 0));
                     } else {
                         step.peer.push(...runs.timings.map(msPerToken));
                         step.peerServer.push(...runs.timings.map((timing) => timing.serverMsPerToken).filter((ms): ms is number => ms != null));
@@ -175,7 +178,7 @@ async function benchModel(preset: BenchModel, tokens: number, reps: number, peer
             preset, file: path.relative(process.cwd(), modelPath), bytes: description.bytes, parameters: description.parameters, tokensPerStream: tokens,
             cpuVariant: {ours: cpuVariant, peer: cpuVariant}, rows,
             stepAtEight: {oursClientMs: summarize(step.ours), peerClientMs: summarize(step.peer), peerServerMs: summarize(step.peerServer)},
-            medianBatchTokensAtEight: histogramMedian(batches.before, batches.after),
+            medianBatchTokensAtEight: histogramMedian(new Map(), batchesAtEight),
             memoryAtEight: oursTotal.length > 0 && memory.peer.length > 0 ? {
                 oursHttp: summarize(memory.http), oursRunner: summarize(memory.runner), oursTotal: summarize(oursTotal), peer: summarize(memory.peer),
                 ratio: median(oursTotal) / median(memory.peer)
