@@ -5,7 +5,7 @@
  * - cache: 10 conversations x 5 turns x 2 samplings, a restart before the last turn, on a worker with 2 sequences (warm
  *   prefixes and spilled/restored states) vs a worker without any cache;
  * - batch: 8 requests of different lengths, each alone and then all 8 at once, 7 rounds x 2 samplings.
- * Writes bench/results/determinism.json and determinism.md.
+ * Writes bench/results/determinism.json and determinism.md, and docs/determinism.md's table only with --write-docs.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -137,7 +137,8 @@ async function main(): Promise<void> {
     fs.mkdirSync("bench/results", {recursive: true});
     fs.writeFileSync("bench/results/determinism.json", `${JSON.stringify({date, machine, rows}, null, 2)}\n`);
     fs.writeFileSync("bench/results/determinism.md", `${lines.join("\n")}\n`);
-    updateReadme("docs/determinism.md", `${lines.join("\n")}\n`, "determinism");
+    // The docs only on request: a run on a noisy machine must not rewrite the published figures.
+    if (process.argv.includes("--write-docs")) updateReadme("docs/determinism.md", `${lines.join("\n")}\n`, "determinism");
     process.stdout.write(`${lines.join("\n")}\n`);
 }
 

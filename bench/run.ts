@@ -1,249 +1,234 @@
 /**
- * `npm run bench`: every figure measured side by side in one run and reported as ratios.
- * Usage: npm run bench [-- --skip-peer] [--reps N] [--tokens N]
- * Writes bench/results/latest.json and latest.md, and the benchmark section of docs/performance.md.
+ * `npm run bench`: chat-worker against llama-server on the same CPU kernels, row by row, both
+ * servers alternating within every rep. `npm run bench -- --help` lists the options.
+ * Writes bench/results/<out>.json and <out>.md; touches the docs only with --write-docs.
  */
+import {execFileSync} from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import {loadConfig} from "../src/config/config.js";
-import {writeSyntheticModel} from "../src/testmodel/syntheticModel.js";
-import {measureRawDecode} from "./lib/rawDecode.js";
-import {measureReadBandwidth} from "./lib/bandwidth.js";
-import {ensureLlamaServer, startLlamaServer, startWorker, type RunningServer} from "./lib/servers.js";
-import {decodeRate, median, streamChat, type Message, type Protocol, type Sampling} from "./lib/streamClient.js";
-import {conversation, fillerConversation} from "./lib/conversations.js";
-import {renderMarkdown, updateReadme, type BenchResult} from "./lib/report.js";
-import {childPid, histogramBuckets, histogramMedian, mainThreadCpuSeconds, peakSampler, processCpuSeconds, rssBytes} from "./lib/processStats.js";
+import {describeSyntheticModel, writeSyntheticModel} from "../src/testmodel/syntheticModel.js";
+import {BENCH_USAGE, DEFAULT_TOKENS, parseBenchOptions, type BenchModel, type BenchOptions} from "./lib/options.js";
+import {PEER_CMAKE_OPTIONS, ensureLlamaServer, llamaCppVersion, nodeLlamaCppVersion, prebuiltBinsDir, startLlamaServer} from "./lib/peer.js";
+import {startWorker, type RunningServer} from "./lib/servers.js";
+import {msPerToken, streamChat, type Message, type Protocol, type Sampling, type StreamTiming} from "./lib/streamClient.js";
+import {conversationWithReplies, fillerConversation} from "./lib/conversations.js";
+import {renderMarkdown, type BenchRow, type BenchRun, type ModelResult} from "./lib/report.js";
+import {childPid, histogramBuckets, histogramMedian, loadedCpuVariant, peakSampler, rssBytes} from "./lib/processStats.js";
+import {median, summarize} from "./lib/summary.js";
 
-const args = process.argv.slice(2);
-const flag = (name: string) => args.includes(`--${name}`);
-const option = (name: string, fallback: number) => {
-    const index = args.indexOf(`--${name}`);
-    return index === -1 ? fallback : Number(args[index + 1]);
-};
-
-const REPS = option("reps", 3);
-const TOKENS = option("tokens", 256);
 const PARALLEL = 8;
-/** Tokens of each /enhance in row i: the sdxl_image_fast budget. */
-const ENHANCE_TOKENS = 75;
-// The worker's own default (cores - 1), used for every engine and the peer alike.
+// The worker's own default (cores - 1), used for both servers.
 const THREADS = loadConfig({}).threads;
 const CONTEXT = 4096;
 const SAMPLING: Sampling = {temperature: 0.7, topK: 40, topP: 0.9, minP: 0, repeatPenalty: 1.1, seed: 42};
+/** Both clients send repeat_last_n 64 (ours: the same window, fixed in the engine). */
+const REPEAT_LAST_N = 64;
+const TTFT = {turn: 10, maxTokens: 24, fillers: PARALLEL, fillerChars: 400};
+const STREAM_COUNTS = [1, 2, 4, 8] as const;
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
+interface Side {
+    protocol: Protocol;
+    server: RunningServer;
+    /** Where this side's cold TTFT is measured, and the body that makes it cold there. */
+    cold: RunningServer;
+    coldExtra: Record<string, unknown>;
+}
+
 async function main(): Promise<void> {
-    const modelPath = path.resolve("models/chat-worker-bench.gguf");
-    if (!fs.existsSync(modelPath)) {
-        log("writing the bench model");
-        await writeSyntheticModel({preset: "bench", out: modelPath});
-    }
-    const peerBinary = flag("skip-peer") ? null : ensureLlamaServer(log);
-    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-bench-state-"));
-
-    log("f: memory read bandwidth");
-    const bandwidth = measureReadBandwidth(THREADS);
-
-    log("a: engine limit (in-process node-llama-cpp)");
-    const raw = [];
-    for (let rep = 0; rep < REPS; rep++)
-        raw.push(await measureRawDecode({modelPath, threads: THREADS, tokens: TOKENS, prompt: "The benchmark begins:", sampling: SAMPLING}));
-    const engineLimit = median(raw.map((run) => run.tokensPerSecond));
-
-    const servers: Array<{protocol: Protocol; server: RunningServer}> = [
-        {protocol: "chat-worker", server: await startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, stateDir})}
-    ];
-    const cold = await startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, stateDir: path.join(stateDir, "cold"),
-        extraEnv: {PREFIX_CACHE: "false", STATE_CACHE_MAX_BYTES: "0"}});
-    // The cost of DETERMINISTIC (on by default for the CPU): the same worker with it off.
-    const nondeterministic = await startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT,
-        stateDir: path.join(stateDir, "nondeterministic"), extraEnv: {DETERMINISTIC: "false"}});
-    const inProcess = await startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT,
-        stateDir: path.join(stateDir, "in-process"), inProcessEngine: true});
-    if (peerBinary != null)
-        servers.push({protocol: "llama-server", server: await startLlamaServer(peerBinary, {modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT})});
+    let options: BenchOptions | "help";
     try {
-        const single: Record<string, number[]> = {};
-        const scaling: Record<string, Record<number, number[]>> = {};
-        const ttft: Record<string, {warm: number[]; restored: number[]; cold: number[]}> = {};
-        for (const {protocol} of servers) {
-            single[protocol] = [];
-            scaling[protocol] = {1: [], 2: [], 4: [], 8: []};
-            ttft[protocol] = {warm: [], restored: [], cold: []};
+        options = parseBenchOptions(process.argv.slice(2));
+    } catch (err) {
+        process.stderr.write(`error: ${(err as Error).message}\n\n${BENCH_USAGE}`);
+        process.exit(2);
+    }
+    if (options === "help") {
+        process.stdout.write(BENCH_USAGE);
+        return;
+    }
+    log("building llama-server if needed (cached in .llama-src/)");
+    const peerBinary = ensureLlamaServer(log);
+    const run: BenchRun = {
+        schema: 2,
+        date: new Date().toISOString(),
+        machine: {cpu: cpuModel(), cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version},
+        versions: {
+            chatWorker: (JSON.parse(fs.readFileSync("package.json", "utf8")) as {version: string}).version,
+            nodeLlamaCpp: nodeLlamaCppVersion(), llamaCpp: llamaCppVersion()
+        },
+        peer: {
+            cmake: PEER_CMAKE_OPTIONS.join(" "), target: "llama-server",
+            cpuLibraries: `node-llama-cpp's prebuilt libggml-cpu-<variant>.so (${path.relative(process.cwd(), prebuiltBinsDir())}), linked next to the binary`,
+            args: []
+        },
+        settings: {
+            parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, reps: options.reps,
+            sampling: {...SAMPLING, repeatLastN: REPEAT_LAST_N}, streamed: true, ignoreEos: true, ttft: TTFT
+        },
+        models: []
+    };
+    for (const preset of options.models)
+        run.models.push(await benchModel(preset, options.tokens ?? DEFAULT_TOKENS[preset], options.reps, peerBinary, run));
+    fs.mkdirSync("bench/results", {recursive: true});
+    const base = path.join("bench/results", options.out);
+    fs.writeFileSync(`${base}.json`, `${JSON.stringify(run, null, 2)}\n`);
+    const markdown = renderMarkdown(run);
+    fs.writeFileSync(`${base}.md`, markdown);
+    process.stdout.write(markdown);
+    log(`wrote ${base}.json and ${base}.md`);
+    if (options.writeDocs) {
+        log("regenerating the docs from the results (npm run docs)");
+        execFileSync("npm", ["run", "-s", "docs"], {stdio: "inherit"});
+    }
+}
+
+async function benchModel(preset: BenchModel, tokens: number, reps: number, peerBinary: string, run: BenchRun): Promise<ModelResult> {
+    const modelPath = path.resolve(`models/chat-worker-${preset}.gguf`);
+    const description = describeSyntheticModel(preset);
+    if (!fs.existsSync(modelPath) || fs.statSync(modelPath).size !== description.bytes) {
+        log(`writing the ${preset} model to ${modelPath}`);
+        await writeSyntheticModel({preset, out: modelPath});
+    }
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-bench-state-"));
+    const started: RunningServer[] = [];
+    const start = async <T extends RunningServer>(what: string, starting: () => Promise<T>): Promise<T> => {
+        log(`${preset}: starting ${what}`);
+        const server = await starting();
+        started.push(server);
+        return server;
+    };
+    try {
+        const ours = await start("chat-worker", () => startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, stateDir}));
+        const oursCold = await start("chat-worker without caches", () => startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT,
+            stateDir: path.join(stateDir, "cold"), extraEnv: {PREFIX_CACHE: "false", STATE_CACHE_MAX_BYTES: "0"}}));
+        const peer = await start("llama-server", () => startLlamaServer(peerBinary,
+            {modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, logFile: path.join(stateDir, "llama-server.log")}));
+        run.peer.args = peer.args.map((arg) => arg === modelPath ? path.relative(process.cwd(), modelPath) : arg);
+        const sides: Side[] = [
+            {protocol: "chat-worker", server: ours, cold: oursCold, coldExtra: {}},
+            {protocol: "llama-server", server: peer, cold: peer, coldExtra: {cache_prompt: false}}
+        ];
+        const prompt: Message[] = [{role: "system", content: "You are a benchmark."}, {role: "user", content: "Warm up."}];
+        for (const side of sides) {
+            await streamChat(side.protocol, side.server.baseUrl, prompt, 8, SAMPLING);
+            await streamChat(side.protocol, side.cold.baseUrl, prompt, 8, SAMPLING, side.coldExtra);
         }
-        const prompt: Message[] = [{role: "system", content: "You are a benchmark."}, {role: "user", content: "The benchmark begins:"}];
+        const cpuVariant = sameCpuVariant(preset, ours, oursCold, peer);
+        log(`${preset}: both sides run libggml-cpu-${cpuVariant}.so`);
 
-        log("b: single-stream decode over HTTP (alternating servers)");
-        for (let rep = 0; rep < REPS; rep++)
-            for (const {protocol, server} of servers)
-                single[protocol].push(decodeRate(await streamChat(protocol, server.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
-
-        log("c: aggregate decode with 1, 2, 4, 8 streams (and the batches our worker formed at 8)");
-        const ourServer = servers[0].server;
-        const batchesAtEight = {before: new Map<number, number>(), after: new Map<number, number>()};
-        let memoryAtEight: {http: number | null; runner: number | null; peer: number | null} = {http: null, runner: null, peer: null};
-        for (const streams of [1, 2, 4, 8]) {
-            if (streams === 8) batchesAtEight.before = histogramBuckets(await metricsText(ourServer.baseUrl), "chat_worker_decode_batch_tokens");
-            for (let rep = 0; rep < REPS; rep++)
-                for (const {protocol, server} of servers) {
-                    // Memory at 8 busy streams: the peak resident size while they run.
-                    const samplers = streams === 8 && rep === 0
-                        ? protocol === "chat-worker"
-                            ? [peakSampler(() => rssBytes(server.process.pid)), peakSampler(() => rssBytes(childPid(server.process.pid)))]
-                            : [peakSampler(() => rssBytes(server.process.pid))]
-                        : [];
-                    scaling[protocol][streams].push(await aggregate(protocol, server.baseUrl, streams, rep));
-                    const peaks = samplers.map((sampler) => sampler.stop());
-                    if (samplers.length === 2) memoryAtEight = {...memoryAtEight, http: peaks[0], runner: peaks[1]};
-                    else if (samplers.length === 1) memoryAtEight = {...memoryAtEight, peer: peaks[0]};
-                }
-            if (streams === 8) batchesAtEight.after = histogramBuckets(await metricsText(ourServer.baseUrl), "chat_worker_decode_batch_tokens");
-        }
-
-        log("e: DETERMINISTIC=false, single stream and 8 streams");
-        const determinismOff = {single: [] as number[], eight: [] as number[]};
-        for (let rep = 0; rep < REPS; rep++) {
-            determinismOff.single.push(decodeRate(await streamChat("chat-worker", nondeterministic.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
-            determinismOff.eight.push(await aggregate("chat-worker", nondeterministic.baseUrl, 8, rep));
-        }
-
-        log("g: the runner's process boundary (the same worker with llama.cpp in-process); h: CPU time per token, main thread and runner");
-        const boundary = {single: [] as number[], eight: [] as number[], inProcessSingle: [] as number[], inProcessEight: [] as number[]};
-        const runnerPid = childPid(ourServer.process.pid);
-        const cpu = {mainSingle: 0, mainEight: 0, runnerSingle: 0, runnerEight: 0};
-        const reading = () => ({main: mainThreadCpuSeconds(ourServer.process.pid), runner: processCpuSeconds(runnerPid)});
-        const spent = (from: ReturnType<typeof reading>, to: ReturnType<typeof reading>) =>
-            ({main: (to.main ?? NaN) - (from.main ?? NaN), runner: (to.runner ?? NaN) - (from.runner ?? NaN)});
-        for (let rep = 0; rep < REPS; rep++) {
-            const start = reading();
-            boundary.single.push(decodeRate(await streamChat("chat-worker", ourServer.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
-            const afterSingle = reading();
-            boundary.eight.push(await aggregate("chat-worker", ourServer.baseUrl, 8, rep));
-            const afterEight = reading();
-            const single = spent(start, afterSingle), eight = spent(afterSingle, afterEight);
-            cpu.mainSingle += single.main;
-            cpu.runnerSingle += single.runner;
-            cpu.mainEight += eight.main;
-            cpu.runnerEight += eight.runner;
-            boundary.inProcessSingle.push(decodeRate(await streamChat("chat-worker", inProcess.baseUrl, prompt, TOKENS, SAMPLING), TOKENS));
-            boundary.inProcessEight.push(await aggregate("chat-worker", inProcess.baseUrl, 8, rep));
-        }
-        const perToken = (seconds: number, tokens: number) => Number.isFinite(seconds) ? seconds / tokens * 1e6 : null;
-
-        log("i: /enhance latency, with the grammar (the job-type template) and without (the messages shape)");
-        const enhanceLatency = {grammar: [] as Array<{seconds: number; tokens: number}>, plain: [] as Array<{seconds: number; tokens: number}>};
-        const enhancePrompt = "a lighthouse on a cliff at night";
-        for (let rep = 0; rep < REPS; rep++) {
-            enhanceLatency.grammar.push(await timed(() => postJson(`${ourServer.baseUrl}/enhance`,
-                {prompt: enhancePrompt, job_type: "sdxl_image_fast", seed: 42 + rep, max_tokens: ENHANCE_TOKENS})));
-            enhanceLatency.plain.push(await timed(() => postJson(`${ourServer.baseUrl}/enhance`, {
-                messages: [{role: "system", content: "Rewrite the image prompt as comma-separated visual phrases."}, {role: "user", content: enhancePrompt}],
-                seed: 42 + rep, max_tokens: ENHANCE_TOKENS
-            })));
-        }
-
-        log("j: memory of one more slot: a worker with PARALLEL=1 beside ours (PARALLEL=8)");
-        const oneSlot = await startWorker({modelPath, parallel: 1, threads: THREADS, contextSize: CONTEXT, stateDir: path.join(stateDir, "one-slot")});
-        await aggregate("chat-worker", oneSlot.baseUrl, 1, 0);
-        const oneSlotRss = (rssBytes(oneSlot.process.pid) ?? NaN) + (rssBytes(childPid(oneSlot.process.pid)) ?? NaN);
-        const eightSlotRss = (rssBytes(ourServer.process.pid) ?? NaN) + (rssBytes(runnerPid) ?? NaN);
-        await oneSlot.stop();
-
-        log("d: turn-10 time to first token of a ~2,000-token conversation: warm, restored, cold");
-        for (let rep = 0; rep < REPS; rep++)
-            for (const {protocol, server} of servers) {
-                const tag = `${protocol}-${rep}`;
-                // warm: turn 9 primes the conversation's sequence, turn 10 extends it
-                const warmTurns = await primedTurn10(protocol, server.baseUrl, `warm-${tag}`);
-                ttft[protocol].warm.push((await streamChat(protocol, server.baseUrl, warmTurns, 16, SAMPLING, extraFor(protocol, `warm-${tag}`))).ttft);
-                // restored: after priming, PARALLEL longer conversations take every sequence first
-                const restoredTurns = await primedTurn10(protocol, server.baseUrl, `restored-${tag}`);
-                for (let filler = 0; filler < PARALLEL; filler++)
-                    await streamChat(protocol, server.baseUrl, fillerConversation(`${tag}-${filler}`), 1, SAMPLING, extraFor(protocol, `filler-${tag}-${filler}`));
-                ttft[protocol].restored.push((await streamChat(protocol, server.baseUrl, restoredTurns, 16, SAMPLING, extraFor(protocol, `restored-${tag}`))).ttft);
-                // cold: the same turn on a server that keeps no cache
-                const coldTurns = conversation(`cold-${tag}`, 10, null);
-                ttft[protocol].cold.push(protocol === "chat-worker"
-                    ? (await streamChat(protocol, cold.baseUrl, coldTurns, 16, SAMPLING)).ttft
-                    : (await streamChat(protocol, server.baseUrl, coldTurns, 16, SAMPLING, {cache_prompt: false})).ttft);
-            }
-
-        const result: BenchResult = {
-            date: new Date().toISOString(),
-            machine: {
-                cpu: os.cpus()[0]?.model ?? "unknown", cores: os.availableParallelism(), memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-                node: process.version, platform: `${os.platform()} ${os.release()}`
-            },
-            settings: {model: path.basename(modelPath), parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, tokens: TOKENS, reps: REPS, sampling: SAMPLING},
-            engineLimit,
-            determinismOff: {singleStream: median(determinismOff.single), eightStreams: median(determinismOff.eight)},
-            runnerBoundary: {
-                singleStream: median(boundary.single), eightStreams: median(boundary.eight),
-                inProcessSingleStream: median(boundary.inProcessSingle), inProcessEightStreams: median(boundary.inProcessEight)
-            },
-            hostMicrosPerToken: {
-                mainThreadSingle: perToken(cpu.mainSingle, REPS * TOKENS), mainThreadEight: perToken(cpu.mainEight, REPS * 8 * TOKENS),
-                runnerSingle: perToken(cpu.runnerSingle, REPS * TOKENS), runnerEight: perToken(cpu.runnerEight, REPS * 8 * TOKENS)
-            },
-            medianBatchTokensAtEight: histogramMedian(batchesAtEight.before, batchesAtEight.after),
-            enhance: {
-                grammarSeconds: median(enhanceLatency.grammar.map((run) => run.seconds)), grammarTokens: median(enhanceLatency.grammar.map((run) => run.tokens)),
-                plainSeconds: median(enhanceLatency.plain.map((run) => run.seconds)), plainTokens: median(enhanceLatency.plain.map((run) => run.tokens))
-            },
-            memory: {
-                perSlotBytes: Number.isFinite(eightSlotRss - oneSlotRss) ? (eightSlotRss - oneSlotRss) / (PARALLEL - 1) : null,
-                httpAtEightBytes: memoryAtEight.http, runnerAtEightBytes: memoryAtEight.runner, peerAtEightBytes: memoryAtEight.peer
-            },
-            bandwidthBytesPerSecond: bandwidth,
-            weightBytes: raw[0].weightBytes,
-            servers: Object.fromEntries(servers.map(({protocol}) => [protocol, {
-                singleStream: median(single[protocol]),
-                scaling: Object.fromEntries(Object.entries(scaling[protocol]).map(([streams, values]) => [streams, median(values)])),
-                ttft: {warm: median(ttft[protocol].warm), restored: median(ttft[protocol].restored), cold: median(ttft[protocol].cold)},
-                samples: {single: single[protocol], scaling: scaling[protocol], ttft: ttft[protocol]}
-            }]))
+        const throughput: Record<Protocol, Record<number, number[]>> = {"chat-worker": {}, "llama-server": {}};
+        const ttft: Record<Protocol, Record<"warm" | "restored" | "cold", {ms: number[]; evaluated: Array<number | null>}>> = {
+            "chat-worker": {warm: {ms: [], evaluated: []}, restored: {ms: [], evaluated: []}, cold: {ms: [], evaluated: []}},
+            "llama-server": {warm: {ms: [], evaluated: []}, restored: {ms: [], evaluated: []}, cold: {ms: [], evaluated: []}}
         };
-        fs.mkdirSync("bench/results", {recursive: true});
-        fs.writeFileSync("bench/results/latest.json", `${JSON.stringify(result, null, 2)}\n`);
-        const markdown = renderMarkdown(result);
-        fs.writeFileSync("bench/results/latest.md", markdown);
-        updateReadme("docs/performance.md", markdown);
-        process.stdout.write(markdown);
+        const step = {ours: [] as number[], peer: [] as number[], peerServer: [] as number[]};
+        const memory = {http: [] as number[], runner: [] as number[], peer: [] as number[]};
+        const batchesAtEight = new Map<number, number>();
+        for (let rep = 0; rep < reps; rep++) {
+            // Alternate who goes first, so neither side always runs on a machine the other just warmed.
+            const order = rep % 2 === 0 ? sides : [...sides].reverse();
+            for (const streams of STREAM_COUNTS) {
+                log(`${preset}: rep ${rep + 1}/${reps}, ${streams} stream(s)`);
+                for (const side of order) {
+                    const batchesBefore = streams === 8 && side.protocol === "chat-worker"
+                        ? histogramBuckets(await metricsText(ours.baseUrl), "chat_worker_decode_batch_tokens") : null;
+                    const samplers = streams === 8 ? memorySamplers(side) : [];
+                    const runs = await aggregate(side.protocol, side.server.baseUrl, streams, tokens, rep);
+                    const peaks = samplers.map((sampler) => sampler.stop());
+                    throughput[side.protocol][streams] ??= [];
+                    throughput[side.protocol][streams].push(runs.tokensPerSecond);
+                    if (streams !== 8) continue;
+                    if (side.protocol === "chat-worker") {
+                        step.ours.push(...runs.timings.map(msPerToken));
+                        if (peaks[0] != null && peaks[1] != null) {
+                            memory.http.push(peaks[0]);
+                            memory.runner.push(peaks[1]);
+                        }
+                        // Only the batches of the 8-stream runs: the other rows form batches in between.
+                        const after = histogramBuckets(await metricsText(ours.baseUrl), "chat_worker_decode_batch_tokens");
+                        for (const [bound, count] of after)
+                            batchesAtEight.set(bound, (batchesAtEight.get(bound) ?? 0) + count - (batchesBefore?.get(bound) ?? 0));
+                    } else {
+                        step.peer.push(...runs.timings.map(msPerToken));
+                        step.peerServer.push(...runs.timings.map((timing) => timing.serverMsPerToken).filter((ms): ms is number => ms != null));
+                        if (peaks[0] != null) memory.peer.push(peaks[0]);
+                    }
+                }
+            }
+            log(`${preset}: rep ${rep + 1}/${reps}, turn-${TTFT.turn} TTFT`);
+            for (const side of order) await measureTtft(side, `${preset}-${side.protocol}-${rep}`, ttft[side.protocol]);
+        }
+        // Re-checked at the end: a runner restarted mid-run could have loaded another variant.
+        sameCpuVariant(preset, ours, oursCold, peer);
+
+        const rows: BenchRow[] = [];
+        for (const streams of STREAM_COUNTS)
+            rows.push(row(`streams-${streams}`, `${streams} stream${streams === 1 ? "" : "s"}, aggregate`, "tok/s", "higher",
+                throughput["chat-worker"][streams], throughput["llama-server"][streams]));
+        for (const state of ["warm", "restored", "cold"] as const) {
+            const evaluated = (values: Array<number | null>) => values.every((value) => value != null) ? median(values as number[]) : null;
+            rows.push({...row(`ttft-${state}`, `Turn-${TTFT.turn} TTFT, ${state}`, "ms", "lower", ttft["chat-worker"][state].ms, ttft["llama-server"][state].ms),
+                promptEvaluated: {ours: evaluated(ttft["chat-worker"][state].evaluated), peer: evaluated(ttft["llama-server"][state].evaluated)}});
+        }
+        const oursTotal = memory.http.map((http, i) => http + memory.runner[i]);
+        return {
+            preset, file: path.relative(process.cwd(), modelPath), bytes: description.bytes, parameters: description.parameters, tokensPerStream: tokens,
+            cpuVariant: {ours: cpuVariant, peer: cpuVariant}, rows,
+            stepAtEight: {oursClientMs: summarize(step.ours), peerClientMs: summarize(step.peer), peerServerMs: summarize(step.peerServer)},
+            medianBatchTokensAtEight: histogramMedian(new Map(), batchesAtEight),
+            memoryAtEight: oursTotal.length > 0 && memory.peer.length > 0 ? {
+                oursHttp: summarize(memory.http), oursRunner: summarize(memory.runner), oursTotal: summarize(oursTotal), peer: summarize(memory.peer),
+                ratio: median(oursTotal) / median(memory.peer)
+            } : null
+        };
     } finally {
-        for (const {server} of servers) await server.stop();
-        await cold.stop();
-        await nondeterministic.stop();
-        await inProcess.stop();
+        for (const server of started.reverse()) await server.stop();
         fs.rmSync(stateDir, {recursive: true, force: true});
     }
 }
 
-/** Aggregate decode rate of `streams` concurrent streams, each TOKENS long. */
-async function aggregate(protocol: Protocol, baseUrl: string, streams: number, rep: number): Promise<number> {
-    const runs = await Promise.all(Array.from({length: streams}, (_, i) => streamChat(protocol, baseUrl,
-        [{role: "system", content: "You are a benchmark."}, {role: "user", content: `Stream ${i} of ${streams}, rep ${rep}:`}], TOKENS, {...SAMPLING, seed: SAMPLING.seed + i})));
-    const wall = (Math.max(...runs.map((run) => run.ended)) - Math.min(...runs.map((run) => run.started))) / 1000;
-    return streams * TOKENS / wall;
+function row(id: string, label: string, unit: BenchRow["unit"], better: BenchRow["better"], ours: number[], peer: number[]): BenchRow {
+    const o = summarize(ours), p = summarize(peer);
+    return {id, label, unit, better, ours: o, peer: p, speedRatio: better === "higher" ? o.median / p.median : p.median / o.median};
 }
 
-async function metricsText(baseUrl: string): Promise<string> {
-    return (await fetch(`${baseUrl}/metrics`)).text();
+/**
+ * The CPU variant every process of both sides mapped. Different variants (or none found) mean
+ * the comparison would measure the kernels, not the servers: no row is reported.
+ */
+function sameCpuVariant(preset: string, ours: RunningServer, oursCold: RunningServer, peer: RunningServer): string {
+    const found = {
+        "chat-worker runner": loadedCpuVariant(childPid(ours.process.pid)),
+        "chat-worker (no cache) runner": loadedCpuVariant(childPid(oursCold.process.pid)),
+        "llama-server": loadedCpuVariant(peer.process.pid)
+    };
+    const variants = new Set(Object.values(found));
+    if (variants.size !== 1 || variants.has(null))
+        throw new Error(`${preset}: the two sides do not run the same CPU kernels (${Object.entries(found).map(([who, variant]) =>
+            `${who}: ${variant == null ? "none found in /proc/PID/maps" : `libggml-cpu-${variant}.so`}`).join("; ")}); refusing to report`);
+    return [...variants][0]!;
 }
 
-/** Posts JSON; resolves with the completion tokens of the answer's `usage`. */
-async function postJson(url: string, body: unknown): Promise<number> {
-    const response = await fetch(url, {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
-    if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);
-    return ((await response.json()) as {usage: {completion_tokens: number}}).usage.completion_tokens;
+/** Peak RSS samplers for one side's 8-stream run: ours [HTTP process, runner], the peer [its process]. */
+function memorySamplers(side: Side): Array<{stop(): number | null}> {
+    const pid = side.server.process.pid;
+    return side.protocol === "chat-worker"
+        ? [peakSampler(() => rssBytes(pid)), peakSampler(() => rssBytes(childPid(pid)))]
+        : [peakSampler(() => rssBytes(pid))];
 }
 
-/** Seconds a call takes, and the tokens it generated. */
-async function timed(call: () => Promise<number>): Promise<{seconds: number; tokens: number}> {
-    const started = performance.now();
-    const tokens = await call();
-    return {seconds: (performance.now() - started) / 1000, tokens};
+/** `streams` concurrent streams of `tokens` each: their tokens over the wall time from the first request to the last token. */
+async function aggregate(protocol: Protocol, baseUrl: string, streams: number, tokens: number, rep: number): Promise<{tokensPerSecond: number; timings: StreamTiming[]}> {
+    const timings = await Promise.all(Array.from({length: streams}, (_, i) => streamChat(protocol, baseUrl,
+        [{role: "system", content: "You are a benchmark."}, {role: "user", content: `Stream ${i} of ${streams}, rep ${rep}:`}], tokens,
+        {...SAMPLING, seed: SAMPLING.seed + i})));
+    for (const timing of timings)
+        if (timing.tokens !== tokens) throw new Error(`${protocol}: a stream generated ${timing.tokens} tokens, not ${tokens}`);
+    const wall = (Math.max(...timings.map((timing) => timing.ended)) - Math.min(...timings.map((timing) => timing.started))) / 1000;
+    return {tokensPerSecond: streams * tokens / wall, timings};
 }
 
 /** Conversation ids route our worker; llama-server routes by prompt similarity and needs none. */
@@ -251,11 +236,49 @@ function extraFor(protocol: Protocol, id: string): Record<string, unknown> {
     return protocol === "chat-worker" ? {conversation_id: id} : {};
 }
 
-/** Sends turn 9 of a conversation and returns turn 10's messages, with turn 9's real reply in them. */
-async function primedTurn10(protocol: Protocol, baseUrl: string, id: string): Promise<Message[]> {
-    const turn9 = conversation(id, 9, null);
-    const reply = await streamChat(protocol, baseUrl, turn9, 48, SAMPLING, extraFor(protocol, id));
-    return conversation(id, 10, reply.text);
+/** Plays turns 1 .. turn - 1 of a new conversation, sending each real reply back; returns the replies. */
+async function playUntil(side: Side, id: string, turn: number): Promise<string[]> {
+    const replies: string[] = [];
+    for (let t = 1; t < turn; t++)
+        replies.push((await streamChat(side.protocol, side.server.baseUrl, conversationWithReplies(id, t, replies), TTFT.maxTokens, SAMPLING,
+            extraFor(side.protocol, id))).text);
+    return replies;
+}
+
+/** One rep of the TTFT rows for one side: warm, restored (after fillers took every sequence), cold. */
+async function measureTtft(side: Side, tag: string, into: Record<"warm" | "restored" | "cold", {ms: number[]; evaluated: Array<number | null>}>): Promise<void> {
+    const record = (state: "warm" | "restored" | "cold", timing: StreamTiming) => {
+        into[state].ms.push(timing.ttft * 1000);
+        into[state].evaluated.push(timing.promptEvaluated);
+    };
+    const warmId = `warm-${tag}`;
+    const warmTurn = conversationWithReplies(warmId, TTFT.turn, await playUntil(side, warmId, TTFT.turn));
+    record("warm", await streamChat(side.protocol, side.server.baseUrl, warmTurn, TTFT.maxTokens, SAMPLING, extraFor(side.protocol, warmId)));
+
+    const restoredId = `restored-${tag}`;
+    const restoredTurn = conversationWithReplies(restoredId, TTFT.turn, await playUntil(side, restoredId, TTFT.turn));
+    for (let filler = 0; filler < TTFT.fillers; filler++)
+        await streamChat(side.protocol, side.server.baseUrl, fillerConversation(`${tag}-${filler}`, TTFT.fillerChars), 1, SAMPLING,
+            extraFor(side.protocol, `filler-${tag}-${filler}`));
+    record("restored", await streamChat(side.protocol, side.server.baseUrl, restoredTurn, TTFT.maxTokens, SAMPLING, extraFor(side.protocol, restoredId)));
+
+    // The warm conversation's turn again, on no cache: the whole prompt is evaluated.
+    record("cold", await streamChat(side.protocol, side.cold.baseUrl, warmTurn, TTFT.maxTokens, SAMPLING, side.coldExtra));
+}
+
+async function metricsText(baseUrl: string): Promise<string> {
+    return (await fetch(`${baseUrl}/metrics`)).text();
+}
+
+/** lscpu's model name (os.cpus() may say less under a hypervisor). */
+function cpuModel(): string {
+    try {
+        const name = /^Model name:\s+(.+)$/m.exec(execFileSync("lscpu", {encoding: "utf8", env: {...process.env, LC_ALL: "C"}}))?.[1];
+        if (name != null) return name.trim();
+    } catch {
+        // no lscpu
+    }
+    return os.cpus()[0]?.model ?? "unknown";
 }
 
 main().catch((err: unknown) => {

@@ -20,16 +20,26 @@ function text(seed: string, length: number): string {
  * with what the server really answered, as a chat client would send it back.
  */
 export function conversation(id: string, turn: number, lastReply: string | null): Message[] {
+    const replies: Array<string | undefined> = [];
+    if (lastReply != null) replies[turn - 2] = lastReply;
+    return conversationWithReplies(id, turn, replies);
+}
+
+/**
+ * Turn `turn` of a conversation whose earlier assistant messages are the server's real replies:
+ * `replies[i]` is turn i + 1's (a missing one falls back to filler text).
+ */
+export function conversationWithReplies(id: string, turn: number, replies: ReadonlyArray<string | undefined>): Message[] {
     const messages: Message[] = [{role: "system", content: `Conversation ${id}. You are a helpful assistant in a benchmark.`}];
     for (let i = 1; i < turn; i++) {
         messages.push({role: "user", content: `Turn ${i}: ${text(`${id}-u${i}`, 100)}`});
-        messages.push({role: "assistant", content: i === turn - 1 && lastReply != null ? lastReply : text(`${id}-a${i}`, 110)});
+        messages.push({role: "assistant", content: replies[i - 1] ?? text(`${id}-a${i}`, 110)});
     }
     messages.push({role: "user", content: `Turn ${turn}: ${text(`${id}-u${turn}`, 100)}`});
     return messages;
 }
 
-/** One long unrelated prompt (longer than a turn-10 conversation) that occupies a sequence. */
-export function fillerConversation(id: string): Message[] {
-    return [{role: "system", content: `Filler ${id}.`}, {role: "user", content: text(`filler-${id}`, 2400)}];
+/** An unrelated prompt of `length` characters that occupies a sequence (or a peer slot). */
+export function fillerConversation(id: string, length = 2400): Message[] {
+    return [{role: "system", content: `Filler ${id}.`}, {role: "user", content: text(`filler-${id}`, length)}];
 }

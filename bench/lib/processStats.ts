@@ -78,3 +78,20 @@ export function histogramMedian(before: Map<number, number>, after: Map<number, 
         if ((after.get(bound) ?? 0) - (before.get(bound) ?? 0) >= total / 2) return bound;
     return null;
 }
+
+/**
+ * The ggml CPU backend variant a process loaded (`zen4` for libggml-cpu-zen4.so), from /proc/PID/maps;
+ * null where there is no /proc or no such library is mapped. Several distinct ones are an error.
+ */
+export function loadedCpuVariant(pid: number | undefined | null): string | null {
+    if (pid == null) return null;
+    let maps: string;
+    try {
+        maps = fs.readFileSync(`/proc/${pid}/maps`, "utf8");
+    } catch {
+        return null;
+    }
+    const variants = new Set([...maps.matchAll(/\/libggml-cpu-([A-Za-z0-9_]+)\.so$/gm)].map((match) => match[1]));
+    if (variants.size > 1) throw new Error(`process ${pid} mapped several CPU backends: ${[...variants].join(", ")}`);
+    return variants.size === 0 ? null : [...variants][0];
+}

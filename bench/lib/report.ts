@@ -1,106 +1,110 @@
 import fs from "node:fs";
+import type {Summary} from "./summary.js";
 
-export interface ServerResult {
-    singleStream: number;
-    scaling: Record<string, number>;
-    ttft: {warm: number; restored: number; cold: number};
-    samples: unknown;
+/** One row of the comparison: the same measurement on both servers, every rep. */
+export interface BenchRow {
+    id: string;
+    label: string;
+    unit: "tok/s" | "ms";
+    /** Which direction is better; `speedRatio` is oriented so that above 1 means chat-worker is faster. */
+    better: "higher" | "lower";
+    ours: Summary;
+    peer: Summary;
+    /** Medians: ours / peer for "higher", peer / ours for "lower". Above 1: chat-worker faster. */
+    speedRatio: number;
+    /** Prompt tokens each server evaluated for the measured request (TTFT rows), median over reps. */
+    promptEvaluated?: {ours: number | null; peer: number | null};
 }
 
-export interface BenchResult {
+export interface ModelResult {
+    preset: string;
+    file: string;
+    bytes: number;
+    parameters: number;
+    tokensPerStream: number;
+    /** The ggml CPU backend each side mapped (/proc/PID/maps): our runner(s) and llama-server. Equal, or no rows are reported. */
+    cpuVariant: {ours: string; peer: string};
+    rows: BenchRow[];
+    /** At 8 streams: milliseconds per token of each stream (one decode step per token), client-side on both, and the peer's own timing. */
+    stepAtEight: {oursClientMs: Summary; peerClientMs: Summary; peerServerMs: Summary};
+    /** The median evaluation batch (tokens) of our worker during the 8-stream runs, from /metrics. */
+    medianBatchTokensAtEight: number | null;
+    /** Peak resident memory per rep while 8 streams run: ours is the HTTP process plus its runner, the peer one process. */
+    memoryAtEight: {oursHttp: Summary; oursRunner: Summary; oursTotal: Summary; peer: Summary; ratio: number} | null;
+}
+
+export interface BenchRun {
+    schema: 2;
     date: string;
-    machine: {cpu: string; cores: number; memoryGiB: number; node: string; platform: string};
-    settings: {model: string; parallel: number; threads: number; contextSize: number; tokens: number; reps: number; sampling: unknown};
-    engineLimit: number;
-    /** The worker with DETERMINISTIC=false (the others run with the default, on for the CPU). */
-    determinismOff?: {singleStream: number; eightStreams: number};
-    /** The worker (llama.cpp in a runner process) against the same worker with llama.cpp in-process. */
-    runnerBoundary?: {singleStream: number; eightStreams: number; inProcessSingleStream: number; inProcessEightStreams: number};
-    /** CPU time per generated token of the HTTP process's main thread (the event loop) and of the runner, at 1 and 8 streams; null without /proc. */
-    hostMicrosPerToken?: {mainThreadSingle: number | null; mainThreadEight: number | null; runnerSingle: number | null; runnerEight: number | null};
-    /** The median evaluation batch (tokens) of our worker during the 8-stream runs of row c, from /metrics. */
-    medianBatchTokensAtEight?: number | null;
-    /** /enhance latency and tokens: the job-type template with its grammar, and the messages shape without. */
-    enhance?: {grammarSeconds: number; grammarTokens: number; plainSeconds: number; plainTokens: number};
-    /** Resident memory: one more slot, and each process at 8 busy streams (peak); null without /proc. */
-    memory?: {perSlotBytes: number | null; httpAtEightBytes: number | null; runnerAtEightBytes: number | null; peerAtEightBytes: number | null};
-    bandwidthBytesPerSecond: number | null;
-    weightBytes: number;
-    servers: Record<string, ServerResult>;
+    machine: {cpu: string; cores: number; memoryGiB: number; kernel: string; node: string};
+    versions: {chatWorker: string; nodeLlamaCpp: string; llamaCpp: {release: string; commit: string | null}};
+    peer: {cmake: string; target: string; cpuLibraries: string; args: string[]};
+    settings: {
+        parallel: number; threads: number; contextSize: number; reps: number;
+        sampling: {temperature: number; topK: number; topP: number; minP: number; repeatPenalty: number; repeatLastN: number; seed: number};
+        streamed: true; ignoreEos: true; ttft: {turn: number; maxTokens: number; fillers: number; fillerChars: number};
+    };
+    models: ModelResult[];
 }
 
-const fixed = (value: number, digits = 0) => value.toFixed(digits);
-const ratio = (value: number) => `${value.toFixed(2)}x`;
-const ms = (seconds: number) => `${(seconds * 1000).toFixed(0)} ms`;
+const formatValue = (value: number, unit: BenchRow["unit"]) => unit === "ms" ? `${Math.round(value).toLocaleString("en-US")}` : value.toFixed(value < 100 ? 1 : 0);
+const spread = (summary: Summary, unit: BenchRow["unit"]) =>
+    `${formatValue(summary.min, unit)} / **${formatValue(summary.median, unit)}** / ${formatValue(summary.max, unit)}`;
+const fixedSpread = (summary: Summary, digits: number) =>
+    `${summary.min.toFixed(digits)} / **${summary.median.toFixed(digits)}** / ${summary.max.toFixed(digits)}`;
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const mibSpread = (summary: Summary) => `${mib(summary.min)} / **${mib(summary.median)}** / ${mib(summary.max)}`;
 
-export function renderMarkdown(result: BenchResult): string {
-    const ours = result.servers["chat-worker"];
-    const peer = result.servers["llama-server"];
+/** "1.23x faster" / "0.81x (1.23x slower)": a ratio above 1 always means chat-worker is faster. */
+export function describeRatio(speedRatio: number): string {
+    return speedRatio >= 1 ? `${speedRatio.toFixed(2)}x faster` : `${(1 / speedRatio).toFixed(2)}x slower`;
+}
+
+/** The results as Markdown: every figure comes from the run object, nothing else. */
+export function renderMarkdown(run: BenchRun): string {
+    const s = run.settings;
     const lines: string[] = [];
-    lines.push(`Machine: ${result.machine.cpu}, ${result.machine.cores} cores, ${result.machine.memoryGiB} GiB, ${result.machine.platform}, Node ${result.machine.node}. ` +
-        `Run ${result.date.slice(0, 16).replace("T", " ")} UTC.`);
-    lines.push(`Model ${result.settings.model} (synthetic Qwen2, Q8_0), ${result.settings.parallel} sequences/slots, ${result.settings.threads} threads, ` +
-        `context ${result.settings.contextSize} per sequence, ${result.settings.tokens} tokens per stream, median of ${result.settings.reps}.`);
-    lines.push("");
-    lines.push("| Measure | chat-worker | ratio | llama-server | ours / peer |");
-    lines.push("| --- | ---: | ---: | ---: | ---: |");
-    lines.push(`| a. Engine limit, in-process decode | ${fixed(result.engineLimit)} tok/s | 1.00x | | |`);
-    lines.push(`| b. Single stream over HTTP | ${fixed(ours.singleStream)} tok/s | ${ratio(ours.singleStream / result.engineLimit)} of (a) | ` +
-        `${peer ? `${fixed(peer.singleStream)} tok/s` : "—"} | ${peer ? ratio(ours.singleStream / peer.singleStream) : "—"} |`);
-    for (const streams of ["1", "2", "4", "8"]) {
-        const value = ours.scaling[streams];
-        lines.push(`| c. ${streams} concurrent stream${streams === "1" ? "" : "s"}, aggregate | ${fixed(value)} tok/s | ${ratio(value / ours.scaling["1"])} of 1 | ` +
-            `${peer ? `${fixed(peer.scaling[streams])} tok/s (${ratio(peer.scaling[streams] / peer.scaling["1"])})` : "—"} | ${peer ? ratio(value / peer.scaling[streams]) : "—"} |`);
-    }
-    for (const state of ["warm", "restored", "cold"] as const) {
-        const value = ours.ttft[state];
-        lines.push(`| d. Turn-10 TTFT, ${state} | ${ms(value)} | ${ratio(value / ours.ttft.cold)} of cold | ` +
-            `${peer ? `${ms(peer.ttft[state])} (${ratio(peer.ttft[state] / peer.ttft.cold)})` : "—"} | ${peer ? ratio(peer.ttft[state] / value) + " faster" : "—"} |`);
-    }
-    if (result.determinismOff != null) {
-        const off = result.determinismOff;
-        lines.push(`| e. Cost of DETERMINISTIC: single stream, with / without | ${fixed(ours.singleStream)} / ${fixed(off.singleStream)} tok/s | ` +
-            `${ratio(ours.singleStream / off.singleStream)} | | |`);
-        lines.push(`| e. Cost of DETERMINISTIC: 8 streams, with / without | ${fixed(ours.scaling["8"])} / ${fixed(off.eightStreams)} tok/s | ` +
-            `${ratio(ours.scaling["8"] / off.eightStreams)} | | |`);
-    }
-    if (result.runnerBoundary != null) {
-        const boundary = result.runnerBoundary;
-        // Extra wall time per token that crossing the process boundary costs (negative: within noise).
-        const perToken = (runner: number, inProcess: number) => `${((1 / runner - 1 / inProcess) * 1e6).toFixed(0)} µs/token`;
-        lines.push(`| g. Runner process vs llama.cpp in-process, single stream | ${fixed(boundary.singleStream)} / ${fixed(boundary.inProcessSingleStream)} tok/s | ` +
-            `${ratio(boundary.singleStream / boundary.inProcessSingleStream)} (${perToken(boundary.singleStream, boundary.inProcessSingleStream)}) | | |`);
-        lines.push(`| g. Runner process vs llama.cpp in-process, 8 streams | ${fixed(boundary.eightStreams)} / ${fixed(boundary.inProcessEightStreams)} tok/s | ` +
-            `${ratio(boundary.eightStreams / boundary.inProcessEightStreams)} (${perToken(boundary.eightStreams, boundary.inProcessEightStreams)}) | | |`);
-    }
-    const host = result.hostMicrosPerToken;
-    if (host != null) {
-        const micros = (value: number | null) => value == null ? "n/a" : `${value.toFixed(0)} µs`;
-        lines.push(`| h. Host time per token, main thread (1 / 8 streams) | ${micros(host.mainThreadSingle)} / ${micros(host.mainThreadEight)} | | | |`);
-        lines.push(`| h. Runner CPU per token (1 / 8 streams) | ${micros(host.runnerSingle)} / ${micros(host.runnerEight)} | | | |`);
-    }
-    if (result.medianBatchTokensAtEight !== undefined)
-        lines.push(`| c. Median decode batch at 8 streams | ${result.medianBatchTokensAtEight ?? "n/a"} tokens | | | |`);
-    if (result.enhance != null) {
-        const e = result.enhance;
-        lines.push(`| i. /enhance latency, grammar (job-type template) | ${ms(e.grammarSeconds)} (${e.grammarTokens} tokens) | | | |`);
-        lines.push(`| i. /enhance latency, no grammar (messages shape) | ${ms(e.plainSeconds)} (${e.plainTokens} tokens) | ${ratio(e.grammarSeconds / e.plainSeconds)} with grammar | | |`);
-    }
-    if (result.memory != null) {
-        const m = result.memory;
-        const mib = (bytes: number | null) => bytes == null ? "n/a" : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
-        lines.push(`| j. Memory per slot (RSS, PARALLEL 8 vs 1) | ${mib(m.perSlotBytes)} | | | |`);
-        const ours = m.httpAtEightBytes != null && m.runnerAtEightBytes != null ? m.httpAtEightBytes + m.runnerAtEightBytes : null;
-        lines.push(`| j. RSS at 8 busy streams (HTTP + runner) | ${mib(ours)} (${mib(m.httpAtEightBytes)} + ${mib(m.runnerAtEightBytes)}) | | ` +
-            `${mib(m.peerAtEightBytes)} | ${ours != null && m.peerAtEightBytes != null ? `${ratio(ours / m.peerAtEightBytes)} of peer` : "—"} |`);
-    }
-    if (result.bandwidthBytesPerSecond != null) {
-        const ceiling = result.bandwidthBytesPerSecond / result.weightBytes;
-        lines.push(`| f. Bandwidth ceiling (${(result.bandwidthBytesPerSecond / 1e9).toFixed(1)} GB/s ÷ ${(result.weightBytes / 1e6).toFixed(1)} MB of weights per token) | ` +
-            `${fixed(ceiling)} tok/s | (a) is ${(result.engineLimit / ceiling * 100).toFixed(0)}% of it | | |`);
+    lines.push(`Run ${run.date.slice(0, 16).replace("T", " ")} UTC on ${run.machine.cpu}, ${run.machine.cores} cores, ${run.machine.memoryGiB} GiB, ` +
+        `Linux ${run.machine.kernel}, Node ${run.machine.node}.`);
+    lines.push(`chat-worker ${run.versions.chatWorker} on node-llama-cpp ${run.versions.nodeLlamaCpp}; the peer is llama-server from the same llama.cpp ` +
+        `(release ${run.versions.llamaCpp.release}${run.versions.llamaCpp.commit != null ? `, commit ${run.versions.llamaCpp.commit.slice(0, 12)}` : ""}), ` +
+        `built with \`cmake ${run.peer.cmake}\` (target ${run.peer.target}) and running ${run.peer.cpuLibraries}.`);
+    lines.push(`Both: ${s.parallel} sequences / slots, ${s.threads} thread(s), context ${s.contextSize} per sequence, streamed, ignore_eos; the same sampling on both sides: ` +
+        `temperature ${s.sampling.temperature}, top_k ${s.sampling.topK}, top_p ${s.sampling.topP}, min_p ${s.sampling.minP}, ` +
+        `repeat penalty ${s.sampling.repeatPenalty} over the last ${s.sampling.repeatLastN} tokens. ` +
+        `${s.reps} reps; each rep runs every row on both servers, alternating which goes first. Cells: min / **median** / max.`);
+    lines.push(`Throughput: the tokens of all streams over the wall time from the first request to the last token. ` +
+        `TTFT: turn ${s.ttft.turn} of a new conversation per rep whose earlier turns sent the real replies back (max_tokens ${s.ttft.maxTokens}); ` +
+        `warm: right after turn ${s.ttft.turn - 1}; restored: after ${s.ttft.fillers} other conversations took every sequence; ` +
+        `cold: the same turn on no cache (ours: a worker without prefix or state cache; the peer: cache_prompt false).`);
+    for (const model of run.models) {
+        lines.push("");
+        lines.push(`### ${model.preset}: ${(model.parameters / 1e6).toFixed(0)}M parameters, Q8_0, ${(model.bytes / 1e6).toFixed(0)} MB ` +
+            `(${model.tokensPerStream} tokens per stream)`);
+        lines.push("");
+        lines.push(`CPU kernels: chat-worker libggml-cpu-${model.cpuVariant.ours}.so, llama-server libggml-cpu-${model.cpuVariant.peer}.so (from /proc/PID/maps).`);
+        lines.push("");
+        lines.push("| Row | chat-worker | llama-server | chat-worker vs llama-server |");
+        lines.push("| --- | ---: | ---: | --- |");
+        for (const row of model.rows) {
+            const evaluated = row.promptEvaluated != null
+                ? ` (prompt tokens evaluated: ${row.promptEvaluated.ours ?? "?"} vs ${row.promptEvaluated.peer ?? "?"})` : "";
+            lines.push(`| ${row.label} (${row.unit}) | ${spread(row.ours, row.unit)} | ${spread(row.peer, row.unit)} | ` +
+                `${row.speedRatio.toFixed(2)}: ${describeRatio(row.speedRatio)}${evaluated} |`);
+        }
+        const step = model.stepAtEight;
+        lines.push(`| Time per token at 8 streams (ms per stream, client-side; the peer's own timing in brackets) | ${fixedSpread(step.oursClientMs, 1)} | ` +
+            `${fixedSpread(step.peerClientMs, 1)} (${fixedSpread(step.peerServerMs, 1)}) | ${(step.peerClientMs.median / step.oursClientMs.median).toFixed(2)} |`);
+        if (model.memoryAtEight != null) {
+            const m = model.memoryAtEight;
+            lines.push(`| RSS at 8 busy streams (HTTP process + runner; peak per rep) | ${mibSpread(m.oursTotal)} ` +
+                `(${mib(m.oursHttp.median)} + ${mib(m.oursRunner.median)}) | ${mibSpread(m.peer)} | ${m.ratio.toFixed(2)}x the peer's memory |`);
+        }
+        if (model.medianBatchTokensAtEight != null)
+            lines.push(`\nOur median decode batch during the 8-stream runs: ${model.medianBatchTokensAtEight} tokens (from /metrics).`);
     }
     lines.push("");
-    lines.push("\"ours / peer\" above 1 means chat-worker is faster. TTFT ratios in brackets are each server's own state vs its own cold.");
+    lines.push("The ratio column compares medians; above 1 (\"faster\") chat-worker is ahead, for TTFT too (the peer's time over ours).");
     return `${lines.join("\n")}\n`;
 }
 

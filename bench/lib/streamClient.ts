@@ -22,6 +22,12 @@ export interface StreamTiming {
     started: number;
     ended: number;
     text: string;
+    /** Completion tokens as the server counted them (our `usage`, the peer's `timings.predicted_n`). */
+    tokens: number;
+    /** Prompt tokens the server evaluated for this request (our prompt minus cached; the peer's `timings.prompt_n`). */
+    promptEvaluated: number | null;
+    /** Server-side milliseconds per generated token (the peer's `predicted_per_token_ms`); null for ours, which does not report one. */
+    serverMsPerToken: number | null;
 }
 
 export type Protocol = "chat-worker" | "llama-server";
@@ -51,6 +57,9 @@ export async function streamChat(protocol: Protocol, baseUrl: string, messages: 
         throw new Error(`${url}: HTTP ${response.status} ${await response.text()}`);
     const chunkTimes: number[] = [];
     let text = "";
+    let tokens: number | null = null;
+    let promptEvaluated: number | null = null;
+    let serverMsPerToken: number | null = null;
     let buffer = "";
     const decoder = new TextDecoder();
     for await (const bytes of response.body) {
@@ -67,8 +76,18 @@ export async function streamChat(protocol: Protocol, baseUrl: string, messages: 
             if (protocol === "chat-worker") {
                 if (event === "error") throw new Error(`stream error: ${data}`);
                 if (event === "token") piece = parsed.text as string;
-            } else
+                if (event === "done") {
+                    tokens = parsed.usage.completion_tokens as number;
+                    promptEvaluated = (parsed.usage.prompt_tokens as number) - (parsed.usage.cached_tokens as number);
+                }
+            } else {
                 piece = parsed.choices?.[0]?.delta?.content as string | undefined;
+                if (parsed.timings != null) {
+                    tokens = parsed.timings.predicted_n as number;
+                    promptEvaluated = parsed.timings.prompt_n as number;
+                    serverMsPerToken = parsed.timings.predicted_per_token_ms as number;
+                }
+            }
             if (piece != null && piece !== "") {
                 chunkTimes.push(performance.now());
                 text += piece;
@@ -77,7 +96,13 @@ export async function streamChat(protocol: Protocol, baseUrl: string, messages: 
     }
     const ended = performance.now();
     if (chunkTimes.length === 0) throw new Error(`${url}: no tokens streamed`);
-    return {ttft: (chunkTimes[0] - started) / 1000, chunkTimes, started, ended, text};
+    if (tokens == null) throw new Error(`${url}: the stream ended without its token count`);
+    return {ttft: (chunkTimes[0] - started) / 1000, chunkTimes, started, ended, text, tokens, promptEvaluated, serverMsPerToken};
+}
+
+/** Client-side milliseconds per token of one stream: the time between its first and last chunk over the tokens between. */
+export function msPerToken(timing: StreamTiming): number {
+    return (timing.chunkTimes.at(-1)! - timing.chunkTimes[0]) / Math.max(1, timing.tokens - 1);
 }
 
 /** Decode rate of one stream: tokens after the first over the time they took. */
@@ -85,8 +110,4 @@ export function decodeRate(timing: StreamTiming, tokens: number): number {
     return (tokens - 1) / ((timing.chunkTimes.at(-1)! - timing.chunkTimes[0]) / 1000);
 }
 
-export function median(values: number[]): number {
-    const sorted = [...values].sort((a, b) => a - b);
-    const middle = Math.floor(sorted.length / 2);
-    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
+export {median} from "./summary.js";

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import {renderSettingsTable, withSettingsTable} from "../config/settingsDoc.js";
 import {renderOpenAiTables, withOpenAiTables} from "../api/openai/openaiFieldsDoc.js";
-import {renderMarkdown, type BenchResult} from "../../bench/lib/report.js";
+import {renderMarkdown, type BenchRun} from "../../bench/lib/report.js";
 
 /**
  * The generated blocks of the docs pages, each between `<!-- name:start -->` and
@@ -12,10 +12,16 @@ import {renderMarkdown, type BenchResult} from "../../bench/lib/report.js";
 export const GENERATED_PAGES: ReadonlyArray<{file: string; render(page: string): string}> = [
     {file: "docs/settings.md", render: (page) => withSettingsTable(page, renderSettingsTable())},
     {file: "docs/openai-api.md", render: (page) => withOpenAiTables(page, renderOpenAiTables())},
-    {file: "docs/performance.md", render: (page) => withBlock(page, "bench", renderMarkdown(readJson<BenchResult>("bench/results/latest.json")))},
+    {file: "docs/performance.md", render: (page) => withBlock(page, "bench", benchTable(readJson<BenchRun | {schema?: undefined}>("bench/results/latest.json")))},
     // bench/determinism.ts writes its table to this file as it runs; the page shows that table.
     {file: "docs/determinism.md", render: (page) => withBlock(page, "determinism", fs.readFileSync("bench/results/determinism.md", "utf8"))}
 ];
+
+/** The results of the current bench (schema 2); an older file's figures came from a peer on other kernels and are not shown. */
+function benchTable(run: BenchRun | {schema?: undefined}): string {
+    return run.schema === 2 ? renderMarkdown(run)
+        : "No run of the current bench (a peer on the same CPU kernels) is recorded yet: `npm run bench -- --write-docs` writes it here.\n";
+}
 
 function readJson<T>(file: string): T {
     return JSON.parse(fs.readFileSync(file, "utf8")) as T;

@@ -2,9 +2,9 @@
  * Deterministic synthetic Qwen2-architecture GGUF models, for tests and benchmarks.
  *
  * The weights are pseudo-random (seeded per tensor from (seed, tensor name)), so the model "speaks"
- * gibberish, but it has the real architecture, tokenizer type, chat template and (for the "7b"
- * preset) the real Qwen2.5-7B tensor shapes, so llama.cpp does exactly the work it would do for the
- * real model.
+ * gibberish, but it has the real architecture, tokenizer type, chat template and (for the "0.5b"
+ * and "7b" presets) the real Qwen2.5-0.5B / 7B tensor shapes, so llama.cpp does exactly the work it
+ * would do for the real model.
  *
  * Output-head construction (what makes the generated text well-behaved):
  * - Residual-stream dimension 0 is a constant "bias channel": every token embedding has a large
@@ -27,8 +27,8 @@ import { shardPath, splitWriter } from "./ggufSplit.js";
 import { GgmlType, ggmlTypeName, type GgmlTypeId } from "./ggmlEncoding.js";
 import { QWEN25_CHAT_TEMPLATE, buildSyntheticVocab } from "./syntheticVocab.js";
 
-export type ModelPreset = "tiny" | "bench" | "7b";
-export const MODEL_PRESETS: readonly ModelPreset[] = Object.freeze(["tiny", "bench", "7b"] as const);
+export type ModelPreset = "tiny" | "bench" | "0.5b" | "7b";
+export const MODEL_PRESETS: readonly ModelPreset[] = Object.freeze(["tiny", "bench", "0.5b", "7b"] as const);
 
 export const DEFAULT_SYNTHETIC_SEED = 1;
 
@@ -71,6 +71,20 @@ export const PRESET_SHAPES: Readonly<Record<ModelPreset, Readonly<SyntheticModel
         headCountKv: 4,
         contextLength: 32768,
         weightType: "Q8_0"
+    }),
+    "0.5b": Object.freeze({
+        // Qwen2.5-0.5B(-Instruct) shapes; the vocabulary is padded to the config's vocab_size (151936, a
+        // multiple of 128), as in its GGUF conversions. The real model ties the output head to the
+        // embedding; ours has its own head (the construction above needs it), so the file is ~670 MB, not ~530.
+        name: "chat-worker-synthetic-0.5b",
+        embeddingLength: 896,
+        blockCount: 24,
+        feedForwardLength: 4864,
+        headCount: 14,
+        headCountKv: 2,
+        contextLength: 32768,
+        weightType: "Q8_0",
+        padVocabTo: 151936
     }),
     "7b": Object.freeze({
         // Qwen2.5-7B(-Instruct) shapes

@@ -205,11 +205,19 @@ test("tiny model loads, tokenizes and generates printable ASCII with node-llama-
 });
 
 test("preset sizes", async () => {
-    assert.deepEqual([...MODEL_PRESETS], ["tiny", "bench", "7b"]);
+    assert.deepEqual([...MODEL_PRESETS], ["tiny", "bench", "0.5b", "7b"]);
     const bench = describeSyntheticModel("bench");
     assert.ok(bench.parameters >= 20e6 && bench.parameters <= 30e6, `bench has ${bench.parameters} parameters`);
     for (const tensor of bench.tensors)
         assert.equal(tensor.type, tensor.shape.length === 2 ? "Q8_0" : "F32", tensor.name);
+
+    // Qwen2.5-0.5B's shapes (described only: writing 670 MB is the bench's job, not a test's)
+    const small = describeSyntheticModel("0.5b");
+    assert.equal(small.vocabSize, 151936);
+    assert.ok(small.bytes > 660e6 && small.bytes < 680e6, `0.5b is ${small.bytes} bytes`);
+    assert.deepEqual(small.tensors.find((t) => t.name === "blk.23.ffn_down.weight")?.shape, [4864, 896]);
+    assert.deepEqual(small.tensors.find((t) => t.name === "blk.0.attn_k.weight")?.shape, [896, 128]);
+    assert.equal(small.tensors.find((t) => t.name === "blk.24.attn_q.weight"), undefined);
 
     const big = describeSyntheticModel("7b");
     assert.equal(big.vocabSize, 152064);
