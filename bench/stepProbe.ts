@@ -11,8 +11,10 @@
  *
  * `--peer BINARY` runs llama-server instead (same model, `-np sequences`, 1 thread) and reports its
  * own `timings` for the same requests (non-streamed, ignore_eos, the same sampling).
- * `--patch sampleBatch` applies bench/lib/sampleBatchPatch.ts to the loaded LlamaContext first.
- * Prints one JSON line.
+ * To measure patches/node-llama-cpp+<version>.patch before it is installed, run it under
+ * `node --import ./bench/lib/patchedNodeLlamaCpp.mjs --import tsx` with PROBE_PATCHED=1 (recorded).
+ * `--order` starts the sequences in another order than their IDs, as requests arriving in service do.
+ * Prints one JSON line. docs/decisions/023-eight-stream-step.md has the findings.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -33,7 +35,6 @@ const {values: args} = parseArgs({options: {
     flash: {type: "string", default: "off"},
     "batch-size": {type: "string", default: "512"},
     peer: {type: "string"},
-    patch: {type: "string"},
     warmup: {type: "string", default: "4"},
     /** The engine's batching: `deterministic` (DETERMINISTIC on, the CPU default) or `fill` (off), both with BATCH_FILL's gate; `library`: node-llama-cpp's own. */
     batching: {type: "string", default: "deterministic"},
@@ -87,10 +88,6 @@ async function ours(): Promise<unknown> {
         ...(gate == null ? {} : {batching: {itemPrioritizationStrategy: recordingStrategy(
             args.batching === "deterministic" ? deterministicBatching(false) : maximumParallelism, () => undefined, gate)}})
     });
-    if (args.patch != null) {
-        const {applyPatch} = await import(path.resolve(args.patch)) as {applyPatch(context: unknown): void};
-        applyPatch(context);
-    }
     // Timestamps of the native calls, on the main thread.
     type Event = {kind: "decode" | "sample"; start: number; end: number; batch: number};
     const events: Event[] = [];
