@@ -6,28 +6,7 @@ import path from "node:path";
 import type {LlamaContextSequence, Token} from "node-llama-cpp";
 import {reusePrefix, type SlotRecord} from "../../src/engine/llama/prefixReuse.js";
 import {StateStore} from "../../src/engine/llama/stateStore.js";
-
-/** A sequence that only keeps its token list: enough for the reuse decisions, which never evaluate. */
-class FakeSequence {
-    contextTokens: number[] = [];
-    get nextTokenIndex(): number {
-        return this.contextTokens.length;
-    }
-    async eraseContextTokenRanges(ranges: Array<{start: number; end: number}>): Promise<void> {
-        for (const {start, end} of [...ranges].sort((a, b) => b.start - a.start))
-            this.contextTokens.splice(start, end - start);
-    }
-    async clearHistory(): Promise<void> {
-        this.contextTokens = [];
-    }
-    async saveStateToFile(file: string): Promise<{fileSize: number}> {
-        fs.writeFileSync(file, JSON.stringify(this.contextTokens));
-        return {fileSize: fs.statSync(file).size};
-    }
-    async loadStateFromFile(file: string): Promise<void> {
-        this.contextTokens = JSON.parse(fs.readFileSync(file, "utf8")) as number[];
-    }
-}
+import {FakeSequence} from "../helpers/fakeSequence.js";
 
 const quiet = {info: () => undefined, warn: () => undefined, error: () => undefined};
 const range = (from: number, to: number) => Array.from({length: to - from}, (_, i) => from + i) as Token[];

@@ -6,27 +6,13 @@ import path from "node:path";
 import {execFileSync} from "node:child_process";
 import {StateStore, type StateDiscardReason} from "../../src/engine/llama/stateStore.js";
 import {captureLogs} from "../helpers/logs.js";
+import {FakeSequence} from "../helpers/fakeSequence.js";
 
 /**
  * The state folder as an attacker (or a careless copy) leaves it: special files where states
  * should be, and states another model wrote. Nothing in it may be read forever, block the runner,
  * or be loaded into the wrong model.
  */
-
-/** A sequence that keeps only its tokens; its "state file" is their JSON. */
-class FakeSequence {
-    contextTokens: number[] = [];
-    async clearHistory(): Promise<void> {
-        this.contextTokens = [];
-    }
-    async saveStateToFile(file: string): Promise<{fileSize: number}> {
-        fs.writeFileSync(file, JSON.stringify(this.contextTokens));
-        return {fileSize: fs.statSync(file).size};
-    }
-    async loadStateFromFile(file: string): Promise<void> {
-        this.contextTokens = JSON.parse(fs.readFileSync(file, "utf8")) as number[];
-    }
-}
 
 const tokens = Array.from({length: 50}, (_, index) => index + 1);
 const SECRET = "conversation-with-a-secret-id";
