@@ -171,6 +171,43 @@ test("sfw_mode masks a listed term whole, case-insensitively, also when it spans
     }
 });
 
+test("sfw_mode on /v1: a two-word term across 20 spaces or 14 newlines, streamed in pieces, is masked (chat and completions)", async () => {
+    // A grammar makes the model say it, token by token, as a model would; the built-in list has "blow job".
+    const streamText = async (route: string, body: Record<string, unknown>, read: (chunk: any) => string | undefined) => {
+        const answer = await fetch(`${server.url}${route}`, {
+            method: "POST", headers: {"content-type": "application/json", ...bearer(ROLEPLAY_KEY)}, body: JSON.stringify({...body, stream: true})
+        });
+        assert.equal(answer.status, 200);
+        const events = parseSse(await answer.text());
+        assert.equal(events.at(-1)!.data, "[DONE]");
+        return events.slice(0, -1).map((event) => read(JSON.parse(event.data)) ?? "").filter((piece) => piece !== "");
+    };
+    for (const run of [" ".repeat(20), "\n".repeat(14)]) {
+        const said = `Then a blow${run}job, and more words after it.`;
+        const expected = `Then a ****${run}***, and more words after it.`;
+        const chat = {model: "qwen_instruct", messages: [{role: "user", content: "Say it."}], max_tokens: 120, temperature: 0,
+            grammar: `root ::= ${JSON.stringify(said)}`};
+        const plain = await postJson(`${server.url}/v1/chat/completions`, {...chat, sfw_mode: false}, bearer(ROLEPLAY_KEY));
+        assert.equal(plain.status, 200, JSON.stringify(plain.json));
+        assert.equal(plain.json.choices[0].message.content, said, "unmasked without sfw_mode");
+        const whole = await postJson(`${server.url}/v1/chat/completions`, {...chat, sfw_mode: true}, bearer(ROLEPLAY_KEY));
+        assert.equal(whole.json.choices[0].message.content, expected);
+        const pieces = await streamText("/v1/chat/completions", {...chat, sfw_mode: true}, (chunk) => chunk.choices[0]?.delta?.content);
+        // The pieces partition the masked text: none of them can carry a letter of the term.
+        assert.equal(pieces.join(""), expected);
+        assert.ok(pieces.length > 5, `streamed in pieces (${pieces.length})`);
+        const completion = {model: "qwen_base", prompt: "Once upon a time", max_tokens: 120, temperature: 0, grammar: chat.grammar, sfw_mode: true};
+        const texts = await streamText("/v1/completions", completion, (chunk) => chunk.choices[0]?.text);
+        assert.equal(texts.join(""), expected);
+        assert.ok(texts.length > 5, `streamed in pieces (${texts.length})`);
+    }
+    const withLogprobs = await postJson(`${server.url}/v1/chat/completions`, {
+        model: "qwen_instruct", messages: [{role: "user", content: "x"}], max_tokens: 2, sfw_mode: true, logprobs: true
+    }, bearer(ROLEPLAY_KEY));
+    assert.equal(withLogprobs.status, 400);
+    assert.equal(withLogprobs.json.error.param, "logprobs");
+});
+
 test("frequency_penalty and presence_penalty change a seeded answer in the expected direction (fewer repeated tokens)", async () => {
     // The share of generated tokens that repeat an earlier one, on the really trained base model.
     const repeated = async (route: string, penalty: Record<string, number>, seed: number) => {

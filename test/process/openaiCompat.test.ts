@@ -40,7 +40,7 @@ const CHAT_SAMPLES: Record<keyof typeof CHAT_COMPLETION_FIELDS, Record<string, u
     logit_bias: {logit_bias: {"40": 2}}, seed: {seed: 3}, stop: {stop: ["zz"]}, n: {n: 2}, stream: {stream: true},
     stream_options: {stream: true, stream_options: {include_usage: true}}, user: {user: "u-1"}, top_k: {top_k: 5}, min_p: {min_p: 0.05},
     repetition_penalty: {repetition_penalty: 1.2}, ignore_eos: {ignore_eos: true}, grammar: {grammar: "root ::= \"ok\""},
-    max_completion_tokens: {max_tokens: null, max_completion_tokens: 2}, logprobs: {logprobs: true}, top_logprobs: {logprobs: true, top_logprobs: 2},
+    sfw_mode: {sfw_mode: true}, max_completion_tokens: {max_tokens: null, max_completion_tokens: 2}, logprobs: {logprobs: true}, top_logprobs: {logprobs: true, top_logprobs: 2},
     response_format: {response_format: {type: "json_object"}}, tools: {tools: [weather]}, tool_choice: {tools: [weather], tool_choice: "none"},
     parallel_tool_calls: {tools: [weather], parallel_tool_calls: false}, modalities: {modalities: ["text", "audio"]},
     metadata: {metadata: {team: "a"}}, store: {store: true}, service_tier: {service_tier: "flex"}, safety_identifier: {safety_identifier: "h"},
@@ -57,7 +57,7 @@ const COMPLETION_SAMPLES: Record<keyof typeof COMPLETION_FIELDS, Record<string, 
     logit_bias: {logit_bias: {"40": 2}}, seed: {seed: 3}, stop: {stop: "zz"}, n: {n: 2}, stream: {stream: true},
     stream_options: {stream: true, stream_options: {include_usage: true}}, user: {user: "u-1"}, top_k: {top_k: 5}, min_p: {min_p: 0.05},
     repetition_penalty: {repetition_penalty: 1.2}, ignore_eos: {ignore_eos: true}, grammar: {grammar: "root ::= \"ok\""},
-    echo: {echo: true}, logprobs: {logprobs: 2}, best_of: {best_of: 3}, suffix: {suffix: " the end."}
+    sfw_mode: {sfw_mode: true}, echo: {echo: true}, logprobs: {logprobs: 2}, best_of: {best_of: 3}, suffix: {suffix: " the end."}
 };
 
 async function sweep(table: FieldTable, samples: Record<string, Record<string, unknown>>,

@@ -8,7 +8,7 @@
 
 /**
  * `honoured`: does what OpenAI documents. `extension`: not OpenAI's, read as vLLM and llama-server
- * read it. `metadata`: accepted and changes nothing about the answer. `refused`: a 400 naming the
+ * read it, or (`sfw_mode`) as the native routes read it. `metadata`: accepted and changes nothing about the answer. `refused`: a 400 naming the
  * field when it is set (null is "not set"), except for the values `accepts` lets through.
  */
 export type FieldSupport = "honoured" | "extension" | "metadata" | "refused";
@@ -47,7 +47,12 @@ const shared = {
     min_p: {support: "extension", note: "0 disables (the default)"},
     repetition_penalty: {support: "extension", note: "1 disables (the default); over the last 64 tokens"},
     ignore_eos: {support: "extension", note: "generate exactly `max_tokens` (benchmarks)"},
-    grammar: {support: "extension", note: "a GBNF grammar, as llama-server takes it"}
+    grammar: {support: "extension", note: "a GBNF grammar, as llama-server takes it"},
+    sfw_mode: {
+        support: "extension",
+        note: "`true` masks the listed terms in the output, streamed chunks included, as on `/chat` (see sfw_mode in native-api.md); " +
+            "refused together with `logprobs`"
+    }
 } as const satisfies Record<string, FieldRow>;
 
 export const CHAT_COMPLETION_FIELDS = {

@@ -58,7 +58,8 @@ export async function v1Routes(app: FastifyInstance, {config, chat}: OpenAiRoute
         const job = toOpenAiChatJob(body, limits);
         const identity = newCompletionIdentity(chat.model(body.model).name);
         const chunk = chatCompletionChunk.bind(null, identity);
-        return serveChoices(request, reply, chat, {model: body.model, input: job.input, params: job.params, tools: job.tools, n: job.n, conversationId: null},
+        return serveChoices(request, reply, chat, {model: body.model, input: job.input, params: job.params, tools: job.tools, n: job.n, conversationId: null,
+            sfwMode: body.sfw_mode === true},
             job.stream, {
                 body: (results) => chatCompletion(identity, results),
                 opening: () => Array.from({length: job.n}, (_, choice) => chunk(choice, {role: "assistant", content: ""}, null, job.includeUsage)),
@@ -88,7 +89,8 @@ export async function v1Routes(app: FastifyInstance, {config, chat}: OpenAiRoute
         const chunk = completionChunk.bind(null, identity);
         // Each choice's text offsets count from the start of its text (the echoed prompt included).
         const offsets = new Array<number>(job.n).fill(job.echo ? job.input.raw.length : 0);
-        return serveChoices(request, reply, chat, {model: body.model, input: job.input, params: job.params, n: job.n, conversationId: null}, job.stream, {
+        return serveChoices(request, reply, chat, {model: body.model, input: job.input, params: job.params, n: job.n, conversationId: null,
+            sfwMode: body.sfw_mode === true}, job.stream, {
             body: (results) => completion(identity, job, results),
             opening: () => job.echo ? Array.from({length: job.n}, (_, choice) => chunk(choice, job.input.raw, null, job.includeUsage)) : [],
             hooks: (send) => ({

@@ -101,7 +101,9 @@ export function sharedRequestFields(limits: GenerationLimits) {
         repetition_penalty: Type.Optional(Nullable(Type.Number({exclusiveMinimum: 0, maximum: 10}))),
         ignore_eos: Type.Optional(Nullable(Type.Boolean())),
         /** GBNF grammar, as llama-server takes it. */
-        grammar: Type.Optional(Nullable(Type.String({minLength: 1})))
+        grammar: Type.Optional(Nullable(Type.String({minLength: 1}))),
+        /** The native routes' term mask (sfw_mode), ours alone. */
+        sfw_mode: Type.Optional(Nullable(Type.Boolean()))
     };
 }
 
