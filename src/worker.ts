@@ -87,6 +87,7 @@ async function createEngine(
     }
     return new RunnerEngine({
         settings, loadTimeoutSeconds: config.loadTimeoutSeconds, downloadStallSeconds: config.downloadStallSeconds,
+        heartbeatTimeoutSeconds: config.runnerHeartbeatTimeoutSeconds, stepTimeoutSeconds: config.generationStepTimeoutSeconds,
         logPrompts: config.logPrompts, hooks, entry: options.runnerEntry,
         // llama.cpp evaluates on the runner's libuv pool: sized as bin/chat-worker.cjs sizes ours.
         env: {...process.env, UV_THREADPOOL_SIZE: String(config.uvThreadpoolSize)}
