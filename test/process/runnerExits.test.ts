@@ -31,10 +31,10 @@ test("a runner that dies before its ready handshake: the HTTP process stays up, 
     fs.writeFileSync(countFile, "1");
     // The runner's environment is the worker's (RunnerEngineOptions.env).
     process.env.DYING_RUNNER_COUNT = countFile;
-    process.env.DYING_RUNNER_ENTRY = testRunnerEntry() ?? fileURLToPath(new URL("../src/engine/runner/runnerMain.ts", import.meta.url));
+    process.env.DYING_RUNNER_ENTRY = testRunnerEntry() ?? fileURLToPath(new URL("../../src/engine/runner/runnerMain.ts", import.meta.url));
     let worker: TestWorker;
     try {
-        worker = await start({}, {runnerEntry: fileURLToPath(new URL("./helpers/dyingRunner.ts", import.meta.url))});
+        worker = await start({}, {runnerEntry: fileURLToPath(new URL("../helpers/dyingRunner.ts", import.meta.url))});
     } finally {
         delete process.env.DYING_RUNNER_COUNT;
         delete process.env.DYING_RUNNER_ENTRY;

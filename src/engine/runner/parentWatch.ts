@@ -14,5 +14,7 @@ export function dieWithParent(): void {
             if (process.ppid !== workerData.parent) process.kill(workerData.self, "SIGKILL");
         }, 1000);
     `, {eval: true, workerData: {parent: process.ppid, self: process.pid}, resourceLimits: {maxOldGenerationSizeMb: 8}});
+    // A watcher that failed to start costs the orphan check, never the runner.
+    watcher.on("error", () => undefined);
     watcher.unref();
 }
