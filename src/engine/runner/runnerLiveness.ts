@@ -14,6 +14,10 @@
  *
  * While a load runs the deadlines are off (`paused`): LOAD_TIMEOUT_SECONDS bounds it, and a big
  * model's load must not be mistaken for a stuck runner.
+ *
+ * Measured (the 0.5B bench model, 2 shared cores): tokenizing 1 MB of text, the largest body
+ * BODY_LIMIT_BYTES accepts by default, blocks the main thread 0.2 s; loading the model and its
+ * context (1.5 s) left no gap over 0.1 s. The heartbeat's 10 s default is 50 times the longest.
  */
 
 export interface LivenessOptions {
