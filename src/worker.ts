@@ -87,6 +87,7 @@ async function createEngine(
     }
     return new RunnerEngine({
         settings, loadTimeoutSeconds: config.loadTimeoutSeconds, downloadStallSeconds: config.downloadStallSeconds,
+        heartbeatTimeoutSeconds: config.runnerHeartbeatTimeoutSeconds, stepTimeoutSeconds: config.generationStepTimeoutSeconds,
         logPrompts: config.logPrompts, hooks, entry: options.runnerEntry,
         // llama.cpp evaluates on the runner's libuv pool: sized as bin/chat-worker.cjs sizes ours.
         env: {...process.env, UV_THREADPOOL_SIZE: String(config.uvThreadpoolSize)}
@@ -175,6 +176,9 @@ export interface StopResult {
     aborted: number;
 }
 
+/** How long aborted generations get to end at shutdown before their runner is killed (and then to write their error events). */
+const ABORT_ANSWER_SECONDS = 5;
+
 /**
  * Graceful stop: new requests get 503 at once (the server keeps listening so they get an answer,
  * not a refused connection), queued ones too; running generations may finish within
@@ -186,7 +190,12 @@ export async function stopWorker(worker: Worker, graceSeconds = worker.config.sh
     let aborted = 0;
     if (!await worker.models.waitForNoHolds(graceSeconds)) {
         aborted = worker.models.abortAll(new SchedulerClosedError());
-        await worker.models.waitForNoHolds(30);
+        // A runner answers an abort at its next step; one that does not is stuck (stopped, a wedged
+        // step): killing it ends its generations with an error event, and the streams with it.
+        if (!await worker.models.waitForNoHolds(ABORT_ANSWER_SECONDS)) {
+            worker.killEngine();
+            await worker.models.waitForNoHolds(ABORT_ANSWER_SECONDS);
+        }
     }
     await worker.app.close();
     await worker.models.close();

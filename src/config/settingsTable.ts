@@ -166,6 +166,16 @@ export const SETTINGS = {
         default: "600", parse: decimal({min: 1, max: 86_400}),
         doc: "Longest a model load may take; past it the model runner is killed and `/health` says why (a corrupt file can make a load spin). A load also stops when the runner's memory outgrows node-llama-cpp's estimate by half (plus 1 GiB)."
     },
+    RUNNER_HEARTBEAT_TIMEOUT_SECONDS: {
+        default: "10", parse: decimal({min: 1, max: 3600}),
+        doc: "The model runner answers a heartbeat every second from its main thread; one that answers none for this long (stopped, or blocked in a synchronous call) is killed and restarted, and its requests get 503. " +
+            "Not while a model loads (`LOAD_TIMEOUT_SECONDS` bounds that). The longest synchronous call of a healthy runner is tokenizing the largest accepted prompt."
+    },
+    GENERATION_STEP_TIMEOUT_SECONDS: {
+        default: "60", parse: decimal({min: 0.1, max: 86_400}),
+        doc: "A generation that makes no progress (no evaluation batch, no token) for this long means a decode or grammar step that does not end: the model runner is killed and restarted, and its requests get 503. " +
+            "A decode step of a 7B model on a CPU takes about a second and an evaluation batch of `BATCH_SIZE` prompt tokens tens of seconds; raise it for slower hardware or larger batches."
+    },
     IDLE_UNLOAD_SECONDS: {default: "0", parse: decimal({min: 0}), doc: "Unload the model after this many seconds without a request; the next request loads it again. 0 means never."},
     SHUTDOWN_GRACE_SECONDS: {
         default: "25", parse: decimal({min: 0}),

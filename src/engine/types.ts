@@ -291,6 +291,8 @@ export interface MemoryReport {
     freeBytes: number | null;
     /** Bytes the loaded model and its context occupy on this device (VRAM or RAM); 0 when unloaded, null when unknown. */
     modelBytes: number | null;
+    /** Seconds since these figures were measured, when they come from a model runner's last report; absent when measured for this call. */
+    ageSeconds?: number;
 }
 
 /** What a slot picker may use to route a request back to the sequence that holds its prefix. */

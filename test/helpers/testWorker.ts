@@ -119,6 +119,15 @@ export function parseSse(text: string): SseEvent[] {
     return events;
 }
 
+/** Resolves when the async `predicate` holds (a reading over HTTP, say), asking again as soon as it answered; rejects after `ms`. */
+export async function untilAsync(predicate: () => Promise<boolean>, ms: number, what: string): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!await predicate()) {
+        if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+}
+
 /** Resolves when `predicate` holds, checking on every event-loop turn; rejects after `ms`. */
 export async function until(predicate: () => boolean, ms: number, what: string): Promise<void> {
     const deadline = Date.now() + ms;

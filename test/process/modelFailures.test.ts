@@ -117,3 +117,20 @@ test("a context that does not fit the free memory: degraded with the estimate, i
     assert.equal((await getJson(`${server.url}/model/info`)).json.architecture, "qwen2", "the header was read");
     await server.close();
 });
+
+test("an empty and a zero-filled model file (issue 24): model_invalid, and no control characters in /health or the 503 body", async () => {
+    for (const [name, bytes, reason] of [["empty.gguf", 0, /is empty \(0 bytes\)/], ["zeros.gguf", 4096, /not a valid GGUF model: .*\\x00\\x00\\x00\\x00/]] as const) {
+        const modelPath = path.join(dir, name);
+        fs.writeFileSync(modelPath, Buffer.alloc(bytes));
+        const server = await expectFailedWorker({MODEL_PATH: modelPath}, {status: "unhealthy", code: "model_invalid", reason});
+        try {
+            const health = await getJson(`${server.url}/health`);
+            const load = await postJson(`${server.url}/memory/load`, {});
+            assert.equal(load.status, 503);
+            for (const text of [health.json.reason, load.json.error])
+                assert.doesNotMatch(String(text), /[\u0000-\u001f\u007f-\u009f]/, `${name}: ${JSON.stringify(text)}`);
+        } finally {
+            await server.close();
+        }
+    }
+});

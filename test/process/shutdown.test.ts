@@ -4,7 +4,19 @@ import {parseSse} from "../helpers/testWorker.js";
 import {postJson} from "../helpers/http.js";
 import {openStream} from "../helpers/opsHelpers.js";
 import {getJson} from "../helpers/http.js";
+import fs from "node:fs";
 import {spawnWorker} from "../helpers/workerProcess.js";
+
+/** The model runner among a process's descendants (found by its entry point). */
+function runnerOf(pid: number): number {
+    const descendants = (id: number): number[] => {
+        const children = fs.readFileSync(`/proc/${id}/task/${id}/children`, "utf8").trim();
+        return children === "" ? [] : children.split(/\s+/).map(Number).flatMap((child) => [child, ...descendants(child)]);
+    };
+    const runner = descendants(pid).find((id) => fs.readFileSync(`/proc/${id}/cmdline`, "utf8").includes("runnerMain"));
+    if (runner == null) throw new Error(`no model runner under pid ${pid}`);
+    return runner;
+}
 
 test("SIGTERM during a streaming generation: it completes, new requests get 503 meanwhile, the process exits 0", async () => {
     const worker = await spawnWorker({PARALLEL: "2", CONTEXT_SIZE: "2048", MAX_TOKENS_LIMIT: "1800", SHUTDOWN_GRACE_SECONDS: "120"});
@@ -60,5 +72,28 @@ test("SIGINT with a generation that outlasts SHUTDOWN_GRACE_SECONDS: it is abort
         assert.equal(worker.logs.find((record) => record.msg === "shutdown complete")?.aborted, 1);
     } finally {
         worker.child.kill("SIGKILL");
+    }
+});
+
+test("SIGTERM with a stopped runner (issue 24): the open stream ends with an error event and the process exits within the grace plus 10 s", async () => {
+    const worker = await spawnWorker({PARALLEL: "1", CONTEXT_SIZE: "2048", MAX_TOKENS_LIMIT: "1800", SHUTDOWN_GRACE_SECONDS: "1"});
+    const runner = runnerOf(worker.child.pid!);
+    try {
+        const stream = await openStream(worker.url, {message: "stopped", max_tokens: 1800, ignore_eos: true});
+        process.kill(runner, "SIGSTOP");
+        const sent = performance.now();
+        worker.child.kill("SIGTERM");
+        const last = parseSse(await stream.done).at(-1)!;
+        assert.equal(last.event, "error", last.data);
+        await worker.exited;
+        const seconds = (performance.now() - sent) / 1000;
+        assert.ok(seconds < 1 + 10, `exited ${seconds} s after the signal`);
+    } finally {
+        worker.child.kill("SIGKILL");
+        try {
+            process.kill(runner, "SIGKILL");
+        } catch {
+            // gone with the worker
+        }
     }
 });

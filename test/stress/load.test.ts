@@ -1,7 +1,7 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import autocannon from "autocannon";
-import {startTestWorker, until, type TestWorker} from "../helpers/testWorker.js";
+import {startTestWorker, until, untilAsync, type TestWorker} from "../helpers/testWorker.js";
 import {postJson} from "../helpers/http.js";
 import {metricValue, ONE_THREAD} from "../helpers/opsHelpers.js";
 
@@ -112,7 +112,12 @@ test(`${CONNECTIONS} clients for ${DURATION_SECONDS} s: only 200 or 429 with Ret
         `referenced memory grew more than 10% over warm-up: ${figures.referencedWarmMiB} -> ${figures.referencedAfterMiB} MiB`);
     assert.ok(settled.rss <= warm.rss * 1.5, `RSS grew more than 50% over warm-up: ${figures.rssWarmMiB} -> ${figures.rssAfterMiB} MiB`);
 
-    const metrics = await fetch(`${server.url}/metrics`).then((response) => response.text());
+    // Wait for the gauges themselves (a request cut at the end can still lease and give back a sequence).
+    let metrics = "";
+    await untilAsync(async () => {
+        metrics = await fetch(`${server.url}/metrics`).then((response) => response.text());
+        return metricValue(metrics, "chat_worker_running_sequences") === 0 && metricValue(metrics, "chat_worker_queue_depth") === 0;
+    }, 5000, "the gauges back to 0").catch(() => undefined);
     assert.equal(metricValue(metrics, "chat_worker_running_sequences"), 0);
     assert.equal(metricValue(metrics, "chat_worker_queue_depth"), 0);
     const after = await postJson(`${server.url}/chat`, {message: "after the load", max_tokens: 2});

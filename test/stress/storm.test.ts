@@ -1,7 +1,7 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import {startTestWorker, until, type TestWorker} from "../helpers/testWorker.js";
+import {startTestWorker, until, untilAsync, type TestWorker} from "../helpers/testWorker.js";
 import {postJson} from "../helpers/http.js";
 import {metricValue, ONE_THREAD} from "../helpers/opsHelpers.js";
 import {getJson} from "../helpers/http.js";
@@ -43,7 +43,13 @@ async function assertDrained(label: string): Promise<void> {
     await until(() => scheduler.running === 0 && scheduler.queued === 0 && lifecycle.waiting === 0, 1000,
         `${label}: running and queued back to 0 within a second`);
     const drainMs = performance.now() - dropped;
-    const metrics = await fetch(`${server.url}/metrics`).then((response) => response.text());
+    // A request dropped right after its body was sent can still lease a sequence after the check
+    // above (and give it back at once): wait for the gauges themselves, as a scraper would see them.
+    let metrics = "";
+    await untilAsync(async () => {
+        metrics = await fetch(`${server.url}/metrics`).then((response) => response.text());
+        return metricValue(metrics, "chat_worker_running_sequences") === 0 && metricValue(metrics, "chat_worker_queue_depth") === 0;
+    }, 1000, `${label}: the gauges back to 0 within a second`).catch(() => undefined);
     assert.equal(metricValue(metrics, "chat_worker_running_sequences"), 0, `${label}: running gauge`);
     assert.equal(metricValue(metrics, "chat_worker_queue_depth"), 0, `${label}: queue gauge`);
     const status = await getJson(`${server.url}/memory/status`);

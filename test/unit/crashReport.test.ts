@@ -26,6 +26,9 @@ test("crashReport: the code and cause of each kind of exit, while loading and wh
         [exit("SIGKILL", null, "memory"), true, "load_failed", "memory"],
         [exit("SIGKILL", null, "load_timeout"), true, "load_failed", "load_timeout"],
         [exit("SIGKILL", null, "download_stalled"), true, "download_failed", "download_stalled"],
+        // Stuck, not broken (runnerLiveness.ts): restarted, the file never blamed.
+        [exit("SIGKILL", null, "unresponsive"), false, "runner_crashed", "unresponsive"],
+        [exit("SIGKILL", null, "step_timeout"), false, "runner_crashed", "step_timeout"],
         [exit("SIGKILL", null, "stop_timeout", true), false, "runner_crashed", "SIGKILL"],
         [exit(null, 0, null, true), false, null, null],
         [exit("SIGKILL", null, "shutdown", true), true, null, null]

@@ -40,6 +40,7 @@ export function healthBody(report: HealthReport, discovery: {capabilities: Capab
         gpu_utilization: report.gpuUtilization,
         memory_usage: gib(report.memory.modelBytes),
         memory_kind: report.memory.memoryKind,
+        snapshot_age_seconds: report.memory.ageSeconds ?? null,
         active_jobs: report.running + report.queued,
         running_jobs: report.running,
         queued_jobs: report.queued,
@@ -231,6 +232,7 @@ export function modelInfoBody(info: ModelInfo, engine: EngineStatus, memory: Mem
         model_size_gb: gib(info.weightsBytes),
         cuda_available: info.gpu == null ? null : info.gpu === "cuda",
         gpu_name: memory.deviceName,
+        snapshot_age_seconds: memory.ageSeconds ?? null,
         // The original answered 404 {"error": "Model not loaded"}; we answer 200 and keep the field for clients that test for it.
         ...(engine.state === "ready" ? {} : {error: MODEL_NOT_LOADED})
     };

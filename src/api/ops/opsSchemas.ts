@@ -31,6 +31,8 @@ export const healthStatsSchema = Type.Object({
     startup_time: Type.Number({description: "Unix time (seconds) the worker started"})
 });
 
+const SNAPSHOT_AGE = "seconds since the model runner measured the memory and device figures (it does after each heartbeat, and /health never waits on it); null when measured for this answer or nothing runs";
+
 export const healthResponseSchema = Type.Object({
     status: Type.Union(HEALTH_STATES.map((value) => Type.Literal(value))),
     reason: Nullable(Type.String()),
@@ -41,6 +43,7 @@ export const healthResponseSchema = Type.Object({
     gpu_utilization: Nullable(Type.Number({description: "percent, from nvidia-smi"})),
     memory_usage: Nullable(Type.Number({description: "GiB the model and its context occupy on their device"})),
     memory_kind: Nullable(Type.Union([Type.Literal("vram"), Type.Literal("ram")])),
+    snapshot_age_seconds: Nullable(Type.Number({description: SNAPSHOT_AGE})),
     active_jobs: Type.Integer({description: "running_jobs + queued_jobs"}),
     running_jobs: Type.Integer(),
     queued_jobs: Type.Integer(),
@@ -167,6 +170,7 @@ const modelInfoFields = {
     model_size_gb: Nullable(Type.Number({description: "GiB of the weights (tensor data)"})),
     cuda_available: Nullable(Type.Boolean({description: "the llama.cpp backend in use is CUDA"})),
     gpu_name: Nullable(Type.String()),
+    snapshot_age_seconds: Nullable(Type.Number({description: SNAPSHOT_AGE})),
     error: Type.Optional(Type.Literal(MODEL_NOT_LOADED, {description: "present only while no model is loaded, as the original's 404 body had it"}))
 };
 export const modelInfoItemSchema = Type.Object({name: Type.String(), ...modelInfoFields});

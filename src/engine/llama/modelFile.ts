@@ -45,13 +45,15 @@ export async function readModelFacts(llama: Llama, files: readonly string[], set
             throw new LoadFailure("model_file_not_found", `${setting} is not a regular file; set it to a GGUF file`);
         sizes.push(stat.size);
     }
+    if (sizes[0] === 0)
+        throw new LoadFailure("model_invalid", `the model file (${setting}) is empty (0 bytes): not a valid GGUF model`);
     let insights: GgufInsights;
     try {
         // A first shard's path makes node-llama-cpp read every shard and splice their tensors.
         const fileInfo = await readGgufFileInfo(files[0], {readTensorInfo: true, sourceType: "filesystem", logWarnings: false});
         insights = await GgufInsights.from(fileInfo, llama);
     } catch (err) {
-        throw new LoadFailure("model_invalid", `the model file (${setting}) is not a valid GGUF model: ${(err as Error).message}`);
+        throw new LoadFailure("model_invalid", `the model file (${setting}) is not a valid GGUF model: ${printable((err as Error).message)}`);
     }
     const info = insights.ggufFileInfo;
     if (info.splicedParts !== files.length)
@@ -124,8 +126,8 @@ function quantizationName(fileType: number | undefined, dominant: GgmlType | und
  */
 export function classifyLoadError(err: unknown, modelPath: string | null, setting: ModelSetting = "MODEL_PATH"): LoadFailure {
     if (err instanceof LoadFailure)
-        return new LoadFailure(err.code, withoutPath(err.message, modelPath, setting));
-    const message = withoutPath(err instanceof Error ? err.message : String(err), modelPath, setting);
+        return new LoadFailure(err.code, printable(withoutPath(err.message, modelPath, setting)));
+    const message = printable(withoutPath(err instanceof Error ? err.message : String(err), modelPath, setting));
     if (err instanceof InsufficientMemoryError || /not enough (v)?ram|insufficient memory|out of memory/i.test(message))
         return new LoadFailure("insufficient_memory", `not enough memory to load the model: ${message}`);
     if (/magic|gguf|invalid|failed to load model/i.test(message))
@@ -145,6 +147,15 @@ export function filesSize(files: readonly string[] | null): number | null {
         }
     }
     return total;
+}
+
+/**
+ * `text` with its control characters written as `\xNN` escapes: node-llama-cpp quotes the bytes
+ * it read ("got \"\u0000\u0000\u0000\u0000\"" for an empty file), and the reason reaches
+ * /health, 503 bodies and logs.
+ */
+export function printable(text: string): string {
+    return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** `text` with the model's path (as given and absolute) written as its setting's name, and other absolute paths as <path>. */

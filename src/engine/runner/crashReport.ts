@@ -25,6 +25,13 @@ export function crashReport(exit: RunnerExit, whileLoading: boolean, loadTimeout
     if (exit.killedFor === "load_timeout")
         return {cause: "load_timeout", code: "load_failed", whileLoading,
             reason: `the model did not finish loading within LOAD_TIMEOUT_SECONDS (${loadTimeoutSeconds} s); the runner was killed`};
+    // Stuck, not broken: restarted like a crash while serving (a load is never judged by these: runnerLiveness.ts).
+    if (exit.killedFor === "unresponsive")
+        return {cause: "unresponsive", code: "runner_crashed", whileLoading,
+            reason: "the model runner stopped answering (RUNNER_HEARTBEAT_TIMEOUT_SECONDS) and was killed"};
+    if (exit.killedFor === "step_timeout")
+        return {cause: "step_timeout", code: "runner_crashed", whileLoading,
+            reason: "a generation made no progress for GENERATION_STEP_TIMEOUT_SECONDS (a decode or grammar step that does not end); the model runner was killed"};
     const how = exit.signal != null ? exit.signal : `exit code ${exit.code}`;
     const cause = exit.signal ?? `exit_${exit.code}`;
     if (!whileLoading)

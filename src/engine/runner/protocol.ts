@@ -33,7 +33,6 @@ export interface RunnerCalls {
     /** Finds (or downloads) the model's files; settles like `load`, the status saying how it went. */
     fetchModel: {args: []; result: void};
     load: {args: []; result: void};
-    memory: {args: []; result: MemoryReport};
     render: {args: [ChatMessage[], ToolSet | null]; result: RenderedPrompt};
     /** Fits the prompt to the context in the runner (promptFit.ts): one round trip, and the tokens stay there. */
     prepare: {args: [ChatInput | RawInput, number, ToolSet | null]; result: PreparedPrompt};
@@ -50,6 +49,8 @@ export type ParentMessage =
     /** The engine's GenerateRequest, less what stays in the parent (the signal and its reason: "abort" says it). */
     | {type: "generate"; id: number; request: Omit<GenerateRequest, "signal" | "abortReason">}
     | {type: "abort"; id: number; reason: FinishReason}
+    /** The heartbeat (runnerLiveness.ts): answered at once by a pong with the same `seq`. */
+    | {type: "ping"; seq: number}
     | {type: "close"};
 
 /** A WorkerError (or anything thrown) as it crosses the process boundary. */
@@ -74,6 +75,10 @@ export interface RunnerState {
 
 export type RunnerMessage =
     | {type: "ready"}
+    /** A ping's answer; `stalledMs`: how long the running generations have made no progress (null: none runs). */
+    | {type: "pong"; seq: number; stalledMs: number | null}
+    /** The device's memory as the runner last measured it (after each ping, and before a load answers): the parent keeps it. */
+    | {type: "memory"; report: MemoryReport}
     | {type: "state"; state: RunnerState}
     | {type: "result"; id: number; value: unknown}
     | {type: "error"; id: number; error: WireError}

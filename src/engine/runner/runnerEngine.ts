@@ -1,4 +1,3 @@
-import os from "node:os";
 import {ModelNotReadyError, WorkerError} from "../../errors.js";
 import {
     unloadedStatus, type CacheEvent, type ChatInput, type ChatMessage, type Engine, type EngineExit, type EngineLogger,
@@ -10,9 +9,11 @@ import type {StateDiscardReason} from "../llama/stateStore.js";
 import {modelDisplayName} from "../../config/modelSource.js";
 import type {RunnerCall, RunnerCalls, RunnerMessage, RunnerSettings, RunnerState} from "./protocol.js";
 import {RunnerProcess, type RunnerExit} from "./runnerProcess.js";
+import {LIVENESS_KILLS} from "./runnerLiveness.js";
 import {fromWire} from "./wireErrors.js";
 import {GenerationChannel} from "./generationChannel.js";
 import {crashReport, startFailure} from "./crashReport.js";
+import {idleMemory} from "./idleMemory.js";
 
 export interface RunnerEngineOptions {
     settings: RunnerSettings;
@@ -22,6 +23,10 @@ export interface RunnerEngineOptions {
     loadTimeoutSeconds: number;
     /** A model download that receives no data for this long is stopped with its runner (DOWNLOAD_STALL_SECONDS). */
     downloadStallSeconds: number;
+    /** A runner that answers no heartbeat for this long is killed and restarted (RUNNER_HEARTBEAT_TIMEOUT_SECONDS, runnerLiveness.ts). */
+    heartbeatTimeoutSeconds: number;
+    /** A generation that makes no progress for this long gets its runner killed and restarted (GENERATION_STEP_TIMEOUT_SECONDS). */
+    stepTimeoutSeconds: number;
     /** LOG_PROMPTS: log what the runner writes on stdout/stderr as it is (it may quote client text). */
     logPrompts: boolean;
     /** The runner's module; default runnerMain beside this file (see WorkerOptions.runnerEntry). */
@@ -38,6 +43,7 @@ const GIB = 1024 ** 3;
 /** A runner that asked for no estimate yet (reading the file's header) gets this much memory. */
 const HEADER_MEMORY_LIMIT = 2 * GIB;
 const STOP_GRACE_MS = 10_000;
+const HEARTBEAT_INTERVAL_MS = 1000;
 
 /**
  * The embedded engine, run in a supervised child process (runnerMain.ts): the HTTP process keeps
@@ -58,6 +64,8 @@ export class RunnerEngine implements Engine {
     /** The runner's last report; its status is set to unloaded when the runner ends, its model facts are kept. */
     private reported: RunnerState | null = null;
     private slotViews: SlotView[] = [];
+    /** The runner's last memory measurement and when it arrived: /health never waits on the runner. */
+    private memorySnapshot: {report: MemoryReport; at: number} | null = null;
     private readonly calls = new Map<number, {resolve(value: unknown): void; reject(err: unknown): void}>();
     private readonly generations = new Map<number, GenerationChannel>();
     private readonly exitListeners: Array<(exit: EngineExit) => void> = [];
@@ -193,11 +201,20 @@ export class RunnerEngine implements Engine {
         }, this.options.entry);
         this.runner = runner;
         runner.send({type: "init", settings: this.options.settings});
+        const {heartbeatTimeoutSeconds, stepTimeoutSeconds} = this.options;
+        runner.watchLiveness({
+            intervalMs: HEARTBEAT_INTERVAL_MS, timeoutMs: heartbeatTimeoutSeconds * 1000, stepTimeoutMs: stepTimeoutSeconds * 1000,
+            paused: () => this.loading != null
+        }, (verdict, facts) => this.logger.error({verdict, stalledSeconds: facts.stalledMs != null ? Math.round(facts.stalledMs) / 1000 : null,
+            heartbeatTimeoutSeconds, stepTimeoutSeconds}, LIVENESS_KILLS[verdict]));
         return runner;
     }
 
     private receive(message: RunnerMessage): void {
         switch (message.type) {
+            case "memory":
+                this.memorySnapshot = {report: message.report, at: performance.now()};
+                break;
             case "state":
                 this.reported = message.state;
                 if (message.state.info.gpu != null) this.lastBackend = message.state.info.gpu;
@@ -245,6 +262,7 @@ export class RunnerEngine implements Engine {
         if (this.runner !== runner) return;
         this.runner = null;
         this.slotViews = [];
+        this.memorySnapshot = null;
         if (this.reported != null) this.reported = {...this.reported, status: unloadedStatus()};
         const crash = this.closed ? null : crashReport(exit, this.loading != null, this.options.loadTimeoutSeconds);
         if (crash != null) {
@@ -333,19 +351,12 @@ export class RunnerEngine implements Engine {
         }
     }
 
+    /** The runner's last measurement (taken after each heartbeat), with its age: never a call that a stuck runner could hold. */
     async memory(): Promise<MemoryReport> {
-        if (this.runner != null && this.status().state !== "failed")
-            return await this.call("memory", []).catch(() => this.idleMemory());
-        return this.idleMemory();
-    }
-
-    /** With no runner the model holds nothing; on the CPU the RAM figures are still known. */
-    private idleMemory(): MemoryReport {
-        if (this.lastBackend !== "cpu")
-            return {deviceType: "unknown", device: null, deviceName: null, memoryKind: null, totalBytes: null, usedBytes: null, freeBytes: null, modelBytes: null};
-        const total = os.totalmem();
-        const free = os.freemem();
-        return {deviceType: "cpu", device: "cpu", deviceName: null, memoryKind: "ram", totalBytes: total, usedBytes: total - free, freeBytes: free, modelBytes: 0};
+        const snapshot = this.memorySnapshot;
+        if (this.runner != null && snapshot != null && this.status().state !== "failed")
+            return {...snapshot.report, ageSeconds: Math.round(performance.now() - snapshot.at) / 1000};
+        return idleMemory(this.lastBackend);
     }
 
     /**

@@ -9,6 +9,7 @@ import {LlamaEngine} from "../llama/llamaEngine.js";
 import type {FinishReason, GenerationEvent} from "../types.js";
 import type {ParentMessage, RunnerCall, RunnerMessage, RunnerSettings} from "./protocol.js";
 import {toWire} from "./wireErrors.js";
+import {dieWithParent} from "./parentWatch.js";
 
 const send = (message: RunnerMessage) => {
     process.send?.(message);
@@ -20,8 +21,26 @@ let pending: Array<{id: number; event: GenerationEvent}> = [];
 let flushScheduled = false;
 let lastState = "";
 let stateTimer: NodeJS.Timeout | null = null;
+/** Generations running, and when the last of them (or an evaluation batch) progressed: the step watchdog's facts (runnerLiveness.ts). */
+let running = 0;
+let lastProgress = performance.now();
+let memoryRefresh: Promise<void> | null = null;
+
+const progressed = () => {
+    lastProgress = performance.now();
+};
+
+/** Measures the device's memory and sends it (one measurement at a time); the parent answers /health from the last one. */
+function refreshMemory(): Promise<void> {
+    if (engine == null) return Promise.resolve();
+    memoryRefresh ??= engine.memory().then((report) => send({type: "memory", report}), () => undefined).finally(() => {
+        memoryRefresh = null;
+    });
+    return memoryRefresh;
+}
 
 function queueEvent(id: number, event: GenerationEvent): void {
+    progressed();
     pending.push({id, event});
     if (flushScheduled) return;
     flushScheduled = true;
@@ -70,6 +89,7 @@ function init(settings: RunnerSettings): void {
         onCache: (event) => send({type: "cache", event}),
         onStateDiscarded: (reason) => send({type: "discard", reason}),
         onBatch: (tokens, sequences) => {
+            progressed();
             const key = `${tokens}:${sequences}`;
             batchCounts.set(key, (batchCounts.get(key) ?? 0) + 1);
         }
@@ -85,8 +105,12 @@ async function call(id: number, method: RunnerCall, args: unknown[]): Promise<vo
         let value: unknown;
         switch (method) {
             case "fetchModel": value = await engine.fetch(); break;
-            case "load": value = await engine.load(); break;
-            case "memory": value = await engine.memory(); break;
+            case "load":
+                value = await engine.load();
+                // The loaded model's figures reach the parent before the load's answer (a measurement under way predates it).
+                await memoryRefresh;
+                await refreshMemory();
+                break;
             case "render": value = await engine.render(...(args as Parameters<LlamaEngine["render"]>)); break;
             case "renderRaw": value = await engine.renderRaw(args[0] as string); break;
             case "prepare": value = await engine.prepare(...(args as Parameters<LlamaEngine["prepare"]>)); break;
@@ -106,6 +130,7 @@ async function generate(message: Extract<ParentMessage, {type: "generate"}>): Pr
     const controller = new AbortController();
     const entry = {controller, reason: "abort" as FinishReason};
     aborts.set(message.id, entry);
+    if (running++ === 0) progressed();
     try {
         if (engine == null) throw new Error("the runner was not initialised");
         for await (const event of engine.generate({...message.request, signal: controller.signal, abortReason: () => entry.reason}))
@@ -115,6 +140,7 @@ async function generate(message: Extract<ParentMessage, {type: "generate"}>): Pr
         flushEvents();
         send({type: "generateError", id: message.id, error: toWire(err)});
     } finally {
+        running--;
         aborts.delete(message.id);
         reportSlot(message.request.slot);
     }
@@ -139,11 +165,18 @@ process.on("message", (message: ParentMessage) => {
             }
             break;
         }
+        case "ping":
+            send({type: "pong", seq: message.seq, stalledMs: running > 0 ? performance.now() - lastProgress : null});
+            void refreshMemory();
+            break;
         case "close": void close(); break;
     }
 });
-// Without its parent the runner has no purpose (and must not hold a GPU).
-process.on("disconnect", () => process.exit(0));
+// Without its parent the runner has no purpose (and must not hold a GPU). Not process.exit():
+// it waits for the libuv pool, where a wedged native step never returns.
+process.on("disconnect", () => process.kill(process.pid, "SIGKILL"));
+// The same when this thread is blocked and never hears the disconnect.
+dieWithParent();
 // Signals are the parent's business: it asks with "close" and kills when it must.
 process.on("SIGINT", () => undefined);
 process.on("SIGTERM", () => void close());

@@ -4,6 +4,7 @@ import {fileURLToPath} from "node:url";
 import {fork, type ChildProcess} from "node:child_process";
 import type {EngineLogger} from "../types.js";
 import type {ParentMessage, RunnerMessage} from "./protocol.js";
+import {Liveness, type LivenessFacts, type LivenessOptions, type LivenessVerdict} from "./runnerLiveness.js";
 
 /** How the runner process ended, as the supervisor reports it. */
 export interface RunnerExit {
@@ -51,6 +52,7 @@ export class RunnerProcess {
     private killedFor: string | null = null;
     private requested = false;
     private memoryTimer: NodeJS.Timeout | null = null;
+    private liveness: Liveness | null = null;
     /** Set once the ready handshake arrived: an exit before it rejects `start` instead of reaching `onExit`. */
     private started = false;
 
@@ -59,6 +61,7 @@ export class RunnerProcess {
         this.exited = new Promise((resolve) => {
             child.once("exit", (code, signal) => {
                 this.stopWatchingMemory();
+                this.liveness?.stop();
                 const exit = {code, signal, killedFor: this.killedFor, requested: this.requested};
                 if (this.started) onExit(this, exit);
                 resolve(exit);
@@ -92,11 +95,13 @@ export class RunnerProcess {
         });
         let ready!: () => void;
         const isReady = new Promise<void>((resolve) => ready = resolve);
+        // Assigned before any message can arrive (the next turn of the event loop at the earliest).
+        const runner = new RunnerProcess(child, logger, handlers.onExit, verbatim);
         child.on("message", (message: RunnerMessage) => {
             if (message.type === "ready") ready();
+            else if (message.type === "pong") runner.liveness?.pong(message.seq, message.stalledMs);
             else handlers.onMessage(message);
         });
-        const runner = new RunnerProcess(child, logger, handlers.onExit, verbatim);
         child.on("error", (err) => logger.error({error: err.message}, "model runner process error"));
         const exitedEarly = runner.exited.then((exit) => {
             throw new Error(`the model runner exited before it was ready (${exit.signal ?? `code ${exit.code}`})`);
@@ -139,6 +144,18 @@ export class RunnerProcess {
             return exit;
         }
         return this.exited;
+    }
+
+    /**
+     * Pings the runner every `intervalMs` and kills it (SIGKILL, killed for "unresponsive" or
+     * "step_timeout") when runnerLiveness.ts says it is stuck; `onKill` hears why first.
+     */
+    watchLiveness(options: LivenessOptions, onKill: (verdict: Exclude<LivenessVerdict, null>, facts: LivenessFacts) => void): void {
+        this.liveness?.stop();
+        this.liveness = new Liveness(options, (seq) => this.send({type: "ping", seq}), (verdict, facts) => {
+            onKill(verdict, facts);
+            this.kill(verdict);
+        });
     }
 
     /** Samples the process's anonymous memory every 250 ms and kills it past `limitBytes()` (null: no limit now). */
