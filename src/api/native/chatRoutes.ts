@@ -11,7 +11,7 @@ import {logprobEntries} from "../../http/logprobEntries.js";
 import {disconnectSignal, SseStream, streamOrThrow, wantsStream, type StreamErrorEncoding} from "../../http/sse.js";
 import {nativeErrorBody} from "../../http/errorHandler.js";
 import {chatInput, chatResponse, systemPromptUsed} from "./nativeChat.js";
-import {callerModelInfo, chatShape, messagesChatResponse, messagesInput, systemMessage} from "./callerShapeAdapter.js";
+import {callerModelInfo, chatShape, messagesChatResponse, messagesInput, systemMessage} from "./messagesShapeAdapter.js";
 
 /** A failure after the stream opened: an `error` event with the native envelope. */
 const STREAM_ERRORS: StreamErrorEncoding = {event: "error", body: nativeErrorBody, logMessage: "chat stream failed"};
@@ -109,10 +109,10 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
                 : "Rendering is the upstream's: it applies its own chat template to messages_built and exposes no " +
                   "template endpoint (POST /apply-template or /tokenize), so the exact prompt and its token count are not known here.",
             history_truncated: prepared.historyDropped,
-            // Without a system message nothing may appear in the system slot that the caller did not send.
+            // Without a system message nothing may appear in the system message that the caller did not send.
             no_override_detected: used == null
                 ? prepared.prompt.messages.every((message) => message.role !== "system")
-                : received === used && await chat.systemPromptInSlot(prepared.prompt, used, model),
+                : received === used && await chat.systemPromptInTemplate(prepared.prompt, used, model),
             pure_inference_mode: true
         };
     });

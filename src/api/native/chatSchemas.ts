@@ -1,7 +1,7 @@
 import {Type, type Static} from "@sinclair/typebox";
 import {Nullable, StringEnum, type GenerationLimits} from "../../http/schemaTypes.js";
 import {logprobEntrySchema, MAX_TOP_LOGPROBS} from "../../http/logprobEntries.js";
-import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./callerShape.js";
+import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./messagesShape.js";
 
 /**
  * Wire types of the worker's native API (the original worker's contract in shared/spec).

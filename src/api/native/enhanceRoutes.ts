@@ -11,7 +11,7 @@ import {
 import {samplingParams} from "../../service/requestShaping.js";
 import {disconnectSignal} from "../../http/sse.js";
 import {retryHeaders, toProblem} from "../../http/errorMapping.js";
-import {callerModelInfo, enhanceShape, messagesEnhanceResponse, messagesInput, type MessagesEnhanceBody} from "./callerShapeAdapter.js";
+import {callerModelInfo, enhanceShape, messagesEnhanceResponse, messagesInput, type MessagesEnhanceBody} from "./messagesShapeAdapter.js";
 import {enhanceFailure, enhancementInfo, enhanceResponse, enhanceSampling} from "./nativeEnhance.js";
 
 export interface EnhanceRouteDeps {

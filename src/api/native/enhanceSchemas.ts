@@ -1,7 +1,7 @@
 import {Type, type Static} from "@sinclair/typebox";
 import {FINISH_REASONS, chatUsageSchema} from "./chatSchemas.js";
 import {StringEnum} from "../../http/schemaTypes.js";
-import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./callerShape.js";
+import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./messagesShape.js";
 
 /**
  * Wire types of /enhance, /enhance/legacy and /enhancement/info (the original worker's contract in

@@ -6,20 +6,20 @@ import {ContextOverflowError, LoadFailure, ModelNotReadyError, WorkerError} from
 import {
     unloadedStatus, type CacheEvent, type ChatInput, type ChatMessage, type Engine, type EngineLogger, type EngineStatus,
     type GenerateRequest, type GenerationEvent, type MemoryReport, type ModelInfo, type PreparedPrompt, type RawInput,
-    type RenderedPrompt, type SlotHint, type ToolSet
+    type RenderedPrompt, type SequenceHint, type ToolSet
 } from "../types.js";
 import {GrammarCache} from "./grammarCache.js";
 import {checkLogitBias, generateTokens, type GenerationOutcome} from "./generation.js";
 import {MIN_EVALUATED_TOKENS} from "./determinism.js";
 import {StateStore, type StateDiscardReason} from "./stateStore.js";
-import {pickSlot, prefixDigest, type SlotView} from "./slotAffinity.js";
+import {pickSequence, prefixDigest, type SequenceView} from "./sequenceAffinity.js";
 import {PreparedPrompts} from "./preparedPrompts.js";
 import {renderPrompt, renderRawPrompt} from "./promptRender.js";
 import {openContext, type ModelContext} from "./contextSetup.js";
 import {PlainChatWrapper} from "./plainChatWrapper.js";
 import {toolPlan} from "./toolPlan.js";
 import {holdPrompt, PromptGroups, type Exclusive} from "./promptSharing.js";
-import type {SlotRecord} from "./prefixReuse.js";
+import type {SequenceRecord} from "./prefixReuse.js";
 import {settleReply} from "./replySettle.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {classifyLoadError, filesSize, readModelFacts, type ModelFacts} from "./modelFile.js";
@@ -34,7 +34,7 @@ interface Loaded extends ModelContext {
     loadTimeSeconds: number;
     /** Spilled sequence states of this exact model, or null when STATE_CACHE_MAX_BYTES is 0. */
     store: StateStore | null;
-    slots: SlotRecord[];
+    records: SequenceRecord[];
 }
 
 type EngineSettings = Pick<Config,
@@ -53,10 +53,10 @@ export interface LlamaEngineHooks {
 /**
  * The embedded engine: one llama.cpp model and one context with `parallel` sequences. The
  * context batches the evaluation of all its sequences by itself; we only hand each generation the
- * sequence (slot) that the scheduler leased to it.
+ * sequence that the scheduler leased to it.
  */
 export class LlamaEngine implements Engine {
-    readonly slots: number;
+    readonly sequences: number;
     readonly contextSize: number;
     /**
      * The llama.cpp backend outlives unloads: a reload skips the backend start (about a second),
@@ -83,7 +83,7 @@ export class LlamaEngine implements Engine {
         private readonly logger: EngineLogger,
         private readonly hooks: LlamaEngineHooks = {}
     ) {
-        this.slots = settings.parallel;
+        this.sequences = settings.parallel;
         this.contextSize = settings.contextSize;
         const {model, modelsDir: directory, hfToken: token, hfEndpoint: endpoint} = settings;
         this.modelFiles = new ModelFilesFinder(model, {directory, token, endpoint}, logger, (download) => {
@@ -176,7 +176,7 @@ export class LlamaEngine implements Engine {
             this.loaded = {
                 model, ...opened,
                 grammars: new GrammarCache(llama), loadTimeSeconds, store,
-                slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY, settling: null}))
+                records: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY, settling: null}))
             };
             this.state = {state: "ready", reason: null, loadProgress: null, code: null};
             this.logger.info({
@@ -239,7 +239,7 @@ export class LlamaEngine implements Engine {
             quantization: facts?.quantization ?? null,
             trainedContextSize: facts?.trainContextSize ?? null,
             contextSize: this.contextSize,
-            parallel: this.slots,
+            parallel: this.sequences,
             threads: llama != null ? llama.maxThreads : null,
             gpu: llama == null ? null : llama.gpu === false ? "cpu" : llama.gpu,
             gpuLayers: loaded?.model.gpuLayers ?? null,
@@ -295,33 +295,33 @@ export class LlamaEngine implements Engine {
         return {maxTokenChars: this.facts?.maxTokenChars ?? null, expectedRamBytes: this.expectedRamBytes};
     }
 
-    /** What each sequence holds, for a slot picker that runs in another process. */
-    slotViews(): SlotView[] {
+    /** What each sequence holds, for a sequence picker that runs in another process. */
+    sequenceViews(): SequenceView[] {
         const loaded = this.loaded;
         if (loaded == null) return [];
-        return loaded.sequences.map((sequence, slot) => ({
-            slot, held: prefixDigest(sequence.contextTokens), conversationId: loaded.slots[slot].conversationId, lastUsed: loaded.slots[slot].lastUsed
+        return loaded.sequences.map((contextSequence, sequence) => ({
+            sequence, held: prefixDigest(contextSequence.contextTokens), conversationId: loaded.records[sequence].conversationId, lastUsed: loaded.records[sequence].lastUsed
         }));
     }
 
     /**
-     * Chooses among free slots the one holding the longest prefix of `prompt` (conversation
+     * Chooses among free sequences the one holding the longest prefix of `prompt` (conversation
      * affinity); the scheduler calls it whenever it hands out a sequence.
      */
-    pickSlot(free: readonly number[], {prompt, conversationId}: SlotHint): number {
+    pickSequence(free: readonly number[], {prompt, conversationId}: SequenceHint): number {
         const loaded = this.loaded;
         if (loaded == null)
             return free[0];
-        const views = this.slotViews();
+        const views = this.sequenceViews();
         const digest = prompt == null ? null : prompt.prefix ?? prefixDigest(this.tokensOf(loaded, prompt));
-        return pickSlot(free.map((slot) => views[slot]), digest, conversationId);
+        return pickSequence(free.map((sequence) => views[sequence]), digest, conversationId);
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
         const loaded = this.requireLoaded();
-        const sequence = loaded.sequences[request.slot];
+        const sequence = loaded.sequences[request.sequence];
         if (sequence == null)
-            throw new WorkerError("internal", "bad_slot", `no sequence ${request.slot}`);
+            throw new WorkerError("internal", "bad_sequence", `no sequence ${request.sequence}`);
         const {params} = request;
         const tokens = this.tokensOf(loaded, request.prompt);
         if (tokens.length + params.maxTokens > this.contextSize)
@@ -336,7 +336,7 @@ export class LlamaEngine implements Engine {
         const conversationId = request.conversationId ?? null;
         // Erasing, saving and restoring take the context's lock, which busy token loops never let go of.
         const exclusive: Exclusive = (work) => loaded.gate.exclusive(work);
-        const record = loaded.slots[request.slot];
+        const record = loaded.records[request.sequence];
         const renderHistory = (messages: ChatMessage[]) => renderPrompt(loaded, messages, false).tokens;
         await record.settling;
         const reuse = await holdPrompt({

@@ -1,13 +1,13 @@
 import type {LlamaContextSequence, Token} from "node-llama-cpp";
 import type {CacheEvent, ChatMessage} from "../types.js";
 import type {StateStore} from "./stateStore.js";
-import {commonPrefixLength} from "./slotAffinity.js";
+import {commonPrefixLength} from "./sequenceAffinity.js";
 
 /** Below this many tokens a sequence's content is not worth a file, and a prefix is not worth routing for. */
 const MIN_STATE_TOKENS = 32;
 
 /** What the engine remembers about a sequence between leases. */
-export interface SlotRecord {
+export interface SequenceRecord {
     conversationId: string | null;
     lastUsed: number;
     /** The last exchange, to work out which held tokens the conversation's next turn will reuse. */
@@ -23,7 +23,7 @@ export interface SlotRecord {
 
 export interface ReuseTarget {
     sequence: LlamaContextSequence;
-    record: SlotRecord;
+    record: SequenceRecord;
     /** Spilled states of this model, or null when spilling is off. */
     store: StateStore | null;
     /** PREFIX_CACHE: false evaluates every prompt from scratch. */

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {randomUUID} from "node:crypto";
 import type {EngineLogger} from "../types.js";
-import {commonPrefixLength} from "./slotAffinity.js";
+import {commonPrefixLength} from "./sequenceAffinity.js";
 import {hashFile, hashOpenFile} from "./fileHash.js";
 import {UnexpectedFile, openRegularFile, readRegularTextFile} from "./regularFile.js";
 

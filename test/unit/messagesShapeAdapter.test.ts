@@ -2,7 +2,7 @@ import {test} from "node:test";
 import assert from "node:assert/strict";
 import {
     callerModelInfo, chatShape, enhanceShape, messagesChatResponse, messagesEnhanceResponse, messagesInput, systemMessage, type CallerMessage
-} from "../../src/api/native/callerShapeAdapter.js";
+} from "../../src/api/native/messagesShapeAdapter.js";
 import {WorkerError} from "../../src/errors.js";
 import type {ChatRequestBody} from "../../src/api/native/chatSchemas.js";
 import type {EnhanceRequestBody} from "../../src/api/native/enhanceSchemas.js";

@@ -5,13 +5,13 @@ import {toChatInput} from "../../service/requestShaping.js";
 import {round} from "../../service/rounding.js";
 import {logprobEntries} from "../../http/logprobEntries.js";
 import type {ChatRequestBody, MessagesChatResponseBody} from "./chatSchemas.js";
-import type {CallerModelInfo} from "./callerShape.js";
+import type {CallerModelInfo} from "./messagesShape.js";
 import type {EnhanceRequestBody, MessagesEnhanceResponseBody} from "./enhanceSchemas.js";
 import type {SpecEnhanceBody} from "./nativeEnhance.js";
 import {nativeFinishReason, nativeUsage, type SpecChatBody} from "./nativeChat.js";
 
 /**
- * The later callers' shape (`messages`, see callerShape.ts) of /chat, /generate and
+ * The later callers' shape (`messages`, see messagesShape.ts) of /chat, /generate and
  * /enhance onto the one chat pipeline, and back into the fields those callers read.
  */
 
