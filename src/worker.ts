@@ -77,8 +77,8 @@ async function createEngine(
         ...runnerSettings(config),
         model: source,
         modelName: model.name ?? config.modelName,
-        // Models share the state folder (each writes under its own identity) and split its budget.
-        stateCacheMaxBytes: Math.floor(config.stateCacheMaxBytes / config.models.length)
+        // Models share the conversation cache folder (each writes under its own identity) and split its budget.
+        conversationCacheMaxBytes: Math.floor(config.conversationCacheMaxBytes / config.models.length)
     };
     if (options.inProcessEngine === true) {
         // Imported only here: the HTTP process never loads node-llama-cpp otherwise.

@@ -16,7 +16,7 @@ const record = (overrides: Partial<SequenceRecord> = {}): SequenceRecord =>
 function target(sequence: FakeSequence, overrides: {store?: StateStore | null; record?: SequenceRecord; minEvaluated?: number} = {}) {
     return {
         sequence: sequence as unknown as LlamaContextSequence, record: overrides.record ?? record(), store: overrides.store ?? null,
-        prefixCache: true, minEvaluated: overrides.minEvaluated ?? 1, renderHistory: () => [] as Token[]
+        conversationCache: true, minEvaluated: overrides.minEvaluated ?? 1, renderHistory: () => [] as Token[]
     };
 }
 

@@ -36,7 +36,7 @@ const shared = {
     stop: {support: "honoured", note: "a string or up to `MAX_STOP_SEQUENCES` strings; the stop text is not returned"},
     n: {
         support: "honoured",
-        note: "choices decoded in parallel, each on a sequence of its own, up to `MAX_N` and `PARALLEL`; the prompt is evaluated once (with the state cache on)"
+        note: "choices decoded in parallel, each on a sequence of its own, up to `MAX_N` and `PARALLEL`; the prompt is evaluated once (with the conversation cache folder on)"
     },
     stream: {support: "honoured", note: "data-only SSE ending with `[DONE]`; chunks carry their choice's `index`"},
     stream_options: {
@@ -85,8 +85,8 @@ export const CHAT_COMPLETION_FIELDS = {
     service_tier: {support: "metadata", note: "the worker has one tier"},
     safety_identifier: {support: "metadata", note: "accepted, not logged"},
     prompt_cache_key: {support: "metadata", note: "prompts are cached by prefix anyway (see Conversation cache)"},
-    prompt_cache_retention: {support: "metadata", note: "the cache keeps what `STATE_CACHE_MAX_BYTES` allows"},
-    prompt_cache_options: {support: "metadata", note: "the cache keeps what `STATE_CACHE_MAX_BYTES` allows"},
+    prompt_cache_retention: {support: "metadata", note: "the cache keeps what `CONVERSATION_CACHE_MAX_BYTES` allows"},
+    prompt_cache_options: {support: "metadata", note: "the cache keeps what `CONVERSATION_CACHE_MAX_BYTES` allows"},
     audio: {support: "refused", note: "audio output is not supported: the worker generates text"},
     function_call: {support: "refused", note: "deprecated by OpenAI: use tools and tool_choice"},
     functions: {support: "refused", note: "deprecated by OpenAI: use tools"},

@@ -16,7 +16,7 @@ export const capabilitiesSchema = Type.Object({
     sfw_mode: Type.Boolean(),
     models: Type.Array(Type.String(), {description: "the names `model` may take"}),
     model_selection: Type.Boolean({description: "requests pick their model by name (MODELS)"}),
-    conversation_cache: Type.Boolean({description: "a conversation's prompt is reused across turns (PREFIX_CACHE)"})
+    conversation_cache: Type.Boolean({description: "a conversation's prompt is reused across turns (CONVERSATION_CACHE)"})
 });
 export type Capabilities = Static<typeof capabilitiesSchema>;
 

@@ -32,14 +32,14 @@ interface Loaded extends ModelContext {
     model: LlamaModel;
     grammars: GrammarCache;
     loadTimeSeconds: number;
-    /** Spilled sequence states of this exact model, or null when STATE_CACHE_MAX_BYTES is 0. */
+    /** Spilled sequence states of this exact model, or null when CONVERSATION_CACHE_MAX_BYTES is 0. */
     store: StateStore | null;
     records: SequenceRecord[];
 }
 
 type EngineSettings = Pick<Config,
     "modelsDir" | "hfToken" | "hfEndpoint" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "batchFill" |
-    "gpu" | "gpuLayers" | "memoryCheck" | "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes" | "deterministic"> & {model: ModelSource};
+    "gpu" | "gpuLayers" | "memoryCheck" | "conversationCache" | "conversationCacheDir" | "conversationCacheMaxBytes" | "deterministic"> & {model: ModelSource};
 
 export interface LlamaEngineHooks {
     /** Called once per generation with how much of the prompt was reused (metrics). */
@@ -137,7 +137,7 @@ export class LlamaEngine implements Engine {
             const files = await this.modelFiles.find();
             const llama = await this.backend();
             // node-llama-cpp's own version (its package.json is not importable through its exports
-            // map); read before the state-cache identity, which depends on it.
+            // map); read before the conversation cache identity, which depends on it.
             this.nodeLlamaCppVersion ??= await getModuleVersion().catch(() => null);
             const facts = await readModelFacts(llama, files.files, this.settings.model.kind === "file" ? "MODEL_PATH" : "MODEL");
             this.facts = facts;
@@ -162,13 +162,13 @@ export class LlamaEngine implements Engine {
             const opened = await openContext(llama, model, facts, this.settings, (tokens, sequences) => this.hooks.onBatch?.(tokens, sequences));
             const {context, sequences, chatWrapper, deterministic} = opened;
             let store: StateStore | null = null;
-            if (this.settings.prefixCache && this.settings.stateCacheMaxBytes > 0) {
+            if (this.settings.conversationCache && this.settings.conversationCacheMaxBytes > 0) {
                 // States are only loadable into the model (and context layout) that wrote them.
                 const identity = await modelIdentity(files.files, {
                     nodeLlamaCpp: this.nodeLlamaCppVersion, kvKey: context.kvCacheKeyType, kvValue: context.kvCacheValueType,
                     flashAttention: context.flashAttention, gpu: llama.gpu, deterministic
-                }, this.settings.stateCacheDir);
-                store = new StateStore(path.join(this.settings.stateCacheDir, identity), this.settings.stateCacheMaxBytes,
+                }, this.settings.conversationCacheDir);
+                store = new StateStore(path.join(this.settings.conversationCacheDir, identity), this.settings.conversationCacheMaxBytes,
                     this.logger, (reason) => this.hooks.onStateDiscarded?.(reason));
                 await store.open();
             }
@@ -340,7 +340,7 @@ export class LlamaEngine implements Engine {
         const renderHistory = (messages: ChatMessage[]) => renderPrompt(loaded, messages, false).tokens;
         await record.settling;
         const reuse = await holdPrompt({
-            sequence, record, store: loaded.store, prefixCache: this.settings.prefixCache,
+            sequence, record, store: loaded.store, conversationCache: this.settings.conversationCache,
             minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1, renderHistory
         }, tokens, conversationId, request.promptGroup != null ? this.promptGroups.join(request.promptGroup) : null, request.signal, exclusive);
         this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.cached, promptTokens: tokens.length});
@@ -358,7 +358,7 @@ export class LlamaEngine implements Engine {
             // Before the end is told: a consumer may stop reading at the end event, and the next lease waits on `settling`.
             if (event.type === "end") {
                 const exchange = record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
-                if (loaded.deterministic && this.settings.prefixCache && request.prompt.raw !== true)
+                if (loaded.deterministic && this.settings.conversationCache && request.prompt.raw !== true)
                     record.settling = settleReply(sequence, record, renderHistory([...exchange.messages, {role: "assistant", content: exchange.reply}]), exclusive)
                         .catch(() => undefined).finally(() => record.settling = null);
             }

@@ -15,7 +15,7 @@ import type {StateDiscardReason} from "../llama/stateStore.js";
 
 const RUNNER_SETTINGS = [
     "modelsDir", "hfToken", "hfEndpoint", "modelName", "contextSize", "parallel", "threads", "batchSize", "batchFill", "gpu", "gpuLayers",
-    "memoryCheck", "prefixCache", "stateCacheDir", "stateCacheMaxBytes", "deterministic"
+    "memoryCheck", "conversationCache", "conversationCacheDir", "conversationCacheMaxBytes", "deterministic"
 ] as const satisfies ReadonlyArray<keyof Config>;
 
 /** The embedded engine's settings, handed to the runner at start: the worker's, and the one model it serves. */
