@@ -8,7 +8,7 @@ import type {FinishReason, ModelInfo} from "../../src/service/chatService.js";
 import {FakeEngine, streams} from "../helpers/fakeEngine.js";
 import {chatResult, tokenLogprob} from "../helpers/chatResults.js";
 
-/** The native adapters (/chat's spec shape and /enhance): request fields to the pipeline's input, results to the contract's fields. */
+/** The native adapters (/chat's v2.0 shape and /enhance): request fields to the pipeline's input, results to the contract's fields. */
 
 const model = {model_name: "fake", model_loaded: true};
 
