@@ -54,7 +54,9 @@ export const CHAT_COMPLETION_FIELDS = {
     messages: {
         support: "honoured",
         note: "`system`, `developer` (= system), `user`, `assistant` (with `tool_calls`), `tool` (with `tool_call_id`); text content " +
-            "or text parts (other parts are refused); `name` is accepted and not rendered (the chat templates have no place for it)"
+            "or text parts (other parts are refused); `name` is accepted and not rendered (the chat templates have no place for it); " +
+            "an assistant message's output-only fields (`annotations`, `refusal`, `audio`, `reasoning_content`, `function_call: null`), " +
+            "as a conversation replayed from OpenAI carries them, are accepted and not rendered (they describe an earlier answer)"
     },
     ...shared,
     max_completion_tokens: {support: "honoured", note: "the same limit as `max_tokens` (give one, or both equal)"},

@@ -38,8 +38,12 @@ export const openAiMessageSchema = Type.Object({
     name: Type.Optional(Type.String({maxLength: 256})),
     tool_calls: Type.Optional(Nullable(Type.Array(toolCallSchema, {maxItems: 128}))),
     tool_call_id: Type.Optional(Type.String({maxLength: 256})),
+    // What OpenAI returned about an earlier answer (openaiMessages.ts: accepted on assistant
+    // messages, never rendered); typed loosely so a replayed conversation passes as OpenAI sent it.
     refusal: Type.Optional(Nullable(Type.String())),
     audio: Type.Optional(Nullable(Type.Unknown())),
+    annotations: Type.Optional(Nullable(Type.Array(Type.Unknown(), {maxItems: 1024}))),
+    reasoning_content: Type.Optional(Nullable(Type.String())),
     function_call: Type.Optional(Nullable(Type.Unknown()))
 }, closed);
 
