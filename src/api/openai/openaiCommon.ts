@@ -81,8 +81,10 @@ export interface CompletionIdentity {
     id: string;
     created: number;
     model: string;
+    /** The loaded model's fingerprint (ModelInfo.fingerprint), set once a sequence is leased (the model is loaded then). */
+    system_fingerprint: string | null;
 }
 
 export function newCompletionIdentity(model: string, prefix = "chatcmpl"): CompletionIdentity {
-    return {id: `${prefix}-${randomUUID().replace(/-/g, "")}`, created: Math.floor(Date.now() / 1000), model};
+    return {id: `${prefix}-${randomUUID().replace(/-/g, "")}`, created: Math.floor(Date.now() / 1000), model, system_fingerprint: null};
 }

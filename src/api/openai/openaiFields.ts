@@ -22,7 +22,11 @@ export interface FieldRow {
 }
 
 const shared = {
-    model: {support: "metadata", note: "accepted, not checked: the worker serves one model, and responses name it"},
+    model: {
+        support: "honoured",
+        note: "with `MODELS`, selects the served model by name (an unknown name is a 400 listing the served ones); a worker of one model " +
+            "accepts any name and answers with its model; responses name the model that answered"
+    },
     max_tokens: {support: "honoured", note: "up to `MAX_TOKENS_LIMIT`"},
     temperature: {support: "honoured", note: "0..2 (0 is greedy); default 1, as OpenAI"},
     top_p: {support: "honoured", note: "default 1, as OpenAI"},
@@ -101,7 +105,12 @@ export const COMPLETION_FIELDS = {
     },
     ...shared,
     max_tokens: {support: "honoured", note: "default 16, as OpenAI; up to `MAX_TOKENS_LIMIT`"},
-    echo: {support: "honoured", note: "the prompt comes back before the completion; refused together with `logprobs`"},
+    echo: {
+        support: "honoured",
+        note: "the prompt comes back before the completion; refused together with `logprobs`: the prompt's logprobs would need the logits " +
+            "of every prompt token, which the engine does not compute (it evaluates a prompt for its last token only, and restores most " +
+            "prompts from the conversation cache without evaluating them)"
+    },
     logprobs: {support: "honoured", note: "0..5 alternatives, in the legacy shape (`tokens`, `token_logprobs`, `top_logprobs`, `text_offset`)"},
     best_of: {
         support: "refused", note: "choices are not ranked: `best_of` may only equal `n`",

@@ -175,7 +175,7 @@ export const chatCompletionSchema = Type.Object({
     object: Type.Literal("chat.completion"),
     created: Type.Integer(),
     model: Type.String(),
-    system_fingerprint: Type.Null(),
+    system_fingerprint: Nullable(Type.String()),
     choices: Type.Array(Type.Object({
         index: Type.Integer(),
         message: Type.Object({
@@ -205,7 +205,7 @@ export interface ChatCompletionChunk {
     object: "chat.completion.chunk";
     created: number;
     model: string;
-    system_fingerprint: null;
+    system_fingerprint: string | null;
     choices: Array<{
         index: number;
         delta: {role?: "assistant"; content?: string | null; tool_calls?: ToolCallDelta[]};
