@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import {
     chatCompletion, chatCompletionChunk, choiceLogprobs, openAiFinishReason, toOpenAiChatJob, toolCallDelta, usageChunk
 } from "../../src/api/openai/openaiChat.js";
-import {OPENAI_SAMPLING_DEFAULTS, choicesUsage, newCompletionIdentity, reject} from "../../src/api/openai/openaiCommon.js";
+import {choicesUsage, newCompletionIdentity, reject} from "../../src/api/openai/openaiCommon.js";
+import {OPENAI_SAMPLING_DEFAULTS} from "../../src/service/requestShaping.js";
 import type {ChatCompletionRequest} from "../../src/api/openai/openaiSchemas.js";
 import {WorkerError} from "../../src/errors.js";
 import type {FinishReason} from "../../src/service/chatService.js";

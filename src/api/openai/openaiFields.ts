@@ -6,20 +6,7 @@
  * the `openai` client. A field in neither is refused by the schema ("Unrecognized request argument").
  */
 
-/**
- * `honoured`: does what OpenAI documents. `extension`: not OpenAI's, read as vLLM and llama-server
- * read it. `metadata`: accepted and changes nothing about the answer. `refused`: a 400 naming the
- * field when it is set (null is "not set"), except for the values `accepts` lets through.
- */
-export type FieldSupport = "honoured" | "extension" | "metadata" | "refused";
-
-export interface FieldRow {
-    support: FieldSupport;
-    /** What the worker does with it; for a refused field, the reason the 400 gives. */
-    note: string;
-    /** A refused field's values that ask for nothing the worker does not do (they are accepted). */
-    accepts?: (value: unknown, body: Record<string, unknown>) => boolean;
-}
+import type {FieldRow} from "../../http/fieldTable.js";
 
 const shared = {
     model: {
@@ -118,13 +105,3 @@ export const COMPLETION_FIELDS = {
     },
     suffix: {support: "refused", note: "insertion (fill-in-the-middle) is not supported"}
 } as const satisfies Record<string, FieldRow>;
-
-export type FieldTable = Readonly<Record<string, FieldRow>>;
-
-/** The first refused field the body sets to a value that asks for something the worker does not do, or null. */
-export function refusedField(table: FieldTable, body: Record<string, unknown>): {field: string; note: string} | null {
-    for (const [field, row] of Object.entries(table))
-        if (row.support === "refused" && body[field] != null && !(row.accepts?.(body[field], body) ?? false))
-            return {field, note: row.note};
-    return null;
-}

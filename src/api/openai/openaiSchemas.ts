@@ -229,16 +229,6 @@ export type ModelObject = Static<typeof modelObjectSchema>;
 export const modelListSchema = Type.Object({object: Type.Literal("list"), data: Type.Array(modelObjectSchema)});
 export type ModelList = Static<typeof modelListSchema>;
 
-/** OpenAI's error envelope. */
-export interface OpenAiErrorBody {
-    error: {
-        message: string;
-        type: string;
-        param: string | null;
-        code: string | null;
-    };
-}
-
 /** llama-server's POST /apply-template, which a worker in front of this one renders prompts with (tools included). */
 export function applyTemplateRequestSchema(limits: Pick<GenerationLimits, "maxHistoryMessages">) {
     return Type.Object({

@@ -1,7 +1,7 @@
 import type {FastifyReply, FastifyRequest} from "fastify";
 import type {ChatHooks, ChatJob, ChatResult, ChatService} from "../../service/chatService.js";
 import {disconnectSignal, SseStream, streamOrThrow} from "../../http/sse.js";
-import {openAiErrorBody} from "./openaiErrorBody.js";
+import {openAiErrorBody} from "../../http/openAiErrorBody.js";
 import type {CompletionIdentity} from "./openaiCommon.js";
 
 /** How one OpenAI endpoint writes its answer: the JSON body, or the stream's chunks. */

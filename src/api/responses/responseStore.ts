@@ -1,0 +1,66 @@
+import type {ConversationItem} from "./responsesInput.js";
+import type {ResponseObject} from "./responsesSchemas.js";
+
+/**
+ * How many stored responses, and for how long. In memory (a restart forgets them, and a client
+ * then gets a 404 for its previous_response_id): the count and a byte budget bound what a
+ * client can make the worker hold, the TTL frees what nobody continues.
+ */
+export const RESPONSE_STORE_LIMITS = {maxResponses: 512, ttlSeconds: 3600, maxBytes: 64 * 1024 * 1024} as const;
+
+/** A stored response: the body, and the conversation a follow-up continues. */
+export interface StoredResponse {
+    response: ResponseObject;
+    /** The conversation so far without instructions (they are not carried over): every input item, then the answer's items. */
+    items: ConversationItem[];
+    /** The conversation cache's id of the chain, so a follow-up resumes its sequence. */
+    conversationId: string;
+}
+
+interface Entry {
+    stored: StoredResponse;
+    expiresAt: number;
+    bytes: number;
+}
+
+/** Responses by id, oldest dropped first, each for `ttlSeconds` after it was stored. */
+export class ResponseStore {
+    private readonly entries = new Map<string, Entry>();
+    private bytes = 0;
+
+    constructor(private readonly limits: {maxResponses: number; ttlSeconds: number; maxBytes: number} = RESPONSE_STORE_LIMITS,
+        private readonly now: () => number = Date.now) {}
+
+    get size(): number {
+        return this.entries.size;
+    }
+
+    get(id: string): StoredResponse | null {
+        const entry = this.entries.get(id);
+        if (entry == null) return null;
+        if (entry.expiresAt <= this.now()) {
+            this.remove(id, entry);
+            return null;
+        }
+        return entry.stored;
+    }
+
+    put(stored: StoredResponse): void {
+        const bytes = JSON.stringify(stored.items).length + JSON.stringify(stored.response).length;
+        if (bytes > this.limits.maxBytes) return;
+        const old = this.entries.get(stored.response.id);
+        if (old != null) this.remove(stored.response.id, old);
+        this.entries.set(stored.response.id, {stored, expiresAt: this.now() + this.limits.ttlSeconds * 1000, bytes});
+        this.bytes += bytes;
+        // A Map iterates in insertion order: the first entries are the oldest.
+        for (const [id, entry] of this.entries) {
+            if (this.entries.size <= this.limits.maxResponses && this.bytes <= this.limits.maxBytes && entry.expiresAt > this.now()) break;
+            this.remove(id, entry);
+        }
+    }
+
+    private remove(id: string, entry: Entry): void {
+        this.entries.delete(id);
+        this.bytes -= entry.bytes;
+    }
+}
