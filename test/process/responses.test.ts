@@ -1,7 +1,8 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
-import {startTestWorker, type TestWorker} from "../helpers/testWorker.js";
+import {parseSse, startTestWorker, until, type TestWorker} from "../helpers/testWorker.js";
+import {postJson} from "../helpers/http.js";
 import {apiError} from "../helpers/openaiMessages.js";
 import {RESPONSES_FIELDS} from "../../src/api/responses/responsesFields.js";
 import {responsesRequestSchema} from "../../src/api/responses/responsesSchemas.js";
@@ -172,4 +173,21 @@ test("what the worker cannot honour is a 400 naming the field; unknown fields as
     // Values of refused rows that ask for nothing new pass.
     const fine = await client.responses.create({model: "m", input: "x", max_output_tokens: 2, truncation: "auto", include: [], background: false});
     assert.equal(fine.status, "incomplete");
+});
+
+test("a stream cut by a forced unload ends with an error event, never response.completed", async () => {
+    const answer = fetch(`${server.url}/v1/responses`, {
+        method: "POST", headers: {"content-type": "application/json"},
+        body: JSON.stringify({input: "keep going", max_output_tokens: 700, stream: true})
+    });
+    await until(() => server.worker.scheduler.running === 1, 10_000, "the generation to run");
+    assert.equal((await postJson(`${server.url}/memory/unload`, {force: true})).status, 200);
+    const events = parseSse(await (await answer).text());
+    const last = events.at(-1)!;
+    assert.equal(last.event, "error");
+    const error = JSON.parse(last.data);
+    assert.equal(error.type, "error");
+    assert.equal(error.code, "model_unloaded");
+    assert.equal(error.sequence_number, events.length - 1);
+    assert.ok(!events.some((event) => event.event === "response.completed" || event.event === "response.incomplete"));
 });

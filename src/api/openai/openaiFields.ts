@@ -7,16 +7,13 @@
  */
 
 import type {FieldRow} from "../../http/fieldTable.js";
+import {OPENAI_METADATA_ROWS, OPENAI_SAMPLING_ROWS} from "../../http/openAiFieldRows.js";
 
 const shared = {
-    model: {
-        support: "honoured",
-        note: "with `MODELS`, selects the served model by name (an unknown name is a 400 listing the served ones); a worker of one model " +
-            "accepts any name and answers with its model; responses name the model that answered"
-    },
+    model: OPENAI_SAMPLING_ROWS.model,
     max_tokens: {support: "honoured", note: "up to `MAX_TOKENS_LIMIT`"},
-    temperature: {support: "honoured", note: "0..2 (0 is greedy); default 1, as OpenAI"},
-    top_p: {support: "honoured", note: "default 1, as OpenAI"},
+    temperature: OPENAI_SAMPLING_ROWS.temperature,
+    top_p: OPENAI_SAMPLING_ROWS.top_p,
     frequency_penalty: {
         support: "honoured",
         note: "-2..2: a token's logit is lowered by this times its count in the last 64 tokens (prompt included), as llama-server does"
@@ -70,11 +67,7 @@ export const CHAT_COMPLETION_FIELDS = {
     },
     metadata: {support: "metadata", note: "accepted, not stored"},
     store: {support: "metadata", note: "nothing is stored"},
-    service_tier: {support: "metadata", note: "the worker has one tier"},
-    safety_identifier: {support: "metadata", note: "accepted, not logged"},
-    prompt_cache_key: {support: "metadata", note: "prompts are cached by prefix anyway (see Conversation cache)"},
-    prompt_cache_retention: {support: "metadata", note: "the cache keeps what `STATE_CACHE_MAX_BYTES` allows"},
-    prompt_cache_options: {support: "metadata", note: "the cache keeps what `STATE_CACHE_MAX_BYTES` allows"},
+    ...OPENAI_METADATA_ROWS,
     audio: {support: "refused", note: "audio output is not supported: the worker generates text"},
     function_call: {support: "refused", note: "deprecated by OpenAI: use tools and tool_choice"},
     functions: {support: "refused", note: "deprecated by OpenAI: use tools"},

@@ -1,4 +1,5 @@
 import type {FieldRow} from "../../http/fieldTable.js";
+import {OPENAI_METADATA_ROWS, OPENAI_SAMPLING_ROWS} from "../../http/openAiFieldRows.js";
 import {RESPONSE_STORE_LIMITS} from "./responseStore.js";
 
 /**
@@ -14,11 +15,7 @@ export const RESPONSES_FIELDS = {
             "answer's items replay as they came (their `id`, `status`, `annotations` are accepted and not rendered)"
     },
     instructions: {support: "honoured", note: "the system message, first; not carried over from `previous_response_id` (as OpenAI)"},
-    model: {
-        support: "honoured",
-        note: "with `MODELS`, selects the served model by name (an unknown name is a 400 listing the served ones); a worker of one model " +
-            "accepts any name; the response names the model that answered"
-    },
+    model: OPENAI_SAMPLING_ROWS.model,
     tools: {support: "honoured", note: "function tools, described to the model by its chat template; other tool types are refused"},
     tool_choice: {
         support: "honoured",
@@ -32,8 +29,8 @@ export const RESPONSES_FIELDS = {
             "`verbosity` is refused"
     },
     max_output_tokens: {support: "honoured", note: "up to `MAX_TOKENS_LIMIT`; default `DEFAULT_MAX_TOKENS`; reaching it makes the response `incomplete`"},
-    temperature: {support: "honoured", note: "0..2 (0 is greedy); default 1, as OpenAI"},
-    top_p: {support: "honoured", note: "default 1, as OpenAI"},
+    temperature: OPENAI_SAMPLING_ROWS.temperature,
+    top_p: OPENAI_SAMPLING_ROWS.top_p,
     seed: {support: "extension", note: "reproducible sampling, as on /v1/chat/completions; without it every request draws a random seed"},
     stream: {
         support: "honoured",
@@ -54,11 +51,7 @@ export const RESPONSES_FIELDS = {
     },
     metadata: {support: "metadata", note: "returned on the response, not otherwise used"},
     user: {support: "metadata", note: "logged as an id"},
-    safety_identifier: {support: "metadata", note: "accepted, not logged"},
-    service_tier: {support: "metadata", note: "the worker has one tier"},
-    prompt_cache_key: {support: "metadata", note: "prompts are cached by prefix anyway (see Conversation cache)"},
-    prompt_cache_retention: {support: "metadata", note: "the cache keeps what `STATE_CACHE_MAX_BYTES` allows"},
-    prompt_cache_options: {support: "metadata", note: "the cache keeps what `STATE_CACHE_MAX_BYTES` allows"},
+    ...OPENAI_METADATA_ROWS,
     truncation: {
         support: "refused", note: "the worker always leaves out the oldest history to fit the context (`auto`); `disabled` is not supported",
         accepts: (value) => value === "auto"
