@@ -113,6 +113,14 @@ test("a forced function call, streamed and not; its output in a follow-up (previ
         `the follow-up pays only for its new tokens: ${JSON.stringify(follow.usage)}`);
     assert.ok(follow.usage!.input_tokens > called.usage!.input_tokens);
     assert.equal((await client.responses.retrieve(follow.id)).id, follow.id, "stored responses can be read back");
+    // As the AI SDK replays a stored conversation: the whole input, with the earlier answer's items as references.
+    const replayed = await client.responses.create({
+        model: "m", tools: [timeTool], max_output_tokens: 8, input: [
+            {role: "user", content: "What time is it?"}, {type: "item_reference", id: call.id!},
+            {type: "function_call_output", call_id: call.call_id, output: "12:00"}
+        ]
+    });
+    assert.equal(replayed.usage?.input_tokens, follow.usage?.input_tokens, "the same conversation as the previous_response_id follow-up");
 
     const stream = client.responses.stream({...ask, stream: undefined});
     const events: OpenAI.Responses.ResponseStreamEvent[] = [];

@@ -48,6 +48,23 @@ test("calls in a row are one assistant turn (joining the text before them); each
     ]);
 });
 
+test("an item_reference is the stored item it names, at its own place; an unknown one is a 404 naming it", () => {
+    const stored = new Map([["fc_1", {kind: "call" as const, callId: "call_1", name: "f", arguments: "{}", at: "previous_response_id"}]]);
+    const lookup = (id: string) => stored.get(id) ?? null;
+    assert.deepEqual(toChatMessages(conversationItems(items([
+        {role: "user", content: "q"}, {type: "item_reference", id: "fc_1"}, {type: "function_call_output", call_id: "call_1", output: "r"}
+    ]), lookup), null), [
+        {role: "user", content: "q"}, {role: "assistant", content: "", toolCalls: [{id: "call_1", name: "f", arguments: "{}", result: "r"}]}
+    ]);
+    try {
+        conversationItems(items([{type: "item_reference", id: "fc_2"}]), lookup);
+        assert.fail("expected a refusal");
+    } catch (err) {
+        assert.ok(err instanceof WorkerError && err.kind === "not_found", String(err));
+        assert.equal(err.details.param, "input[0].id");
+    }
+});
+
 test("each malformed input is refused naming the item and field", () => {
     const cases: Array<[Array<Record<string, unknown>>, string, string]> = [
         [[{role: "tool", content: "x"}], "input[0].role", "invalid_request"],
@@ -81,13 +98,19 @@ test("toToolSet: function tools only, the choice named or by mode, and every oth
 test("the store forgets the oldest past its count, and each response after its TTL", () => {
     let now = 0;
     const store = new ResponseStore({maxResponses: 2, ttlSeconds: 10, maxBytes: 1_000_000}, () => now);
-    const put = (id: string) => store.put({response: {id} as ResponseObject, items: [], conversationId: `c-${id}`});
+    const put = (id: string) => store.put({
+        response: {id} as ResponseObject, items: [], conversationId: `c-${id}`,
+        outputItems: new Map([[`msg_${id}`, {kind: "message", role: "assistant", text: id, at: "previous_response_id"}]])
+    });
     put("a");
     put("b");
     put("c");
     assert.equal(store.get("a"), null, "the oldest went first");
+    assert.equal(store.item("msg_a"), null, "with its items");
     assert.equal(store.get("b")?.conversationId, "c-b");
+    assert.deepEqual(store.item("msg_b"), {kind: "message", role: "assistant", text: "b", at: "previous_response_id"});
     now = 10_000;
     assert.equal(store.get("c"), null, "expired");
+    assert.equal(store.item("msg_c"), null);
     assert.equal(store.size, 1);
 });

@@ -86,11 +86,11 @@ export class ResponseBuilder {
         return this.response;
     }
 
-    /** The answer's items as the conversation a follow-up continues. */
-    conversationItems(): ConversationItem[] {
-        return this.response.output.map((item): ConversationItem => item.type === "message"
+    /** The answer's items, by their ids, as the conversation a follow-up continues. */
+    conversationItems(): Map<string, ConversationItem> {
+        return new Map(this.response.output.map((item): [string, ConversationItem] => [item.id, item.type === "message"
             ? {kind: "message", role: "assistant", text: item.content.map((part) => part.text).join(""), at: "previous_response_id"}
-            : {kind: "call", callId: item.call_id, name: item.name, arguments: item.arguments, at: "previous_response_id"});
+            : {kind: "call", callId: item.call_id, name: item.name, arguments: item.arguments, at: "previous_response_id"}]));
     }
 
     private get index(): number {

@@ -15,6 +15,8 @@ export interface StoredResponse {
     items: ConversationItem[];
     /** The conversation cache's id of the chain, so a follow-up resumes its sequence. */
     conversationId: string;
+    /** The answer's output items by their id (`msg_...`, `fc_...`): what an `item_reference` names. */
+    outputItems: ReadonlyMap<string, ConversationItem>;
 }
 
 interface Entry {
@@ -26,6 +28,8 @@ interface Entry {
 /** Responses by id, oldest dropped first, each for `ttlSeconds` after it was stored. */
 export class ResponseStore {
     private readonly entries = new Map<string, Entry>();
+    /** Output item id to the response that holds it (clients with `store` replay earlier items as references). */
+    private readonly itemOwners = new Map<string, string>();
     private bytes = 0;
 
     constructor(private readonly limits: {maxResponses: number; ttlSeconds: number; maxBytes: number} = RESPONSE_STORE_LIMITS,
@@ -45,12 +49,19 @@ export class ResponseStore {
         return entry.stored;
     }
 
+    /** A stored response's output item, as an `item_reference` names it; null when unknown or expired. */
+    item(id: string): ConversationItem | null {
+        const owner = this.itemOwners.get(id);
+        return owner != null ? this.get(owner)?.outputItems.get(id) ?? null : null;
+    }
+
     put(stored: StoredResponse): void {
         const bytes = JSON.stringify(stored.items).length + JSON.stringify(stored.response).length;
         if (bytes > this.limits.maxBytes) return;
         const old = this.entries.get(stored.response.id);
         if (old != null) this.remove(stored.response.id, old);
         this.entries.set(stored.response.id, {stored, expiresAt: this.now() + this.limits.ttlSeconds * 1000, bytes});
+        for (const itemId of stored.outputItems.keys()) this.itemOwners.set(itemId, stored.response.id);
         this.bytes += bytes;
         // A Map iterates in insertion order: the first entries are the oldest.
         for (const [id, entry] of this.entries) {
@@ -61,6 +72,7 @@ export class ResponseStore {
 
     private remove(id: string, entry: Entry): void {
         this.entries.delete(id);
+        for (const itemId of entry.stored.outputItems.keys()) this.itemOwners.delete(itemId);
         this.bytes -= entry.bytes;
     }
 }

@@ -11,8 +11,9 @@ export const RESPONSES_FIELDS = {
     input: {
         support: "honoured",
         note: "a string (one user message) or items: messages (`system`, `developer` = system, `user`, `assistant`; `input_text` and " +
-            "`output_text` parts, other parts are refused), `function_call` and the `function_call_output` that answers it. An earlier " +
-            "answer's items replay as they came (their `id`, `status`, `annotations` are accepted and not rendered)"
+            "`output_text` parts, other parts are refused), `function_call` and the `function_call_output` that answers it, and " +
+            "`item_reference` to a stored answer's item. An earlier answer's items replay as they came (their `id`, `status`, " +
+            "`annotations` are accepted and not rendered); other item types (reasoning, built-in tools) are refused"
     },
     instructions: {support: "honoured", note: "the system message, first; not carried over from `previous_response_id` (as OpenAI)"},
     model: OPENAI_SAMPLING_ROWS.model,

@@ -1,5 +1,6 @@
 import type {ChatMessage, ToolCallRecord, ToolSet} from "../../service/chatService.js";
 import {checkSchemaBounds} from "../../service/schemaBounds.js";
+import {WorkerError} from "../../errors.js";
 import {refuse} from "../../http/fieldTable.js";
 import type {InputItem, ResponsesRequest} from "./responsesSchemas.js";
 
@@ -31,8 +32,12 @@ function only(item: InputItem, at: string, allowed: readonly string[]): void {
             throw refuse(`${at}.${field}`, `does not belong to a ${JSON.stringify(item.type ?? "message")} item`, "invalid_request");
 }
 
-/** `input` as conversation items, every item checked (its kind, the fields that kind needs). */
-export function conversationItems(input: string | InputItem[]): ConversationItem[] {
+/**
+ * `input` as conversation items, every item checked (its kind, the fields that kind needs). An
+ * `item_reference` (what a client with `store` sends for an earlier answer's items) is looked up
+ * with `storedItem`.
+ */
+export function conversationItems(input: string | InputItem[], storedItem: (id: string) => ConversationItem | null = () => null): ConversationItem[] {
     if (typeof input === "string")
         return [{kind: "message", role: "user", text: input, at: "input"}];
     return input.map((item, index): ConversationItem => {
@@ -59,7 +64,17 @@ export function conversationItems(input: string | InputItem[]): ConversationItem
                 throw refuse(at, "a function_call_output needs call_id and output", "invalid_request");
             return {kind: "output", callId: item.call_id, output: partsText(item.output, `${at}.output`), at};
         }
-        throw refuse(`${at}.type`, `only message, function_call and function_call_output items are supported (got ${JSON.stringify(type)})`);
+        if (type === "item_reference") {
+            only(item, at, ["type", "id"]);
+            const stored = item.id != null ? storedItem(item.id) : null;
+            if (stored == null)
+                throw new WorkerError("not_found", "item_not_found",
+                    `${at}.id: no stored response has an item with the id ${JSON.stringify(item.id)} (responses are kept in memory for a while, and only with store)`,
+                    {param: `${at}.id`});
+            return {...stored, at};
+        }
+        throw refuse(`${at}.type`,
+            `only message, function_call, function_call_output and item_reference items are supported (got ${JSON.stringify(type)})`);
     });
 }
 

@@ -20,13 +20,15 @@ export interface ResponsesJob {
  * Maps a Responses request (and the stored conversation it continues, if any) onto the chat
  * service's job, refusing what the worker cannot honour, never silently.
  */
-export function toResponsesJob(body: ResponsesRequest, earlier: ConversationItem[], defaultMaxTokens: number): ResponsesJob {
+export function toResponsesJob(
+    body: ResponsesRequest, earlier: ConversationItem[], defaultMaxTokens: number, storedItem: (id: string) => ConversationItem | null
+): ResponsesJob {
     const refused = refusedField(RESPONSES_FIELDS, body as Record<string, unknown>);
     if (refused != null)
         throw refuse(refused.field, refused.note);
     if (body.text?.verbosity != null)
         throw refuse("text.verbosity", "the worker's models have no verbosity control");
-    const items = [...earlier, ...conversationItems(body.input)];
+    const items = [...earlier, ...conversationItems(body.input, storedItem)];
     const tools = toToolSet(body);
     const format = body.text?.format;
     const forced = tools != null && tools.choice !== "none" && tools.choice !== "auto";

@@ -40,7 +40,7 @@ export async function responsesRoutes(app: FastifyInstance, {config, chat}: Resp
         const earlier = body.previous_response_id != null ? store.get(body.previous_response_id) : null;
         if (body.previous_response_id != null && earlier == null)
             throw notFound(body.previous_response_id, "previous_response_id");
-        const job = toResponsesJob(body, earlier?.items ?? [], config.defaultMaxTokens);
+        const job = toResponsesJob(body, earlier?.items ?? [], config.defaultMaxTokens, (id) => store.item(id));
         const conversationId = earlier?.conversationId ?? (job.store ? randomUUID() : null);
         const response: ResponseObject = {
             id: newId("resp"), object: "response", created_at: Math.floor(Date.now() / 1000), completed_at: null, status: "in_progress",
@@ -80,8 +80,10 @@ export async function responsesRoutes(app: FastifyInstance, {config, chat}: Resp
             if (result.interruption != null)
                 throw result.interruption;
             builder.finish(result);
-            if (job.store && conversationId != null)
-                store.put({response, items: [...job.items, ...builder.conversationItems()], conversationId});
+            if (job.store && conversationId != null) {
+                const outputItems = builder.conversationItems();
+                store.put({response, items: [...job.items, ...outputItems.values()], conversationId, outputItems});
+            }
             if (sse == null)
                 return response;
             sse.close();
