@@ -5,6 +5,7 @@ import {Type} from "@sinclair/typebox";
 import type {Config} from "../../config/config.js";
 import {WorkerError} from "../../errors.js";
 import type {ChatService} from "../../service/chatService.js";
+import type {Problem} from "../../http/errorMapping.js";
 import {disconnectSignal, SseStream, streamOrThrow} from "../../http/sse.js";
 import {ResponseBuilder, newId} from "./responseBuilder.js";
 import {ResponseStore} from "./responseStore.js";
@@ -54,7 +55,8 @@ export async function responsesRoutes(app: FastifyInstance, {config, chat}: Resp
         const builder = new ResponseBuilder(response, sse != null ? (event) => sse.send(event.type, event) : null);
         const errors = {
             event: "error", promptField: "input", openAiWording: true, logMessage: "response stream failed",
-            body: (problem: {code: string; message: string; param?: string}) =>
+            // OpenAI's ResponseErrorEvent: the failure in the stream's order.
+            body: (problem: Problem) =>
                 ({type: "error", code: problem.code, message: problem.message, param: problem.param ?? null, sequence_number: builder.nextSequence})
         };
         return streamOrThrow(request, reply, sse, errors, async () => {
