@@ -87,9 +87,10 @@ export const COMPLETION_FIELDS = {
     max_tokens: {support: "honoured", note: "default 16, as OpenAI; up to `MAX_TOKENS_LIMIT`"},
     echo: {
         support: "honoured",
-        note: "the prompt comes back before the completion; refused together with `logprobs`: the prompt's logprobs would need the logits " +
-            "of every prompt token, which the engine does not compute (it evaluates a prompt for its last token only, and restores most " +
-            "prompts from the conversation cache without evaluating them)"
+        note: "the prompt comes back before the completion; refused together with `logprobs`: the prompt's logprobs need the logits of " +
+            "every prompt token. node-llama-cpp can give them (`controlledEvaluate`), but the engine evaluates a prompt for its last " +
+            "token only and restores most prompts from the conversation cache without evaluating them, so it would need a second, " +
+            "uncached evaluation path"
     },
     logprobs: {support: "honoured", note: "0..5 alternatives, in the legacy shape (`tokens`, `token_logprobs`, `top_logprobs`, `text_offset`)"},
     best_of: {
