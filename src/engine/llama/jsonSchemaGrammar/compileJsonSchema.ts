@@ -9,8 +9,8 @@ import {JSON_CHAR_RULE, jsonLiteral, repeat, stringExpression} from "./stringGra
 export const MAX_ITEMS = 1000;
 /** Enumerated multiples for multipleOf (integers only). */
 const MAX_MULTIPLES = 1000;
-/** Chains of $ref to $ref, allOf inside allOf... deeper than this are refused. */
-const MAX_INDIRECTION = 32;
+/** Schemas nested deeper than this (properties, items, allOf, $ref chains) are refused, as before this compiler. */
+const MAX_INDIRECTION = 64;
 
 const SHARED_RULES = [
     "space ::= \" \"?",
@@ -74,7 +74,7 @@ class Compiler {
 
     /** A GBNF expression for the values `schema` allows. */
     value(schema: unknown, path: string, hint: string, depth: number): string {
-        if (depth > MAX_INDIRECTION) refuse(path, `references and allOf nest more than ${MAX_INDIRECTION} deep`);
+        if (depth > MAX_INDIRECTION) refuse(path, `nesting deeper than ${MAX_INDIRECTION} levels is not supported`);
         if (schema === true) return "json-value";
         if (schema === false) refuse(path, "the schema false allows no value");
         if (!isObject(schema)) refuse(path, "must be an object");

@@ -75,12 +75,14 @@ export function parsePattern(source: string, path: string): ParsedPattern {
         start = true;
         at = 1;
     }
+    let topLevelBranches = false;
     const alternation = (): RegexNode => {
         const options = [sequence()];
         while (source[at] === "|") {
             at++;
             options.push(sequence());
         }
+        if (depth === 0 && options.length > 1) topLevelBranches = true;
         return options.length === 1 ? options[0] : {kind: "alt", options};
     };
     const sequence = (): RegexNode => {
@@ -209,7 +211,7 @@ export function parsePattern(source: string, path: string): ParsedPattern {
         }
     };
     const node = alternation();
-    if (node.kind === "alt" && (start || end)) refuse(path, "anchors on the branches of a top-level alternation are not supported; group the alternation: ^(a|b)$");
+    if (topLevelBranches && (start || end)) refuse(path, "anchors on the branches of a top-level alternation are not supported; group the alternation: ^(a|b)$");
     if (at < source.length) fail(source[at] === ")" ? "an unmatched )" : "an unexpected character");
     return {node, start, end};
 }
