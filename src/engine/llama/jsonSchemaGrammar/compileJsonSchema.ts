@@ -1,3 +1,4 @@
+import {CONTROL_RULE} from "./gbnf.js";
 import {ANNOTATION_KEYWORDS, ENFORCED_KEYWORDS, REFUSED_KEYWORDS, REFUSED_VALUES} from "./keywords.js";
 import {ANY_INTEGER, integerBounds, numberRange, type Bounds} from "./numberRange.js";
 import {integerRange} from "./integerRange.js";
@@ -15,6 +16,7 @@ const MAX_INDIRECTION = 64;
 const SHARED_RULES = [
     "space ::= \" \"?",
     JSON_CHAR_RULE,
+    CONTROL_RULE,
     "json-string ::= \"\\\"\" json-char* \"\\\"\"",
     `json-number ::= "-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?`,
     "json-value ::= json-object | json-array | json-string | json-number | \"true\" | \"false\" | \"null\"",

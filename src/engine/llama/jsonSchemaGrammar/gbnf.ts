@@ -19,6 +19,10 @@ export function charClass(ranges: Ranges): string {
     return `[${ranges.map(([from, to]) => from === to ? codePoint(from) : `${codePoint(from)}-${codePoint(to)}`).join("")}]`;
 }
 
+/** The rule (in the compiler's shared rules) for an escaped control character: \b \f \n \r \t or \u0000..\u001f. */
+export const CONTROL_RULE_NAME = "json-control";
+export const CONTROL_RULE = `${CONTROL_RULE_NAME} ::= "\\\\" ([bfnrt] | "u00" [01] [0-9a-fA-F])`;
+
 /** Characters a JSON string cannot carry as they are. */
 const ESCAPED: Ranges = [[0, 0x1f], [0x22, 0x22], [0x5c, 0x5c]];
 const SHORT_ESCAPES: Record<number, string> = {0x22: "\\\"", 0x5c: "\\\\", 0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t", 0x08: "\\b", 0x0c: "\\f"};
@@ -31,9 +35,12 @@ export function jsonCharAlternatives(ranges: Ranges): string[] {
     const out: string[] = [];
     const plain = subtract(ranges, ESCAPED);
     if (plain.length > 0) out.push(charClass(plain));
+    // All control characters (a negated class, `.`): one shared rule instead of 32 escapes.
+    const allControls = ranges.some(([from, to]) => from === 0 && to >= 0x1f);
+    if (allControls) out.push(CONTROL_RULE_NAME);
     for (const [from, to] of ranges)
         for (let code = from; code <= Math.min(to, 0x5c); code++)
-            if (code < 0x20 || code === 0x22 || code === 0x5c)
+            if ((code < 0x20 && !allControls) || code === 0x22 || code === 0x5c)
                 out.push(literal(SHORT_ESCAPES[code] ?? `\\u${code.toString(16).padStart(4, "0")}`));
     return out;
 }
