@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import {renderSettingsTable, withSettingsTable} from "../config/settingsDoc.js";
 import {renderOpenAiTables, withOpenAiTables} from "../api/openai/openaiFieldsDoc.js";
+import {RESPONSES_FIELDS} from "../api/responses/responsesFields.js";
+import {renderFieldTable} from "../http/fieldTable.js";
 import {renderMarkdown, type BenchRun} from "../../bench/lib/report.js";
 
 /**
@@ -12,6 +14,7 @@ import {renderMarkdown, type BenchRun} from "../../bench/lib/report.js";
 export const GENERATED_PAGES: ReadonlyArray<{file: string; render(page: string): string}> = [
     {file: "docs/settings.md", render: (page) => withSettingsTable(page, renderSettingsTable())},
     {file: "docs/openai-api.md", render: (page) => withOpenAiTables(page, renderOpenAiTables())},
+    {file: "docs/responses-api.md", render: (page) => withBlock(page, "responses-fields", `${renderFieldTable("`POST /v1/responses`", RESPONSES_FIELDS)}\n`)},
     {file: "docs/performance.md", render: (page) => withBlock(page, "bench", benchTable(readJson<BenchRun | {schema?: undefined}>("bench/results/latest.json")))},
     // bench/determinism.ts writes its table to this file as it runs; the page shows that table.
     {file: "docs/determinism.md", render: (page) => withBlock(page, "determinism", fs.readFileSync("bench/results/determinism.md", "utf8"))}

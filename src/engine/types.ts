@@ -253,6 +253,8 @@ export interface ModelInfo {
     loadTimeSeconds: number | null;
     /** Whether answers are batch-invariant (DETERMINISTIC resolved for the backend); null when not known (not loaded, upstream). */
     deterministic: boolean | null;
+    /** OpenAI's `system_fingerprint` (fingerprint.ts): same fingerprint, request and seed, same answer; null when not loaded or upstream. */
+    fingerprint: string | null;
 }
 
 export interface GenerateRequest {

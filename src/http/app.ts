@@ -13,6 +13,7 @@ import {clientErrorHandler, registerRequestHygiene, requestId} from "./requestHy
 import {collectRoutes, type RouteRecord} from "./routeList.js";
 import {nativeApi} from "../api/native/nativeApi.js";
 import {openAiApi} from "../api/openai/openaiApi.js";
+import {responsesApi} from "../api/responses/responsesApi.js";
 import {opsApi} from "../api/ops/opsApi.js";
 import {registerDocsDocument, registerDocsUi} from "../api/pages/docsRoutes.js";
 import {playgroundRoutes} from "../api/pages/playgroundRoutes.js";
@@ -99,6 +100,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(nativeApi, {config, chat: deps.chat, enhance: deps.enhance});
     await app.register(opsApi, {...ops, routes, sfwMode: deps.chat.sfwAvailable, conversationCache: config.conversationCache});
     await app.register(openAiApi, {config, chat: deps.chat});
+    await app.register(responsesApi, {config, chat: deps.chat});
     await app.register(playgroundRoutes);
     await registerDocsUi(app);
     // Checked once every route exists: a typo would otherwise leave a route closed without a word.

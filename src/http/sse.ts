@@ -70,6 +70,8 @@ export interface StreamErrorEncoding {
     /** The event's name; null for a data-only event (OpenAI's style). */
     event: string | null;
     body(problem: Problem): unknown;
+    /** Sent after the error body, when the protocol ends every stream with a marker (OpenAI's [DONE]). */
+    trailer?: unknown;
     /** toProblem's arguments: the field holding the prompt, and OpenAI's wording. */
     promptField?: string;
     openAiWording?: boolean;
@@ -92,6 +94,7 @@ export async function streamOrThrow<T>(
         const problem = toProblem(err, encoding.promptField, encoding.openAiWording);
         request.log.warn({code: problem.code, status: problem.status}, encoding.logMessage);
         sse.send(encoding.event, encoding.body(problem));
+        if (encoding.trailer != null) sse.send(encoding.event, encoding.trailer);
         sse.close();
         return reply;
     }

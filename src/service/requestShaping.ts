@@ -16,6 +16,9 @@ export const SAMPLING_DEFAULTS = {
     repetition_penalty: 1.1
 } as const;
 
+/** OpenAI's own defaults (both OpenAI-shaped APIs), so a client that omits a field gets what it would get from OpenAI. */
+export const OPENAI_SAMPLING_DEFAULTS = {temperature: 1, top_p: 1, top_k: 0, min_p: 0, repetition_penalty: 1} as const;
+
 export type SamplingDefaults = Record<keyof typeof SAMPLING_DEFAULTS, number>;
 
 /** The sampling fields every API shares; OpenAI's wire types also allow explicit nulls. */

@@ -34,7 +34,7 @@ export class FakeEngine implements Engine {
             engine: "embedded", modelName: "fake", modelPath: null, architecture: null, parameterCount: null, fileSizeBytes: null,
             weightsBytes: null, quantization: null, trainedContextSize: null, contextSize: this.contextSize, parallel: this.sequences,
             threads: null, gpu: null, gpuLayers: null, chatTemplate: null, modelType: null, nodeLlamaCppVersion: null, llamaCppRelease: null,
-            loadTimeSeconds: null, deterministic: null
+            loadTimeSeconds: null, deterministic: null, fingerprint: null
         };
     }
 

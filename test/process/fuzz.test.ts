@@ -36,6 +36,7 @@ const VALID: Record<string, Record<string, unknown>> = {
     "/enhance/legacy": {prompt: "a cat", job_type: "image"},
     "/v1/chat/completions": {messages: [{role: "system", content: "s"}, {role: "user", content: "hi"}], max_tokens: 2},
     "/v1/completions": {prompt: "hi", max_tokens: 2},
+    "/v1/responses": {input: [{role: "system", content: "s"}, {role: "user", content: "hi"}], max_output_tokens: 2},
     "/apply-template": {messages: [{role: "user", content: "hi"}]},
     "/memory/load": {},
     "/memory/unload": {force: false}

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import {startTestWorker, startUpstreamWorker, until, type TestWorker} from "../helpers/testWorker.js";
 import {apiError, user} from "../helpers/openaiMessages.js";
-import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS, type FieldTable} from "../../src/api/openai/openaiFields.js";
+import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS} from "../../src/api/openai/openaiFields.js";
+import type {FieldTable} from "../../src/http/fieldTable.js";
 import {chatCompletionRequestSchema} from "../../src/api/openai/openaiSchemas.js";
 import {completionRequestSchema} from "../../src/api/openai/completionSchemas.js";
 

@@ -169,8 +169,8 @@ test("what tools cannot do is refused with a 400 naming the field", async () => 
         [{tool_choice: "required", response_format: {type: "json_object"}}, "tool_choice", /cannot be combined/],
         [{tool_choice: "required", ignore_eos: true}, "ignore_eos", /forced call/],
         [{tool_choice: {type: "allowed_tools", allowed_tools: {mode: "auto", tools: []}}}, "tool_choice", /only "none"/],
-        [{tools: [{type: "function", function: {name: "f", parameters: {type: "object", properties: {s: {type: "string", pattern: "^a$"}}}}}],
-            tool_choice: "required"}, "tools[0].function.parameters", /"pattern" is not supported/]
+        [{tools: [{type: "function", function: {name: "f", parameters: {type: "object", properties: {s: {type: "array", uniqueItems: true}}}}}],
+            tool_choice: "required"}, "tools[0].function.parameters", /properties\.s\.uniqueItems: uniqueItems: true: a grammar cannot compare/]
     ];
     for (const [patch, param, pattern] of cases) {
         const err = await apiError(client.chat.completions.create({...ask, max_tokens: 2, ...patch} as never));

@@ -44,3 +44,10 @@ test("README.md is at most 250 lines, and every docs page it or another page lin
             assert.ok(fs.existsSync(resolved), `${page} links to ${target}, which does not exist`);
         }
 });
+
+test("the `model` rows say that, with MODELS, the field selects the model (it is no metadata)", () => {
+    for (const table of [CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS]) {
+        assert.equal(table.model.support, "honoured");
+        assert.match(table.model.note, /`MODELS`, selects the served model/);
+    }
+});

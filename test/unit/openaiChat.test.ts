@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import {
     chatCompletion, chatCompletionChunk, choiceLogprobs, openAiFinishReason, toOpenAiChatJob, toolCallDelta, usageChunk
 } from "../../src/api/openai/openaiChat.js";
-import {OPENAI_SAMPLING_DEFAULTS, choicesUsage, newCompletionIdentity, reject} from "../../src/api/openai/openaiCommon.js";
+import {choicesUsage, newCompletionIdentity, reject} from "../../src/api/openai/openaiCommon.js";
+import {OPENAI_SAMPLING_DEFAULTS} from "../../src/service/requestShaping.js";
 import type {ChatCompletionRequest} from "../../src/api/openai/openaiSchemas.js";
 import {WorkerError} from "../../src/errors.js";
 import type {FinishReason} from "../../src/service/chatService.js";
@@ -14,7 +15,7 @@ import {chatResult, tokenLogprob} from "../helpers/chatResults.js";
 const limits = {defaultMaxTokens: 64, maxChoices: 4};
 const user = (content: string) => ({role: "user" as const, content});
 const job = (fields: Record<string, unknown>) => toOpenAiChatJob({messages: [user("x")], ...fields} as ChatCompletionRequest, limits);
-const identity = {id: "chatcmpl-1", created: 1700000000, model: "m"};
+const identity = {id: "chatcmpl-1", created: 1700000000, model: "m", system_fingerprint: "fp_0123456789ab"};
 
 test("a bare request: OpenAI's sampling defaults, the worker's default max_tokens, one choice, no stream, no tools", () => {
     const {params, n, stream, includeUsage, tools, input} = job({});
@@ -119,7 +120,7 @@ test("chatCompletion: one choice per result with its index; a turn of only calls
         chatResult({text: "said and called", finishReason: "tool_calls", toolCalls: [call], logprobs: [tokenLogprob("s", -0.1)]})
     ]);
     assert.deepEqual([completion.id, completion.created, completion.model, completion.object, completion.system_fingerprint],
-        ["chatcmpl-1", 1700000000, "m", "chat.completion", null]);
+        ["chatcmpl-1", 1700000000, "m", "chat.completion", "fp_0123456789ab"]);
     assert.deepEqual(completion.choices.map((choice) => [choice.index, choice.message.content, choice.finish_reason]),
         [[0, "hi", "length"], [1, null, "tool_calls"], [2, "said and called", "tool_calls"]]);
     assert.equal("tool_calls" in completion.choices[0].message, false);
@@ -140,7 +141,7 @@ test("choiceLogprobs: null when not asked for; else OpenAI's entries with UTF-8 
 test("chunks: a delta per choice, usage null on each when it was asked for, and an extra last chunk with only usage", () => {
     const chunk = chatCompletionChunk(identity, 2, {content: "x"}, null, true, [tokenLogprob("x", -1)]);
     assert.deepEqual(chunk, {
-        ...identity, object: "chat.completion.chunk", system_fingerprint: null,
+        ...identity, object: "chat.completion.chunk", system_fingerprint: "fp_0123456789ab",
         choices: [{index: 2, delta: {content: "x"}, logprobs: {content: [{token: "x", logprob: -1, bytes: [120], top_logprobs: []}], refusal: null},
             finish_reason: null}],
         usage: null

@@ -11,7 +11,7 @@ import {chatResult, tokenLogprob} from "../helpers/chatResults.js";
 
 const limits = {defaultMaxTokens: 64, maxChoices: 2};
 const job = (fields: Record<string, unknown>) => toCompletionJob({prompt: "Once", ...fields} as CompletionRequest, limits);
-const identity = {id: "cmpl-1", created: 1700000000, model: "m"};
+const identity = {id: "cmpl-1", created: 1700000000, model: "m", system_fingerprint: "fp_0123456789ab"};
 
 test("a raw prompt, no chat template; OpenAI's default of 16 tokens; the legacy logprobs count becomes alternatives", () => {
     const plain = job({});
@@ -60,7 +60,7 @@ test("completion: echo puts the prompt first and shifts the offsets; finish reas
         chatResult({text: "", finishReason: "tool_calls"}),
         chatResult({text: "x", finishReason: "abort"})
     ]);
-    assert.deepEqual([result.object, result.id, result.system_fingerprint], ["text_completion", "cmpl-1", null]);
+    assert.deepEqual([result.object, result.id, result.system_fingerprint], ["text_completion", "cmpl-1", "fp_0123456789ab"]);
     assert.deepEqual(result.choices.map((choice) => [choice.index, choice.text, choice.finish_reason]),
         [[0, "Once upon", "length"], [1, "Once", "stop"], [2, "Oncex", "stop"]]);
     assert.deepEqual(result.choices[0].logprobs?.text_offset, [4]);
@@ -71,7 +71,7 @@ test("completion: echo puts the prompt first and shifts the offsets; finish reas
 
 test("completion chunks: text per choice, usage null on each when asked for, then a last chunk of usage alone", () => {
     assert.deepEqual(completionChunk(identity, 1, "tok", null, true), {
-        ...identity, object: "text_completion", system_fingerprint: null, choices: [{index: 1, text: "tok", logprobs: null, finish_reason: null}], usage: null
+        ...identity, object: "text_completion", choices: [{index: 1, text: "tok", logprobs: null, finish_reason: null}], usage: null
     });
     assert.equal("usage" in completionChunk(identity, 0, "", "length", false), false);
     const last = completionUsageChunk(identity, [chatResult()]);

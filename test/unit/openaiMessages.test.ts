@@ -36,6 +36,22 @@ test("roles and content: developer is system, text parts join with newlines, spe
     ]);
 });
 
+test("a replayed assistant message's output-only fields are accepted and never reach the prompt", () => {
+    const replayed = toChatMessages([
+        msg({role: "user", content: "hi"}),
+        msg({role: "assistant", content: "Hello", refusal: null, annotations: [{type: "url_citation", url_citation: {url: "https://x"}}],
+            audio: null, function_call: null, reasoning_content: "the user greets"}),
+        msg({role: "assistant", content: null, refusal: "I can't help with that.", audio: {id: "audio_1"}, annotations: []}),
+        msg({role: "user", content: "again"})
+    ]);
+    assert.deepEqual(replayed, [
+        {role: "user", content: "hi"},
+        {role: "assistant", content: "Hello"},
+        {role: "assistant", content: ""},
+        {role: "user", content: "again"}
+    ]);
+});
+
 test("a tool result folds into the assistant turn whose call it answers, in the call's order", () => {
     const messages = toChatMessages([
         msg({role: "user", content: "weather?"}),
@@ -59,8 +75,10 @@ test("each malformed history is refused naming the message and field", () => {
         [[{role: "user", content: [{type: "image_url", image_url: {url: "x"}}]}], "messages[0].content[0]", "unsupported_parameter", /only text parts/],
         [[{role: "user", content: "a"}, {role: "user", content: [{type: "text", text: "ok"}, {type: "input_audio"}]}], "messages[1].content[1]",
             "unsupported_parameter", /only text parts/],
-        [[{role: "assistant", content: "x", refusal: "no"}], "messages[0].refusal", "unsupported_parameter", /not supported in the history/],
-        [[{role: "assistant", content: "x", audio: {id: "a"}}], "messages[0].audio", "unsupported_parameter", /not supported in the history/],
+        [[{role: "user", content: "x", refusal: "no"}], "messages[0].refusal", "invalid_request", /belongs to assistant messages/],
+        [[{role: "user", content: "x", annotations: []}], "messages[0].annotations", "invalid_request", /belongs to assistant messages/],
+        [[{role: "system", content: "x", reasoning_content: "r"}], "messages[0].reasoning_content", "invalid_request", /belongs to assistant messages/],
+        [[{role: "tool", tool_call_id: "a", content: "x", audio: {id: "a"}}], "messages[0].audio", "invalid_request", /belongs to assistant messages/],
         [[{role: "assistant", content: "x", function_call: {name: "f", arguments: "{}"}}], "messages[0].function_call", "unsupported_parameter", /use tool_calls/],
         [[{role: "tool", tool_call_id: "a", content: "r"}], "messages[0].tool_call_id", "invalid_request", /must name a call/],
         [[{role: "assistant", content: null, tool_calls: [call("a")]}, {role: "tool", tool_call_id: "zz", content: "r"}], "messages[1].tool_call_id",

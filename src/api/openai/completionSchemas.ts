@@ -46,7 +46,7 @@ export const completionSchema = Type.Object({
     object: Type.Literal("text_completion"),
     created: Type.Integer(),
     model: Type.String(),
-    system_fingerprint: Type.Null(),
+    system_fingerprint: Nullable(Type.String()),
     choices: Type.Array(Type.Object({
         index: Type.Integer(),
         text: Type.String(),
@@ -62,7 +62,7 @@ export interface CompletionChunk {
     object: "text_completion";
     created: number;
     model: string;
-    system_fingerprint: null;
+    system_fingerprint: string | null;
     choices: Array<{index: number; text: string; logprobs: CompletionLogprobs | null; finish_reason: CompletionFinishReason | null}>;
     /** Present (null until the last chunk) only when `stream_options.include_usage` is set. */
     usage?: CompletionUsage | null;

@@ -1,6 +1,6 @@
 import type {FastifyInstance} from "fastify";
 import {errorHandler, notFoundHandler, type ErrorEnvelope} from "../../http/errorHandler.js";
-import {openAiErrorBody} from "./openaiErrorBody.js";
+import {openAiErrorBody} from "../../http/openAiErrorBody.js";
 import {applyTemplateRoute, v1Routes, type OpenAiRouteDeps} from "./openaiRoutes.js";
 
 /**

@@ -66,7 +66,6 @@ export function chatCompletion(identity: CompletionIdentity, results: ChatResult
     return {
         ...identity,
         object: "chat.completion",
-        system_fingerprint: null,
         choices: results.map((result, index) => ({
             index,
             message: {
@@ -97,7 +96,6 @@ export function chatCompletionChunk(
     return {
         ...identity,
         object: "chat.completion.chunk",
-        system_fingerprint: null,
         choices: [{index: choice, delta, logprobs: choiceLogprobs(logprobs), finish_reason: finishReason}],
         ...(includeUsage ? {usage: null} : {})
     };
@@ -114,5 +112,5 @@ export function toolCallDelta(event: ToolCallEvent): ToolCallDelta {
 
 /** The extra last chunk of `stream_options.include_usage`: no choices, only usage. */
 export function usageChunk(identity: CompletionIdentity, results: ChatResult[]): ChatCompletionChunk {
-    return {...identity, object: "chat.completion.chunk", system_fingerprint: null, choices: [], usage: choicesUsage(results)};
+    return {...identity, object: "chat.completion.chunk", choices: [], usage: choicesUsage(results)};
 }

@@ -3,15 +3,12 @@ import type {Static, TObject} from "@sinclair/typebox";
 import {WorkerError} from "../../errors.js";
 import type {ChatResult, SamplingParams} from "../../service/chatService.js";
 import {checkGrammarComplexity} from "../../service/grammarComplexity.js";
-import {samplingParams} from "../../service/requestShaping.js";
-import {refusedField, type FieldTable} from "./openaiFields.js";
+import {OPENAI_SAMPLING_DEFAULTS, samplingParams} from "../../service/requestShaping.js";
+import {refusedField, type FieldTable} from "../../http/fieldTable.js";
 import type {CompletionUsage, sharedRequestFields} from "./openaiSchemas.js";
 
 /** What the two OpenAI endpoints share in the request (sampling, stopping, streaming, extensions). */
 export type SharedRequest = Static<TObject<ReturnType<typeof sharedRequestFields>>>;
-
-/** OpenAI's own defaults, so a client that omits a field gets what it would get from OpenAI. */
-export const OPENAI_SAMPLING_DEFAULTS = {temperature: 1, top_p: 1, top_k: 0, min_p: 0, repetition_penalty: 1} as const;
 
 /** A 400 naming `param`: `unsupported_parameter` for what the worker cannot do, other codes for what is wrong. */
 export function reject(param: string, message: string, code = "unsupported_parameter"): WorkerError {
@@ -81,8 +78,10 @@ export interface CompletionIdentity {
     id: string;
     created: number;
     model: string;
+    /** The loaded model's fingerprint (ModelInfo.fingerprint), set once a sequence is leased (the model is loaded then). */
+    system_fingerprint: string | null;
 }
 
 export function newCompletionIdentity(model: string, prefix = "chatcmpl"): CompletionIdentity {
-    return {id: `${prefix}-${randomUUID().replace(/-/g, "")}`, created: Math.floor(Date.now() / 1000), model};
+    return {id: `${prefix}-${randomUUID().replace(/-/g, "")}`, created: Math.floor(Date.now() / 1000), model, system_fingerprint: null};
 }

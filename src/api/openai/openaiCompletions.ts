@@ -35,7 +35,7 @@ function promptText(prompt: CompletionRequest["prompt"]): string {
 export function toCompletionJob(body: CompletionRequest, limits: OpenAiLimits): OpenAiCompletionJob {
     const text = promptText(body.prompt);
     if (body.echo === true && body.logprobs != null)
-        throw reject("echo", "is not supported together with logprobs (the prompt's tokens have no logprobs here)");
+        throw reject("echo", "is not supported together with logprobs: the prompt's tokens have no logprobs here (the engine computes logits for a prompt's last token only)");
     const {params, n, stream, includeUsage} = sharedParams(body, COMPLETION_FIELDS, limits, COMPLETION_DEFAULT_MAX_TOKENS,
         body.logprobs != null ? {top: body.logprobs} : null);
     return {input: {raw: text}, params, n, echo: body.echo ?? false, stream, includeUsage};
@@ -63,7 +63,6 @@ export function completion(identity: CompletionIdentity, job: OpenAiCompletionJo
     return {
         ...identity,
         object: "text_completion",
-        system_fingerprint: null,
         choices: results.map((result, index) => ({
             index,
             text: echoed + result.text,
@@ -81,7 +80,6 @@ export function completionChunk(
     return {
         ...identity,
         object: "text_completion",
-        system_fingerprint: null,
         choices: [{index: choice, text, logprobs, finish_reason: finishReason}],
         ...(includeUsage ? {usage: null} : {})
     };
@@ -89,5 +87,5 @@ export function completionChunk(
 
 /** The extra last chunk of `stream_options.include_usage`: no choices, only usage. */
 export function completionUsageChunk(identity: CompletionIdentity, results: ChatResult[]): CompletionChunk {
-    return {...identity, object: "text_completion", system_fingerprint: null, choices: [], usage: choicesUsage(results)};
+    return {...identity, object: "text_completion", choices: [], usage: choicesUsage(results)};
 }

@@ -6,26 +6,14 @@
  * the `openai` client. A field in neither is refused by the schema ("Unrecognized request argument").
  */
 
-/**
- * `honoured`: does what OpenAI documents. `extension`: not OpenAI's, read as vLLM and llama-server
- * read it, or (`sfw_mode`) as the native routes read it. `metadata`: accepted and changes nothing about the answer. `refused`: a 400 naming the
- * field when it is set (null is "not set"), except for the values `accepts` lets through.
- */
-export type FieldSupport = "honoured" | "extension" | "metadata" | "refused";
-
-export interface FieldRow {
-    support: FieldSupport;
-    /** What the worker does with it; for a refused field, the reason the 400 gives. */
-    note: string;
-    /** A refused field's values that ask for nothing the worker does not do (they are accepted). */
-    accepts?: (value: unknown, body: Record<string, unknown>) => boolean;
-}
+import type {FieldRow} from "../../http/fieldTable.js";
+import {OPENAI_METADATA_ROWS, OPENAI_SAMPLING_ROWS} from "../../http/openAiFieldRows.js";
 
 const shared = {
-    model: {support: "metadata", note: "accepted, not checked: the worker serves one model, and responses name it"},
+    model: OPENAI_SAMPLING_ROWS.model,
     max_tokens: {support: "honoured", note: "up to `MAX_TOKENS_LIMIT`"},
-    temperature: {support: "honoured", note: "0..2 (0 is greedy); default 1, as OpenAI"},
-    top_p: {support: "honoured", note: "default 1, as OpenAI"},
+    temperature: OPENAI_SAMPLING_ROWS.temperature,
+    top_p: OPENAI_SAMPLING_ROWS.top_p,
     frequency_penalty: {
         support: "honoured",
         note: "-2..2: a token's logit is lowered by this times its count in the last 64 tokens (prompt included), as llama-server does"
@@ -59,7 +47,9 @@ export const CHAT_COMPLETION_FIELDS = {
     messages: {
         support: "honoured",
         note: "`system`, `developer` (= system), `user`, `assistant` (with `tool_calls`), `tool` (with `tool_call_id`); text content " +
-            "or text parts (other parts are refused); `name` is accepted and not rendered (the chat templates have no place for it)"
+            "or text parts (other parts are refused); `name` is accepted and not rendered (the chat templates have no place for it); " +
+            "an assistant message's output-only fields (`annotations`, `refusal`, `audio`, `reasoning_content`, `function_call: null`), " +
+            "as a conversation replayed from OpenAI carries them, are accepted and not rendered (they describe an earlier answer)"
     },
     ...shared,
     max_completion_tokens: {support: "honoured", note: "the same limit as `max_tokens` (give one, or both equal)"},
@@ -82,11 +72,7 @@ export const CHAT_COMPLETION_FIELDS = {
     },
     metadata: {support: "metadata", note: "accepted, not stored"},
     store: {support: "metadata", note: "nothing is stored"},
-    service_tier: {support: "metadata", note: "the worker has one tier"},
-    safety_identifier: {support: "metadata", note: "accepted, not logged"},
-    prompt_cache_key: {support: "metadata", note: "prompts are cached by prefix anyway (see Conversation cache)"},
-    prompt_cache_retention: {support: "metadata", note: "the cache keeps what `CONVERSATION_CACHE_MAX_BYTES` allows"},
-    prompt_cache_options: {support: "metadata", note: "the cache keeps what `CONVERSATION_CACHE_MAX_BYTES` allows"},
+    ...OPENAI_METADATA_ROWS,
     audio: {support: "refused", note: "audio output is not supported: the worker generates text"},
     function_call: {support: "refused", note: "deprecated by OpenAI: use tools and tool_choice"},
     functions: {support: "refused", note: "deprecated by OpenAI: use tools"},
@@ -104,7 +90,13 @@ export const COMPLETION_FIELDS = {
     },
     ...shared,
     max_tokens: {support: "honoured", note: "default 16, as OpenAI; up to `MAX_TOKENS_LIMIT`"},
-    echo: {support: "honoured", note: "the prompt comes back before the completion; refused together with `logprobs`"},
+    echo: {
+        support: "honoured",
+        note: "the prompt comes back before the completion; refused together with `logprobs`: the prompt's logprobs need the logits of " +
+            "every prompt token. node-llama-cpp can give them (`controlledEvaluate`), but the engine evaluates a prompt for its last " +
+            "token only and restores most prompts from the conversation cache without evaluating them, so it would need a second, " +
+            "uncached evaluation path"
+    },
     logprobs: {support: "honoured", note: "0..5 alternatives, in the legacy shape (`tokens`, `token_logprobs`, `top_logprobs`, `text_offset`)"},
     best_of: {
         support: "refused", note: "choices are not ranked: `best_of` may only equal `n`",
@@ -112,13 +104,3 @@ export const COMPLETION_FIELDS = {
     },
     suffix: {support: "refused", note: "insertion (fill-in-the-middle) is not supported"}
 } as const satisfies Record<string, FieldRow>;
-
-export type FieldTable = Readonly<Record<string, FieldRow>>;
-
-/** The first refused field the body sets to a value that asks for something the worker does not do, or null. */
-export function refusedField(table: FieldTable, body: Record<string, unknown>): {field: string; note: string} | null {
-    for (const [field, row] of Object.entries(table))
-        if (row.support === "refused" && body[field] != null && !(row.accepts?.(body[field], body) ?? false))
-            return {field, note: row.note};
-    return null;
-}

@@ -1,20 +1,8 @@
-import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS, type FieldSupport, type FieldTable} from "./openaiFields.js";
+import {renderFieldTable as table} from "../../http/fieldTable.js";
+import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS} from "./openaiFields.js";
 
 export const OPENAI_TABLES_START = "<!-- openai-fields:start -->";
 export const OPENAI_TABLES_END = "<!-- openai-fields:end -->";
-
-const SUPPORT_WORDS: Record<FieldSupport, string> = {
-    honoured: "honoured",
-    extension: "extension",
-    metadata: "accepted, no effect",
-    refused: "400 when set"
-};
-
-function table(title: string, fields: FieldTable): string {
-    const rows = Object.entries(fields).map(([field, row]) =>
-        `| \`${field}\` | ${SUPPORT_WORDS[row.support]} | ${row.note.replace(/\|/g, "\\|")} |`);
-    return [`**${title}**`, "", "| Field | Support | What the worker does |", "| --- | --- | --- |", ...rows].join("\n");
-}
 
 /** The README's OpenAI compatibility tables, generated from openaiFields.ts (`npm run docs` writes them; a test checks them). */
 export function renderOpenAiTables(): string {

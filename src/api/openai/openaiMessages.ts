@@ -22,6 +22,14 @@ function contentText(message: OpenAiMessage, index: number): string {
 }
 
 /**
+ * What OpenAI returns on an assistant message about that answer (citations, a refusal's text, the
+ * id of its audio, a reasoning model's thoughts). A conversation replayed from OpenAI carries them;
+ * they describe an output and cannot change what the model is given, so they are accepted on
+ * assistant messages and never rendered.
+ */
+export const OUTPUT_ONLY_FIELDS = ["annotations", "refusal", "audio", "reasoning_content"] as const;
+
+/**
  * OpenAI messages as engine messages: `developer` is the system role, and `tool` messages fold
  * into the assistant turn whose call they answer (the engine renders a call with its result). As
  * OpenAI does, every call must be answered before the conversation goes on, and every tool message
@@ -39,11 +47,11 @@ export function toChatMessages(messages: OpenAiMessage[]): ChatMessage[] {
         open = null;
     };
     messages.forEach((message, index) => {
-        for (const field of ["refusal", "audio", "function_call"] as const)
-            if (message[field] != null)
-                throw reject(`messages[${index}].${field}`, field === "function_call"
-                    ? "is deprecated by OpenAI; use tool_calls"
-                    : "is not supported in the history (the worker renders text and tool calls)");
+        if (message.function_call != null)
+            throw reject(`messages[${index}].function_call`, "is deprecated by OpenAI; use tool_calls");
+        for (const field of OUTPUT_ONLY_FIELDS)
+            if (message[field] != null && message.role !== "assistant")
+                throw reject(`messages[${index}].${field}`, "belongs to assistant messages (it describes an earlier answer)", "invalid_request");
         if (message.role === "tool") {
             const call = open?.calls.get(message.tool_call_id ?? "");
             if (call == null)

@@ -58,15 +58,35 @@ export async function v1Routes(app: FastifyInstance, {config, chat}: OpenAiRoute
         const job = toOpenAiChatJob(body, limits);
         const identity = newCompletionIdentity(chat.model(body.model).name);
         const chunk = chatCompletionChunk.bind(null, identity);
+        // Each choice's first chunk carries the role, as OpenAI's do: `content: ""` before text,
+        // `content: null` with the first piece of a tool call (which has no text to begin).
+        const roleSent = new Array<boolean>(job.n).fill(false);
+        const role = (choice: number, send: (chunk: unknown) => void) => {
+            if (roleSent[choice]) return;
+            roleSent[choice] = true;
+            send(chunk(choice, {role: "assistant", content: ""}, null, job.includeUsage));
+        };
         return serveChoices(request, reply, chat, {model: body.model, input: job.input, params: job.params, tools: job.tools, n: job.n, conversationId: null,
             sfwMode: body.sfw_mode === true},
             job.stream, {
+                identity,
                 body: (results) => chatCompletion(identity, results),
-                opening: () => Array.from({length: job.n}, (_, choice) => chunk(choice, {role: "assistant", content: ""}, null, job.includeUsage)),
+                opening: () => [],
                 hooks: (send) => ({
-                    onText: (text, logprobs, choice) => send(chunk(choice, {content: text}, null, job.includeUsage, logprobs)),
-                    onToolCall: (event, choice) => send(chunk(choice, {tool_calls: [toolCallDelta(event)]}, null, job.includeUsage)),
-                    onChoiceEnd: (result, choice) => send(chunk(choice, {}, openAiFinishReason(result.finishReason), job.includeUsage))
+                    onText: (text, logprobs, choice) => {
+                        role(choice, send);
+                        send(chunk(choice, {content: text}, null, job.includeUsage, logprobs));
+                    },
+                    onToolCall: (event, choice) => {
+                        const first = !roleSent[choice];
+                        roleSent[choice] = true;
+                        send(chunk(choice, {...(first ? {role: "assistant" as const, content: null} : {}), tool_calls: [toolCallDelta(event)]}, null,
+                            job.includeUsage));
+                    },
+                    onChoiceEnd: (result, choice) => {
+                        role(choice, send);
+                        send(chunk(choice, {}, openAiFinishReason(result.finishReason), job.includeUsage));
+                    }
                 }),
                 closing: (results) => job.includeUsage ? [usageChunk(identity, results)] : [],
                 logMessage: "chat completion completed",
@@ -91,6 +111,7 @@ export async function v1Routes(app: FastifyInstance, {config, chat}: OpenAiRoute
         const offsets = new Array<number>(job.n).fill(job.echo ? job.input.raw.length : 0);
         return serveChoices(request, reply, chat, {model: body.model, input: job.input, params: job.params, n: job.n, conversationId: null,
             sfwMode: body.sfw_mode === true}, job.stream, {
+            identity,
             body: (results) => completion(identity, job, results),
             opening: () => job.echo ? Array.from({length: job.n}, (_, choice) => chunk(choice, job.input.raw, null, job.includeUsage)) : [],
             hooks: (send) => ({

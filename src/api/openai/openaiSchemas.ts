@@ -38,8 +38,12 @@ export const openAiMessageSchema = Type.Object({
     name: Type.Optional(Type.String({maxLength: 256})),
     tool_calls: Type.Optional(Nullable(Type.Array(toolCallSchema, {maxItems: 128}))),
     tool_call_id: Type.Optional(Type.String({maxLength: 256})),
+    // What OpenAI returned about an earlier answer (openaiMessages.ts: accepted on assistant
+    // messages, never rendered); typed loosely so a replayed conversation passes as OpenAI sent it.
     refusal: Type.Optional(Nullable(Type.String())),
     audio: Type.Optional(Nullable(Type.Unknown())),
+    annotations: Type.Optional(Nullable(Type.Array(Type.Unknown(), {maxItems: 1024}))),
+    reasoning_content: Type.Optional(Nullable(Type.String())),
     function_call: Type.Optional(Nullable(Type.Unknown()))
 }, closed);
 
@@ -173,7 +177,7 @@ export const chatCompletionSchema = Type.Object({
     object: Type.Literal("chat.completion"),
     created: Type.Integer(),
     model: Type.String(),
-    system_fingerprint: Type.Null(),
+    system_fingerprint: Nullable(Type.String()),
     choices: Type.Array(Type.Object({
         index: Type.Integer(),
         message: Type.Object({
@@ -203,7 +207,7 @@ export interface ChatCompletionChunk {
     object: "chat.completion.chunk";
     created: number;
     model: string;
-    system_fingerprint: null;
+    system_fingerprint: string | null;
     choices: Array<{
         index: number;
         delta: {role?: "assistant"; content?: string | null; tool_calls?: ToolCallDelta[]};
@@ -226,16 +230,6 @@ export type ModelObject = Static<typeof modelObjectSchema>;
 
 export const modelListSchema = Type.Object({object: Type.Literal("list"), data: Type.Array(modelObjectSchema)});
 export type ModelList = Static<typeof modelListSchema>;
-
-/** OpenAI's error envelope. */
-export interface OpenAiErrorBody {
-    error: {
-        message: string;
-        type: string;
-        param: string | null;
-        code: string | null;
-    };
-}
 
 /** llama-server's POST /apply-template, which a worker in front of this one renders prompts with (tools included). */
 export function applyTemplateRequestSchema(limits: Pick<GenerationLimits, "maxHistoryMessages">) {

@@ -1,10 +1,13 @@
 import type {FastifyReply, FastifyRequest} from "fastify";
 import type {ChatHooks, ChatJob, ChatResult, ChatService} from "../../service/chatService.js";
 import {disconnectSignal, SseStream, streamOrThrow} from "../../http/sse.js";
-import {openAiErrorBody} from "./openaiErrorBody.js";
+import {openAiErrorBody} from "../../http/openAiErrorBody.js";
+import type {CompletionIdentity} from "./openaiCommon.js";
 
 /** How one OpenAI endpoint writes its answer: the JSON body, or the stream's chunks. */
 export interface ChoiceWriter<Body> {
+    /** Shared by the body and every chunk; its fingerprint is filled in once the model holds a sequence. */
+    identity: CompletionIdentity;
     /** The body without `stream`. */
     body(results: ChatResult[]): Body;
     /** Streaming: the chunks that open the stream (each choice's role chunk, an echoed prompt). */
@@ -21,7 +24,9 @@ export interface ChoiceWriter<Body> {
 /**
  * Runs a job through the chat service and answers OpenAI's way: a JSON body, or (streaming) data-
  * only SSE chunks ending with [DONE]. The stream opens once a sequence is leased, so every error
- * before that gets a real status; one after it is sent as an `error` chunk, which OpenAI's SDKs raise.
+ * before that gets a real status; one after it is sent as an `error` chunk (which OpenAI's SDKs
+ * raise), then [DONE] as vLLM ends it. A choice the worker cut short (a forced unload) gets no
+ * finish chunk: "stop" would tell the client the answer was whole.
  */
 export async function serveChoices<Body>(
     request: FastifyRequest, reply: FastifyReply, chat: ChatService, job: Omit<ChatJob, "signal">, stream: boolean, writer: ChoiceWriter<Body>,
@@ -29,14 +34,20 @@ export async function serveChoices<Body>(
 ): Promise<Body | FastifyReply> {
     const sse = stream ? new SseStream(reply) : null;
     const send = (chunk: unknown) => sse?.send(null, chunk);
-    const errors = {event: null, body: openAiErrorBody, promptField, openAiWording: true, logMessage: "completion stream failed"};
+    const errors = {event: null, body: openAiErrorBody, trailer: "[DONE]", promptField, openAiWording: true, logMessage: "completion stream failed"};
     return streamOrThrow(request, reply, sse, errors, async () => {
+        const hooks = sse != null ? writer.hooks(send) : {};
         const results = await chat.chatChoices({...job, signal: disconnectSignal(reply)}, {
-            ...(sse != null ? writer.hooks(send) : {}),
-            onStart: sse != null ? () => {
+            ...hooks,
+            onChoiceEnd: (result, choice) => {
+                if (result.interruption == null) hooks.onChoiceEnd?.(result, choice);
+            },
+            onStart: () => {
+                writer.identity.system_fingerprint = chat.engineInfo(job.model).fingerprint;
+                if (sse == null) return;
                 sse.open();
                 for (const chunk of writer.opening()) send(chunk);
-            } : undefined
+            }
         });
         const first = results[0];
         request.log.info({

@@ -1,7 +1,7 @@
 import {isLlamaText, type Llama, type LlamaGrammar} from "node-llama-cpp";
 import type {GrammarSpec} from "../types.js";
 import {WorkerError} from "../../errors.js";
-import {prepareJsonSchema, tightenNumberRules} from "./jsonSchemaSupport.js";
+import {jsonSchemaGrammar} from "./jsonSchemaSupport.js";
 
 /** Compiling a grammar costs far more than a token; requests that share one reuse it. */
 const MAX_CACHED_GRAMMARS = 64;
@@ -32,18 +32,12 @@ export class GrammarCache {
     private async compile(spec: GrammarSpec): Promise<LlamaGrammar> {
         if (spec.type === "json_object")
             return await this.llama.getGrammarFor("json");
-        // Refuses schemas whose constraints the grammar would silently drop (a 400 naming the keyword).
-        const schema = spec.type === "json_schema" ? prepareJsonSchema(spec.schema, spec.field) : null;
+        // Refuses schemas whose constraints the grammar cannot enforce (a 400 naming the keyword).
+        const schemaGrammar = spec.type === "json_schema" ? jsonSchemaGrammar(spec.schema, spec.field) : null;
         try {
             if (spec.type === "gbnf")
                 return await this.llama.createGrammar({grammar: spec.grammar});
-            // eslint-disable-next-line @typescript-eslint/no-explicit-any
-            const generated = await this.llama.createGrammarForJsonSchema(schema as any);
-            return await this.llama.createGrammar({
-                grammar: tightenNumberRules(generated.grammar),
-                stopGenerationTriggers: generated.stopGenerationTriggers,
-                trimWhitespaceSuffix: generated.trimWhitespaceSuffix
-            });
+            return await this.llama.createGrammar({grammar: schemaGrammar as string});
         } catch (err) {
             throw new WorkerError("invalid_request", "invalid_grammar",
                 `${spec.type === "gbnf" ? "grammar" : "JSON schema"} could not be compiled: ${(err as Error).message}`,

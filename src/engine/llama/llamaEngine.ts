@@ -22,6 +22,7 @@ import {holdPrompt, PromptGroups, type Exclusive} from "./promptSharing.js";
 import type {SequenceRecord} from "./prefixReuse.js";
 import {settleReply} from "./replySettle.js";
 import {modelIdentity} from "./modelIdentity.js";
+import {systemFingerprint} from "./fingerprint.js";
 import {classifyLoadError, filesSize, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {ModelFilesFinder} from "./modelFiles.js";
 import {checkMemory} from "./memoryCheck.js";
@@ -32,6 +33,8 @@ interface Loaded extends ModelContext {
     model: LlamaModel;
     grammars: GrammarCache;
     loadTimeSeconds: number;
+    /** OpenAI's system_fingerprint for answers of this load (fingerprint.ts). */
+    fingerprint: string;
     /** Spilled sequence states of this exact model, or null when CONVERSATION_CACHE_MAX_BYTES is 0. */
     store: StateStore | null;
     records: SequenceRecord[];
@@ -172,10 +175,14 @@ export class LlamaEngine implements Engine {
                     this.logger, (reason) => this.hooks.onStateDiscarded?.(reason));
                 await store.open();
             }
+            const fingerprint = await systemFingerprint(files.files, {
+                nodeLlamaCpp: this.nodeLlamaCppVersion, llamaCpp: llama.llamaCppRelease.release, contextSize: context.contextSize,
+                kvKey: context.kvCacheKeyType, kvValue: context.kvCacheValueType, flashAttention: context.flashAttention, gpu: llama.gpu, deterministic
+            }, this.settings.conversationCacheDir);
             const loadTimeSeconds = (performance.now() - started) / 1000;
             this.loaded = {
                 model, ...opened,
-                grammars: new GrammarCache(llama), loadTimeSeconds, store,
+                grammars: new GrammarCache(llama), loadTimeSeconds, fingerprint, store,
                 records: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY, settling: null}))
             };
             this.state = {state: "ready", reason: null, loadProgress: null, code: null};
@@ -248,7 +255,8 @@ export class LlamaEngine implements Engine {
             nodeLlamaCppVersion: this.nodeLlamaCppVersion,
             llamaCppRelease: llama?.llamaCppRelease.release ?? null,
             loadTimeSeconds: loaded?.loadTimeSeconds ?? null,
-            deterministic: loaded?.deterministic ?? null
+            deterministic: loaded?.deterministic ?? null,
+            fingerprint: loaded?.fingerprint ?? null
         };
     }
 

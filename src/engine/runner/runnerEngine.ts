@@ -106,7 +106,8 @@ export class RunnerEngine implements Engine {
             modelPath: settings.model.kind === "file" ? settings.model.path : null,
             architecture: null, parameterCount: null, fileSizeBytes: null, weightsBytes: null, quantization: null,
             trainedContextSize: null, contextSize: this.contextSize, parallel: this.sequences, threads: null, gpu: null, gpuLayers: null,
-            chatTemplate: null, modelType: null, nodeLlamaCppVersion: null, llamaCppRelease: null, loadTimeSeconds: null, deterministic: null
+            chatTemplate: null, modelType: null, nodeLlamaCppVersion: null, llamaCppRelease: null, loadTimeSeconds: null, deterministic: null,
+            fingerprint: null
         };
     }
 

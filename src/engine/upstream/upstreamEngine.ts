@@ -122,7 +122,8 @@ export class UpstreamEngine implements Engine {
             nodeLlamaCppVersion: null,
             llamaCppRelease: null,
             loadTimeSeconds: null,
-            deterministic: null
+            deterministic: null,
+            fingerprint: null
         };
     }
 

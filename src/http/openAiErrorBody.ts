@@ -1,5 +1,17 @@
-import type {Problem} from "../../http/errorMapping.js";
-import type {OpenAiErrorBody} from "./openaiSchemas.js";
+import type {Problem} from "./errorMapping.js";
+
+/**
+ * OpenAI's error envelope, which every OpenAI-shaped API of the worker answers with (chat
+ * completions, completions, responses).
+ */
+export interface OpenAiErrorBody {
+    error: {
+        message: string;
+        type: string;
+        param: string | null;
+        code: string | null;
+    };
+}
 
 /** OpenAI's `type` for a status, as its SDKs expect it. */
 function openAiErrorType(status: number): string {

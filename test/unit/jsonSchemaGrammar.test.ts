@@ -1,0 +1,78 @@
+import {test} from "node:test";
+import assert from "node:assert/strict";
+import {readFileSync} from "node:fs";
+import {compileJsonSchema} from "../../src/engine/llama/jsonSchemaGrammar/compileJsonSchema.js";
+import {ANNOTATION_KEYWORDS, ENFORCED_KEYWORDS, REFUSED_KEYWORDS} from "../../src/engine/llama/jsonSchemaGrammar/keywords.js";
+import {integerRange} from "../../src/engine/llama/jsonSchemaGrammar/integerRange.js";
+import {jsonSchemaGrammar} from "../../src/engine/llama/jsonSchemaSupport.js";
+import {grammarWork, MAX_GRAMMAR_WORK, parseGbnf} from "../../src/service/grammarComplexity.js";
+import {WorkerError} from "../../src/errors.js";
+import {ZOD_CASES} from "../helpers/zodSchemas.js";
+
+test("every zod case compiles to a grammar that parses and stays within MAX_GRAMMAR_WORK", () => {
+    for (const {name, schema} of ZOD_CASES) {
+        const rules = parseGbnf(compileJsonSchema(schema));
+        const work = grammarWork(rules);
+        assert.ok(work <= MAX_GRAMMAR_WORK, `${name}: work ${work}`);
+    }
+});
+
+test("integer ranges are written digit by digit: exactly the integers in the range", () => {
+    const grammar = integerRange(-15n, 237n);
+    // Turn the GBNF expression into a JavaScript regular expression (its syntax is close) and compare.
+    const regex = new RegExp(`^${grammar.replace(/"([^"]*)"/g, "$1").replace(/ /g, "")}$`);
+    for (let n = -40; n <= 300; n++) assert.equal(regex.test(String(n)), n >= -15 && n <= 237, String(n));
+    assert.equal(regex.test("-0"), false);
+    assert.equal(regex.test("007"), false);
+});
+
+test("what a grammar cannot express is refused by name, with the reason, as a 400 naming the field", () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+        [{type: "array", uniqueItems: true}, /\.uniqueItems: uniqueItems: true: a grammar cannot compare/],
+        [{type: "object", properties: {a: {not: {type: "string"}}}}, /\.properties\.a\.not: a grammar cannot exclude/],
+        [{type: "number", multipleOf: 0.1}, /\.multipleOf: .*floating point/],
+        [{if: {type: "string"}, then: {maxLength: 2}}, /\.if: .*if\/then\/else/],
+        [{type: "object", dependentRequired: {a: ["b"]}}, /\.dependentRequired: /],
+        [{type: "string", format: "ipv6"}, /\.format: only the formats date-time, date, time/],
+        [{type: "string", pattern: "^(?=a)b$"}, /\.pattern: a lookaround group/],
+        [{type: "string", pattern: "(a)\\1"}, /\.pattern: the escape \\1/],
+        [{$ref: "https://example.com/s.json"}, /\.\$ref: only local references/],
+        [{type: "object", properties: {a: {type: "string"}}, minProperties: 1}, /minProperties above the number of required/],
+        [{type: "integer", minimum: 5, maximum: 4}, /no integer lies within/],
+        [{type: "string", format: "uuid", pattern: "^x$"}, /no string satisfies all of its constraints/],
+        [{type: "string", frobnicate: 1}, /"frobnicate" is not a keyword the grammar enforces/]
+    ];
+    for (const [schema, message] of cases) {
+        const err = (() => {
+            try {
+                jsonSchemaGrammar(schema, "tools[0].function.parameters");
+            } catch (caught) {
+                return caught;
+            }
+            return null;
+        })();
+        assert.ok(err instanceof WorkerError, JSON.stringify(schema));
+        assert.equal(err.kind, "invalid_request");
+        assert.equal(err.code, "unsupported_schema");
+        assert.equal(err.details.param, "tools[0].function.parameters");
+        assert.match(err.message, /^tools\[0\]\.function\.parameters/);
+        assert.match(err.message, message, JSON.stringify(schema));
+    }
+    assert.throws(() => jsonSchemaGrammar({type: "array", uniqueItems: true}),
+        (err: WorkerError) => err.details.param === "response_format" && err.message.startsWith("response_format.json_schema.schema.uniqueItems"));
+});
+
+test("docs/openai-api.md lists exactly the keywords the compiler enforces, reads as annotations and refuses", () => {
+    const doc = readFileSync(new URL("../../docs/openai-api.md", import.meta.url), "utf8");
+    const section = doc.slice(doc.indexOf("## JSON Schema keywords"));
+    const tableKeys = (header: string): string[] => {
+        const start = section.indexOf(header);
+        assert.ok(start >= 0, header);
+        const rows = section.slice(start).split("\n").slice(2);
+        return rows.slice(0, rows.findIndex((row) => !row.startsWith("|"))).map((row) => /^\| `([^`]+)`/.exec(row)?.[1] ?? row);
+    };
+    assert.deepEqual(tableKeys("| Enforced keyword |"), Object.keys(ENFORCED_KEYWORDS));
+    assert.deepEqual(tableKeys("| Refused keyword |"), Object.keys(REFUSED_KEYWORDS));
+    const annotations = /Annotations, accepted and without effect: (.*)\./.exec(section)?.[1] ?? "";
+    assert.deepEqual([...annotations.matchAll(/`([^`]+)`/g)].map((m) => m[1]), ANNOTATION_KEYWORDS);
+});
