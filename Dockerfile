@@ -38,11 +38,11 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 FROM node:${NODE_VERSION}-slim AS runtime
 ENV NODE_ENV=production \
     GPU=false \
-    STATE_CACHE_DIR=/state-cache \
+    CONVERSATION_CACHE_DIR=/state-cache \
     MODELS_DIR=/models
 WORKDIR /app
 # A numeric non-root user, so that Kubernetes' runAsNonRoot can verify it. The app files stay
-# root-owned and read-only to it; it writes only to the state cache and the models folder.
+# root-owned and read-only to it; it writes only to the conversation cache folder and the models folder.
 RUN groupadd --system --gid 10001 chatworker \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin chatworker \
  && mkdir -p /models /state-cache \

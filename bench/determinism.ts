@@ -51,13 +51,13 @@ async function cacheRun(modelPath: string, deterministic: string): Promise<Tally
     const env = {DETERMINISTIC: deterministic};
     const base = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-determinism-"));
     const fresh = await startWorker({modelPath, parallel: 1, threads: THREADS, contextSize: 2048, stateDir: path.join(base, "fresh"),
-        extraEnv: {...env, PREFIX_CACHE: "false", STATE_CACHE_MAX_BYTES: "0"}});
+        extraEnv: {...env, CONVERSATION_CACHE: "false", CONVERSATION_CACHE_MAX_BYTES: "0"}});
     let cached: RunningServer | null = null;
     try {
         for (const [samplingIndex, sampling] of SAMPLINGS.entries()) {
             const histories: Array<Array<{sender: string; content: string}>> = Array.from({length: 10}, () => []);
             for (let turn = 0; turn < 5; turn++) {
-                // A restart before the last turn: its prefixes come back from the state folder.
+                // A restart before the last turn: its prefixes come back from the conversation cache folder.
                 if (cached == null || turn === 4) {
                     await cached?.stop();
                     cached = await startWorker({modelPath, parallel: 2, threads: THREADS, contextSize: 2048, stateDir: path.join(base, "cached"), extraEnv: env});
@@ -86,7 +86,7 @@ async function batchRun(modelPath: string, deterministic: string): Promise<Tally
     const result = tally();
     const base = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-determinism-"));
     const worker = await startWorker({modelPath, parallel: 8, threads: THREADS, contextSize: 1024, stateDir: base,
-        extraEnv: {DETERMINISTIC: deterministic, PREFIX_CACHE: "false", STATE_CACHE_MAX_BYTES: "0"}});
+        extraEnv: {DETERMINISTIC: deterministic, CONVERSATION_CACHE: "false", CONVERSATION_CACHE_MAX_BYTES: "0"}});
     try {
         for (const sampling of SAMPLINGS)
             for (let round = 0; round < 7; round++) {

@@ -103,7 +103,7 @@ async function benchModel(preset: BenchModel, tokens: number, reps: number, peer
     try {
         const ours = await start("chat-worker", () => startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, stateDir}));
         const oursCold = await start("chat-worker without caches", () => startWorker({modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT,
-            stateDir: path.join(stateDir, "cold"), extraEnv: {PREFIX_CACHE: "false", STATE_CACHE_MAX_BYTES: "0"}}));
+            stateDir: path.join(stateDir, "cold"), extraEnv: {CONVERSATION_CACHE: "false", CONVERSATION_CACHE_MAX_BYTES: "0"}}));
         const peer = await start("llama-server", () => startLlamaServer(peerBinary,
             {modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, logFile: path.join(stateDir, "llama-server.log")}));
         run.peer.args = peer.args.map((arg) => arg === modelPath ? path.relative(process.cwd(), modelPath) : arg);

@@ -44,7 +44,7 @@ export class DebugTab {
             const body = await api("/chat/debug/system-prompt", {body: request});
             const verdict = byId("debug-verdict", HTMLElement);
             // An empty System prompt box sends none: that is a choice, not an override, whatever
-            // the worker then puts in the system slot (the spec shape's fallback, shown below).
+            // the worker then puts in the system message (the v2.0 shape's fallback, shown below).
             const sent = body.system_prompt_received != null;
             verdict.textContent = !sent
                 ? (body.system_prompt_used == null

@@ -77,8 +77,8 @@ async function createEngine(
         ...runnerSettings(config),
         model: source,
         modelName: model.name ?? config.modelName,
-        // Models share the state folder (each writes under its own identity) and split its budget.
-        stateCacheMaxBytes: Math.floor(config.stateCacheMaxBytes / config.models.length)
+        // Models share the conversation cache folder (each writes under its own identity) and split its budget.
+        conversationCacheMaxBytes: Math.floor(config.conversationCacheMaxBytes / config.models.length)
     };
     if (options.inProcessEngine === true) {
         // Imported only here: the HTTP process never loads node-llama-cpp otherwise.
@@ -115,7 +115,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
             onBatch: (tokens, sequences, count = 1) => metrics.recordBatches(tokens, sequences, count)
         }, options);
         // Conversation affinity, where the engine offers it: a request goes to the sequence holding its prefix.
-        const scheduler = new Scheduler(engine.slots, config.maxQueue, engine.pickSlot?.bind(engine));
+        const scheduler = new Scheduler(engine.sequences, config.maxQueue, engine.pickSequence?.bind(engine));
         const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds},
             logger.child({component: "lifecycle", ...(model.name != null ? {model: model.name} : {})}));
         entries.push({key: model.name, engine, scheduler, lifecycle});

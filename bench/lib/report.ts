@@ -76,7 +76,7 @@ export function renderMarkdown(run: BenchRun): string {
     lines.push(`Throughput: the tokens of all streams over the wall time from the first request to the last token. ` +
         `TTFT: turn ${s.ttft.turn} of a new conversation per rep whose earlier turns sent the real replies back (max_tokens ${s.ttft.maxTokens}); ` +
         `warm: right after turn ${s.ttft.turn - 1}; restored: after ${s.ttft.fillers} other conversations took every sequence; ` +
-        `cold: the same turn on no cache (ours: a worker without prefix or state cache; the peer: cache_prompt false).`);
+        `cold: the same turn on no cache (ours: a worker without the conversation cache; the peer: cache_prompt false).`);
     for (const model of run.models) {
         lines.push("");
         lines.push(`### ${model.preset}: ${(model.parameters / 1e6).toFixed(0)}M parameters, Q8_0, ${(model.bytes / 1e6).toFixed(0)} MB ` +

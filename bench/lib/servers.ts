@@ -51,7 +51,7 @@ export async function startWorker(options: {modelPath: string; parallel: number;
     const env: NodeJS.ProcessEnv = {
         ...process.env, PORT: String(port), HOST: "127.0.0.1", MODEL_PATH: options.modelPath, GPU: "false",
         PARALLEL: String(options.parallel), THREADS: String(options.threads), CONTEXT_SIZE: String(options.contextSize),
-        STATE_CACHE_DIR: options.stateDir, LOG_LEVEL: "warn", MAX_QUEUE: "256",
+        CONVERSATION_CACHE_DIR: options.stateDir, LOG_LEVEL: "warn", MAX_QUEUE: "256",
         ...options.extraEnv
     };
     // Let bin/chat-worker.cjs derive the pool size from THREADS, as `npm start` does.

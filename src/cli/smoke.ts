@@ -69,7 +69,7 @@ const chatBody = {message: "smoke test", system_prompt: "You are a test.", max_t
 
 const messages = [{role: "system", content: "You are a test."}, {role: "user", content: "smoke test"}];
 
-/** The later callers' shape, once per model the worker serves (by name when it routes by name). */
+/** The messages shape, once per model the worker serves (by name when it routes by name). */
 function messagesChecks(models: string[], routesByName: boolean): Check[] {
     const perModel = (routesByName ? models : models.slice(0, 1)).map((model): Check => ({
         method: "POST", path: "/chat", body: {messages, model, max_tokens: 8, seed: 1}, expect: (r) => {

@@ -1,6 +1,6 @@
 import os from "node:os";
 import {ConfigError} from "../errors.js";
-import {BUILTIN_MODEL_PATH, SETTINGS, camelCase, type SettingName, type Settings} from "./settingsTable.js";
+import {BUILTIN_MODEL_PATH, SETTINGS, camelCase, type SettingName, type Settings, type SettingSpec} from "./settingsTable.js";
 import {defaultModelsDir, isModelReference, modelReference, shardOf, type ModelSource} from "./modelSource.js";
 
 export {type NamedModel} from "./settings.js";
@@ -52,15 +52,19 @@ export interface RegistrationConfig {
 }
 
 function read(env: NodeJS.ProcessEnv, name: SettingName): unknown {
-    const raw = env[name];
-    const setting = SETTINGS[name];
-    const source: string | null = raw ?? setting.default;
+    const setting: SettingSpec = SETTINGS[name];
+    const alias = setting.alias;
+    if (alias != null && env[name] != null && env[alias] != null && env[name] !== env[alias])
+        throw new ConfigError(name, `and ${alias} (its old name) are both set, to different values; set only ${name}`);
+    // A bad value is reported under the name it was set by.
+    const variable = env[name] == null && alias != null && env[alias] != null ? alias : name;
+    const source: string | null = env[variable] ?? setting.default;
     if (source == null)
         return null;
     try {
         return setting.parse(source);
     } catch (err) {
-        throw new ConfigError(name, (err as Error).message);
+        throw new ConfigError(variable, (err as Error).message);
     }
 }
 

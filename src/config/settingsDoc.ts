@@ -1,4 +1,4 @@
-import {SETTINGS, type SettingName} from "./settingsTable.js";
+import {SETTINGS, type SettingName, type SettingSpec} from "./settingsTable.js";
 
 export const SETTINGS_TABLE_START = "<!-- settings:start -->";
 export const SETTINGS_TABLE_END = "<!-- settings:end -->";
@@ -6,9 +6,10 @@ export const SETTINGS_TABLE_END = "<!-- settings:end -->";
 /** docs/settings.md's settings table, generated from SETTINGS (`npm run docs` writes it; a test checks it). */
 export function renderSettingsTable(): string {
     const rows = (Object.keys(SETTINGS) as SettingName[]).map((name) => {
-        const setting: {default: string | null; doc: string; shown?: string} = SETTINGS[name];
+        const setting: SettingSpec = SETTINGS[name];
         const shown = setting.shown ?? (setting.default == null ? "none" : `\`${setting.default}\``);
-        return `| \`${name}\` | ${shown} | ${setting.doc.replace(/\|/g, "\\|")} |`;
+        const alias = setting.alias == null ? "" : ` Its old name \`${setting.alias}\` is still read; setting both to different values refuses to boot.`;
+        return `| \`${name}\` | ${shown} | ${(setting.doc + alias).replace(/\|/g, "\\|")} |`;
     });
     return ["| Variable | Default | Meaning |", "| --- | --- | --- |", ...rows].join("\n") + "\n";
 }

@@ -30,6 +30,8 @@ export interface SettingSpec<T = unknown> {
     doc: string;
     /** How the settings page shows a default that is not a literal value. */
     shown?: string;
+    /** An older name still read when the setting itself is not set (both set to different values refuses to boot). */
+    alias?: string;
 }
 
 /**
@@ -76,7 +78,7 @@ export const SETTINGS = {
     MODELS: {
         default: null, parse: namedModels,
         doc: "Several models, chosen per request by `model`: comma-separated `name=path` pairs, e.g. `qwen_instruct=/models/instruct.gguf,qwen_base=/models/base.gguf`; a path may also be a reference to download, as `MODEL` takes (`qwen=hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M`). " +
-            "Each runs in its own runner with its own `PARALLEL` sequences and conversation cache (an equal share of `STATE_CACHE_MAX_BYTES`); the first is the default for requests that name none, " +
+            "Each runs in its own runner with its own `PARALLEL` sequences and conversation cache (an equal share of `CONVERSATION_CACHE_MAX_BYTES`); the first is the default for requests that name none, " +
             "and an unknown name gets a 400 listing the known ones. Not together with `MODEL_PATH` or `MODEL`, nor with `ENGINE=openai`. Without it, the one model (`MODEL_PATH` or `MODEL`) answers whatever `model` a request names."
     },
     MODEL_LOADING: {
@@ -119,7 +121,8 @@ export const SETTINGS = {
     },
     MAX_STOP_SEQUENCES: {default: "16", parse: integer({min: 0, max: 1024}), doc: "Most `stop` strings a request may give; each at most 256 characters."},
     REQUEST_TIMEOUT_SECONDS: {default: "300", parse: decimal({min: 0}), doc: "Longest a generation may run; it then ends with the partial text and `finish_reason: \"timeout\"`. 0 disables."},
-    PREFIX_CACHE: {
+    CONVERSATION_CACHE: {
+        alias: "PREFIX_CACHE",
         default: "true", parse: boolean,
         doc: "Reuse the prompt prefix a sequence already holds (conversation affinity). `false` evaluates every prompt from scratch: the cold baseline of the benchmark."
     },
@@ -127,13 +130,15 @@ export const SETTINGS = {
         default: "auto", parse: oneOf(DETERMINISTIC_MODES),
         doc: "Make an answer depend only on the model, the rendered prompt, the sampling parameters and the seed: not on the conversation cache, on other requests batched with it, or on the CPU. `true` turns off flash attention, reuses only tokens evaluated as part of a prompt, and cuts batches so a prompt piece never shares one with generation steps (on F32/F16/BF16 models each generation step gets its own batch; see Determinism). `auto`: on with the CPU backend, off on a GPU (whose kernels llama.cpp picks by batch size anyway)."
     },
-    STATE_CACHE_DIR: {
+    CONVERSATION_CACHE_DIR: {
+        alias: "STATE_CACHE_DIR",
         default: ".state-cache", parse: text,
         doc: "Folder for conversation states spilled from sequences (one subfolder per model identity); survives restarts."
     },
-    STATE_CACHE_MAX_BYTES: {
+    CONVERSATION_CACHE_MAX_BYTES: {
+        alias: "STATE_CACHE_MAX_BYTES",
         default: "1073741824", parse: integer({min: 0}),
-        doc: "Byte budget of the state folder, least recently used states evicted first. 0 disables spilling (warm sequences are still reused)."
+        doc: "Byte budget of the conversation cache folder, least recently used states evicted first. 0 disables spilling (warm sequences are still reused)."
     },
     UPSTREAM_URL: {
         shown: "—",

@@ -140,13 +140,13 @@ export interface RenderedPrompt {
     text: string | null;
     /** Null when it is not known before generation (an upstream without a tokenizer endpoint). */
     tokenCount: number | null;
-    /** What slot affinity needs of the tokens (the engine keeps the tokens themselves); absent when the engine does not tokenize. */
+    /** What sequence affinity needs of the tokens (the engine keeps the tokens themselves); absent when the engine does not tokenize. */
     prefix?: PrefixDigest;
     /** The engine's handle on the tokens it rendered, so `generate` does not render again (it does when the handle is gone). */
     key?: number;
 }
 
-/** A token sequence as hashes of its prefixes: `hashes[i]` covers tokens 0 .. (i + 1) * block (see slotAffinity.ts). */
+/** A token sequence as hashes of its prefixes: `hashes[i]` covers tokens 0 .. (i + 1) * block (see sequenceAffinity.ts). */
 export interface PrefixDigest {
     length: number;
     block: number;
@@ -258,8 +258,8 @@ export interface ModelInfo {
 }
 
 export interface GenerateRequest {
-    /** The sequence slot the scheduler leased for this generation. */
-    slot: number;
+    /** The sequence the scheduler leased for this generation. */
+    sequence: number;
     /** A prompt from this engine's `render`. */
     prompt: RenderedPrompt;
     params: SamplingParams;
@@ -297,8 +297,8 @@ export interface MemoryReport {
     ageSeconds?: number;
 }
 
-/** What a slot picker may use to route a request back to the sequence that holds its prefix. */
-export interface SlotHint {
+/** What a sequence picker may use to route a request back to the sequence that holds its prefix. */
+export interface SequenceHint {
     conversationId: string | null;
     /** The prepared prompt, so the picker can find the sequence holding its longest prefix. */
     prompt: RenderedPrompt | null;
@@ -306,7 +306,7 @@ export interface SlotHint {
 
 export interface Engine {
     /** Number of sequences that can generate at once. */
-    readonly slots: number;
+    readonly sequences: number;
     /**
      * True when a failed state can heal without a reload (an upstream that was unreachable), so
      * requests are still forwarded and report the real fault instead of being refused up front.
@@ -339,11 +339,11 @@ export interface Engine {
      */
     lowerBoundTokens?(text: string): number;
     /**
-     * Picks one of the free slots for a request (conversation affinity). Optional: without it the
-     * scheduler takes the slot idle the longest.
+     * Picks one of the free sequences for a request (conversation affinity). Optional: without it the
+     * scheduler takes the sequence idle the longest.
      */
-    pickSlot?(free: readonly number[], hint: SlotHint): number;
-    /** Streams a generation in the leased slot. Throws WorkerError before the first event on bad input. */
+    pickSequence?(free: readonly number[], hint: SequenceHint): number;
+    /** Streams a generation in the leased sequence. Throws WorkerError before the first event on bad input. */
     generate(request: GenerateRequest): AsyncIterable<GenerationEvent>;
     /** Resolves once the engine is ready or has failed; never rejects. */
     whenSettled(): Promise<void>;

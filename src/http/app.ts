@@ -98,7 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // The document generator first: it collects the routes registered after it.
     await registerDocsDocument(app, {openRoutes: config.workerApiKey != null ? new Set([...OPEN_ROUTES, ...config.authOpenRoutes]) : null});
     await app.register(nativeApi, {config, chat: deps.chat, enhance: deps.enhance});
-    await app.register(opsApi, {...ops, routes, sfwMode: deps.chat.sfwAvailable, prefixCache: config.prefixCache});
+    await app.register(opsApi, {...ops, routes, sfwMode: deps.chat.sfwAvailable, conversationCache: config.conversationCache});
     await app.register(openAiApi, {config, chat: deps.chat});
     await app.register(responsesApi, {config, chat: deps.chat});
     await app.register(playgroundRoutes);

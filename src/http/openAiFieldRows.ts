@@ -19,6 +19,6 @@ export const OPENAI_METADATA_ROWS = {
     service_tier: {support: "metadata", note: "the worker has one tier"},
     safety_identifier: {support: "metadata", note: "accepted, not logged"},
     prompt_cache_key: {support: "metadata", note: "prompts are cached by prefix anyway (see Conversation cache)"},
-    prompt_cache_retention: {support: "metadata", note: "the cache keeps what `STATE_CACHE_MAX_BYTES` allows"},
-    prompt_cache_options: {support: "metadata", note: "the cache keeps what `STATE_CACHE_MAX_BYTES` allows"}
+    prompt_cache_retention: {support: "metadata", note: "the cache keeps what `CONVERSATION_CACHE_MAX_BYTES` allows"},
+    prompt_cache_options: {support: "metadata", note: "the cache keeps what `CONVERSATION_CACHE_MAX_BYTES` allows"}
 } as const satisfies Record<string, FieldRow>;

@@ -1,22 +1,22 @@
 import {QueueFullError, SchedulerClosedError} from "../errors.js";
-import type {SlotHint} from "../engine/types.js";
+import type {SequenceHint} from "../engine/types.js";
 
-/** A sequence slot lent to one generation. Release it exactly once, when the generation has stopped. */
+/** A sequence lent to one generation. Release it exactly once, when the generation has stopped. */
 export interface Lease {
-    readonly slot: number;
+    readonly sequence: number;
     /** How long the request waited in the queue, in seconds. */
     readonly waitedSeconds: number;
     release(): void;
 }
 
-export type LeaseHint = SlotHint;
+export type LeaseHint = SequenceHint;
 
 /**
- * Picks one of the free slots for a request. The default takes the slot idle the longest, which
- * spreads work evenly; the conversation cache replaces it with one that prefers the slot already
+ * Picks one of the free sequences for a request. The default takes the sequence idle the longest, which
+ * spreads work evenly; the conversation cache replaces it with one that prefers the sequence already
  * holding the request's prefix.
  */
-export type SlotPicker = (freeSlots: readonly number[], hint: LeaseHint) => number;
+export type SequencePicker = (freeSequences: readonly number[], hint: LeaseHint) => number;
 
 interface Waiter {
     hint: LeaseHint;
@@ -33,30 +33,30 @@ interface Waiter {
  */
 export class Scheduler {
     private readonly free: number[];
-    /** Last release time per slot, so the default picker can take the slot idle the longest. */
+    /** Last release time per sequence, so the default picker can take the sequence idle the longest. */
     private readonly releasedAt: number[];
     private readonly queue: Waiter[] = [];
     private readonly idleWaiters: Array<() => void> = [];
     private closed = false;
     private averageLeaseSeconds = 1;
-    private readonly picker: SlotPicker;
+    private readonly picker: SequencePicker;
 
-    constructor(readonly slots: number, readonly maxQueue: number, picker?: SlotPicker) {
-        this.free = Array.from({length: slots}, (_, slot) => slot);
-        this.releasedAt = new Array<number>(slots).fill(0);
-        this.picker = picker ?? ((freeSlots) => freeSlots.reduce((best, slot) =>
-            this.releasedAt[slot] < this.releasedAt[best] ? slot : best));
+    constructor(readonly sequences: number, readonly maxQueue: number, picker?: SequencePicker) {
+        this.free = Array.from({length: sequences}, (_, sequence) => sequence);
+        this.releasedAt = new Array<number>(sequences).fill(0);
+        this.picker = picker ?? ((freeSequences) => freeSequences.reduce((best, sequence) =>
+            this.releasedAt[sequence] < this.releasedAt[best] ? sequence : best));
     }
 
     get running(): number {
-        return this.slots - this.free.length;
+        return this.sequences - this.free.length;
     }
 
     get queued(): number {
         return this.queue.length;
     }
 
-    /** Waits for a slot in FIFO order. Rejects at once when the queue is full, or when `signal` fires. */
+    /** Waits for a sequence in FIFO order. Rejects at once when the queue is full, or when `signal` fires. */
     acquire(hint: LeaseHint, signal?: AbortSignal): Promise<Lease> {
         return this.acquireAll(1, hint, signal)[0];
     }
@@ -99,10 +99,10 @@ export class Scheduler {
     /** Seconds a client should wait before retrying, from the recent lease durations. */
     retryAfterSeconds(): number {
         const ahead = this.queue.length + this.running;
-        return Math.max(1, Math.min(60, Math.ceil(this.averageLeaseSeconds * ahead / this.slots)));
+        return Math.max(1, Math.min(60, Math.ceil(this.averageLeaseSeconds * ahead / this.sequences)));
     }
 
-    /** Resolves when no slot is leased and nobody waits. */
+    /** Resolves when no sequence is leased and nobody waits. */
     whenIdle(): Promise<void> {
         if (this.running === 0 && this.queue.length === 0)
             return Promise.resolve();
@@ -120,27 +120,27 @@ export class Scheduler {
     }
 
     private take(hint: LeaseHint): number {
-        const slot = this.picker(this.free, hint);
-        const index = this.free.indexOf(slot);
+        const sequence = this.picker(this.free, hint);
+        const index = this.free.indexOf(sequence);
         if (index === -1)
-            throw new Error(`slot picker returned slot ${slot}, which is not free`);
+            throw new Error(`sequence picker returned sequence ${sequence}, which is not free`);
         this.free.splice(index, 1);
-        return slot;
+        return sequence;
     }
 
-    private lend(slot: number, waitedSeconds: number): Lease {
+    private lend(sequence: number, waitedSeconds: number): Lease {
         const started = performance.now();
         let released = false;
         return {
-            slot,
+            sequence,
             waitedSeconds,
             release: () => {
                 if (released) return;
                 released = true;
                 const seconds = (performance.now() - started) / 1000;
                 this.averageLeaseSeconds = this.averageLeaseSeconds * 0.8 + seconds * 0.2;
-                this.releasedAt[slot] = performance.now();
-                this.free.push(slot);
+                this.releasedAt[sequence] = performance.now();
+                this.free.push(sequence);
                 this.dispatch();
             }
         };

@@ -153,12 +153,12 @@ export class ChatService {
         return this.model(model).engine.info();
     }
 
-    /** See `systemPromptInSlot`. */
-    async systemPromptInSlot(prompt: RenderedPrompt, system: string, model?: string | null): Promise<boolean> {
+    /** See `systemPromptInTemplate`. */
+    async systemPromptInTemplate(prompt: RenderedPrompt, system: string, model?: string | null): Promise<boolean> {
         const served = this.model(model);
         const hold = await served.lifecycle.enter();
         try {
-            return await systemPromptInSlot(served.engine, prompt, system);
+            return await systemPromptInTemplate(served.engine, prompt, system);
         } finally {
             hold.release();
         }
@@ -288,7 +288,7 @@ export class ChatService {
         const mask: MaskStream | null = job.sfwMode === true ? this.options.sfwTerms?.stream() ?? null : null;
         try {
             for await (const event of served.engine.generate({
-                slot: lease.slot, prompt: prepared.prompt, params: job.params, conversationId: job.conversationId,
+                sequence: lease.sequence, prompt: prepared.prompt, params: job.params, conversationId: job.conversationId,
                 signal: controller.signal, abortReason: () => reason, promptGroup
             })) {
                 if (event.type === "text") {
@@ -354,18 +354,18 @@ function isUnloadRevocation(signal: AbortSignal): boolean {
 }
 
 /**
- * True when `system` sits verbatim in the system slot of `prompt`: the same messages rendered
+ * True when `system` sits verbatim in the system message of `prompt`: the same messages rendered
  * with a marker in place of the system text must give exactly the same prompt once the marker is
  * swapped back. This holds for any chat template, and fails if the template (or anything else)
  * changed, moved or dropped the system prompt.
  */
-export async function systemPromptInSlot(engine: Pick<Engine, "render">, prompt: RenderedPrompt, system: string): Promise<boolean> {
+export async function systemPromptInTemplate(engine: Pick<Engine, "render">, prompt: RenderedPrompt, system: string): Promise<boolean> {
     if (prompt.text == null)
         return false;
     const index = prompt.messages.findIndex((message) => message.role === "system");
     if (index === -1 || prompt.messages[index].content !== system)
         return false;
-    const marker = `\u2063system-slot-${Math.random().toString(36).slice(2)}\u2063`;
+    const marker = `\u2063system-marker-${Math.random().toString(36).slice(2)}\u2063`;
     const marked = await engine.render(prompt.messages.map((message, i) => i === index ? {...message, content: marker} : message));
     if (marked.text == null || marked.text.split(marker).length !== 2)
         return false;

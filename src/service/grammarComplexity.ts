@@ -5,7 +5,7 @@
  * llama.cpp matches a grammar by keeping every parse that is still possible as a "stack" of rule
  * positions, and it walks all of them for each candidate token. An ambiguous grammar multiplies
  * them: `aK ::= aK+1 aK+1 | "q"` for K = 0..11 over `a12 ::= [a-z]*` (500 bytes) lets every letter
- * start in any of 4,096 nullable slots, and the runner spun in native code for good. Counting
+ * start in any of 4,096 nullable positions, and the runner spun in native code for good. Counting
  * rules or bytes cannot tell that apart from a harmless 2,000-word alternation, so this module
  * runs llama.cpp's own stack expansion (llama_grammar_advance_stack) on the parsed grammar, for
  * every character at once (each terminal is taken to match: the union of what any text could

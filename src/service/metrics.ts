@@ -140,7 +140,7 @@ export class WorkerMetrics {
         this.modelUnloads = new Counter({name: `${PREFIX}model_unloads_total`, help: "Model unloads by cause (request, idle).", labelNames: ["cause"], registers});
         this.cacheHits = new Counter({
             name: `${PREFIX}conversation_cache_hits_total`, labelNames: ["source"] as const, registers,
-            help: "Requests whose prompt prefix was reused: source=warm (still in the sequence) or restored (loaded from the state folder)."
+            help: "Requests whose prompt prefix was reused: source=warm (still in the sequence) or restored (loaded from the conversation cache folder)."
         });
         this.cacheMisses = new Counter({name: `${PREFIX}conversation_cache_misses_total`, help: "Requests that evaluated their prompt from scratch.", registers});
         this.cachedTokens = new Counter({name: `${PREFIX}conversation_cache_tokens_total`, help: "Prompt tokens reused from a sequence instead of evaluated.", registers});

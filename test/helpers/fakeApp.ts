@@ -29,7 +29,7 @@ export async function fakeApp(pieces: string[] = ["Hel", "lo"], env: Record<stri
     });
     const config = loadConfig(env);
     const quiet = {info: () => undefined, warn: () => undefined};
-    const models = new ModelPool([{key: null, engine, scheduler: new Scheduler(engine.slots, 4), lifecycle: new ModelLifecycle(engine, {idleUnloadSeconds: 0}, quiet)}]);
+    const models = new ModelPool([{key: null, engine, scheduler: new Scheduler(engine.sequences, 4), lifecycle: new ModelLifecycle(engine, {idleUnloadSeconds: 0}, quiet)}]);
     const metrics = new WorkerMetrics({queueDepth: () => models.queued, runningSequences: () => models.running, modelsLoaded: () => []});
     const chat = new ChatService(models, {requestTimeoutSeconds: 0, metrics});
     const enhance = new EnhanceService(chat, loadEnhanceTemplates(null));

@@ -11,7 +11,7 @@ import type {
 export type Script = (request: GenerateRequest) => AsyncIterable<GenerationEvent>;
 
 export class FakeEngine implements Engine {
-    readonly slots: number;
+    readonly sequences: number;
     readonly contextSize: number;
     state: EngineStatus = unloadedStatus();
     /** What the next load ends in. */
@@ -20,8 +20,8 @@ export class FakeEngine implements Engine {
     unloads = 0;
     generations = 0;
 
-    constructor(public script: Script, options: {slots?: number; contextSize?: number} = {}) {
-        this.slots = options.slots ?? 2;
+    constructor(public script: Script, options: {sequences?: number; contextSize?: number} = {}) {
+        this.sequences = options.sequences ?? 2;
         this.contextSize = options.contextSize ?? 1024;
     }
 
@@ -32,7 +32,7 @@ export class FakeEngine implements Engine {
     info(): ModelInfo {
         return {
             engine: "embedded", modelName: "fake", modelPath: null, architecture: null, parameterCount: null, fileSizeBytes: null,
-            weightsBytes: null, quantization: null, trainedContextSize: null, contextSize: this.contextSize, parallel: this.slots,
+            weightsBytes: null, quantization: null, trainedContextSize: null, contextSize: this.contextSize, parallel: this.sequences,
             threads: null, gpu: null, gpuLayers: null, chatTemplate: null, modelType: null, nodeLlamaCppVersion: null, llamaCppRelease: null,
             loadTimeSeconds: null, deterministic: null, fingerprint: null
         };

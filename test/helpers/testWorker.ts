@@ -76,7 +76,7 @@ async function startWorker(env: Record<string, string>, logger?: Logger, options
         LOG_LEVEL: "silent",
         PORT: "0",
         HOST: "127.0.0.1",
-        STATE_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-state-")),
+        CONVERSATION_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-state-")),
         ...env
     });
     const worker = await createWorker(config, logger ?? pino({level: "silent"}), {runnerEntry: options.runnerEntry ?? testRunnerEntry()});

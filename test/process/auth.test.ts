@@ -127,7 +127,7 @@ test("npm run smoke walks every endpoint with the key and passes", async () => {
         "/chat/debug/system-prompt", "/memory/unload", "/memory/load", "/v1/chat/completions", "/v1/completions"])
         assert.ok(rows.some((row) => row.startsWith("PASS") && row.split(/\s+/)[2] === path), `${path} in\n${stdout}`);
     assert.ok(rows.some((row) => /refused without the key/.test(row)), "it checks that the key is required");
-    // The later callers' shape (issue 12).
+    // The messages shape (issue 12).
     for (const pattern of [/^PASS +POST +\/chat .*messages shape/, /^PASS +POST +\/generate /, /^PASS +POST +\/enhance .*messages shape/,
         /^PASS +POST +\/chat .*mixed shapes rejected/, /^PASS +GET +\/worker\/info .*1 model/, /^PASS +GET +\/debug\/model .*active/])
         assert.ok(rows.some((row) => pattern.test(row)), `${pattern} in\n${stdout}`);

@@ -234,7 +234,7 @@ test("bad input gets a 4xx JSON error naming the field", async () => {
     assert.equal((await chat({message: "still alive", max_tokens: 2})).status, 200);
 });
 
-test("the later messages shape on /chat and /generate: rendered as given, the callers' fields, sfw_mode, a mixed body refused", async () => {
+test("the messages shape on /chat and /generate: rendered as given, the callers' fields, sfw_mode, a mixed body refused", async () => {
     const messages = [{role: "system", content: "You are terse."}, {role: "user", content: "Name a colour."}];
     const upstream = server.worker.engine.info().engine === "openai";
     for (const route of ["/chat", "/generate"]) {
@@ -250,7 +250,7 @@ test("the later messages shape on /chat and /generate: rendered as given, the ca
         assert.equal(json.sfw_mode, false);
         assert.equal(json.model_info.inference_engine, upstream ? "openai_upstream" : "llama.cpp");
         assert.equal(json.model_info.active_model_type, upstream ? null : "instruct");
-        assert.equal("conversation_history" in json, false, "the spec shape's echo is not part of this answer");
+        assert.equal("conversation_history" in json, false, "the v2.0 shape's echo is not part of this answer");
     }
     const rendered = await postJson(`${server.url}/chat/debug/system-prompt`, {messages, max_tokens: 6});
     assert.deepEqual(rendered.json.messages_built, messages, "exactly the messages given, nothing added");

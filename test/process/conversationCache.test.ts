@@ -22,8 +22,8 @@ const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-cache-test-"
 
 before(async () => {
     [cached, fresh] = [
-        await startTestWorker({PARALLEL: "2", CONTEXT_SIZE: "2048", STATE_CACHE_DIR: stateDir, STATE_CACHE_MAX_BYTES: "200000000"}),
-        await startTestWorker({PARALLEL: "2", CONTEXT_SIZE: "2048", PREFIX_CACHE: "false", STATE_CACHE_MAX_BYTES: "0"})
+        await startTestWorker({PARALLEL: "2", CONTEXT_SIZE: "2048", CONVERSATION_CACHE_DIR: stateDir, CONVERSATION_CACHE_MAX_BYTES: "200000000"}),
+        await startTestWorker({PARALLEL: "2", CONTEXT_SIZE: "2048", CONVERSATION_CACHE: "false", CONVERSATION_CACHE_MAX_BYTES: "0"})
     ];
 });
 after(async () => {
@@ -68,7 +68,7 @@ test("interleaved conversations, more than sequences, answer exactly as a worker
     }
     assert.ok(cachedTokens > 1000, `the cache saved work (${cachedTokens} tokens)`);
     const stateFiles = fs.readdirSync(stateDir, {recursive: true}).filter((name) => String(name).endsWith(".state"));
-    assert.ok(stateFiles.length > 0, "conversations were spilled to the state folder");
+    assert.ok(stateFiles.length > 0, "conversations were spilled to the conversation cache folder");
 });
 
 test("a continuing conversation on a warm sequence evaluates only its new turn (deterministic: the reply was evaluated again when it ended)", async () => {
@@ -94,7 +94,7 @@ test("a continuing conversation on a warm sequence evaluates only its new turn (
 
 test("a state whose recorded tokens do not match its file is discarded, not used", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-cache-tamper-"));
-    const worker = await startTestWorker({PARALLEL: "1", CONTEXT_SIZE: "2048", STATE_CACHE_DIR: dir});
+    const worker = await startTestWorker({PARALLEL: "1", CONTEXT_SIZE: "2048", CONVERSATION_CACHE_DIR: dir});
     try {
         const a = await postJson(`${worker.url}/chat`, turnBody(1, 0, []));
         // Another conversation takes the only sequence: conversation 1 is spilled to disk.
@@ -120,16 +120,16 @@ test("a state whose recorded tokens do not match its file is discarded, not used
     }
 });
 
-test("the state cache survives a restart and is used only for the same model", async () => {
+test("the conversation cache survives a restart and is used only for the same model", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-cache-restart-"));
     const history: Turn[] = [];
-    const first = await startTestWorker({PARALLEL: "1", CONTEXT_SIZE: "2048", STATE_CACHE_DIR: dir});
+    const first = await startTestWorker({PARALLEL: "1", CONTEXT_SIZE: "2048", CONVERSATION_CACHE_DIR: dir});
     const a = await postJson(`${first.url}/chat`, turnBody(5, 0, history));
     await postJson(`${first.url}/chat`, turnBody(6, 0, [])); // spills conversation 5
     await first.close();
     history.push({sender: "user", content: turnBody(5, 0, []).message}, {sender: "assistant", content: a.json.response});
 
-    const second = await startTestWorker({PARALLEL: "1", CONTEXT_SIZE: "2048", STATE_CACHE_DIR: dir});
+    const second = await startTestWorker({PARALLEL: "1", CONTEXT_SIZE: "2048", CONVERSATION_CACHE_DIR: dir});
     try {
         const b = await postJson(`${second.url}/chat`, turnBody(5, 1, history));
         const reference = await postJson(`${fresh.url}/chat`, turnBody(5, 1, history));

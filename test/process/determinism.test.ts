@@ -27,9 +27,9 @@ after(async () => {
 
 async function pair(modelPath: string): Promise<{cached: TestWorker; fresh: TestWorker}> {
     const cached = await startTestWorker({
-        MODEL_PATH: modelPath, PARALLEL: "2", CONTEXT_SIZE: "2048", STATE_CACHE_MAX_BYTES: "200000000"
+        MODEL_PATH: modelPath, PARALLEL: "2", CONTEXT_SIZE: "2048", CONVERSATION_CACHE_MAX_BYTES: "200000000"
     });
-    const fresh = await startTestWorker({MODEL_PATH: modelPath, PARALLEL: "1", CONTEXT_SIZE: "2048", PREFIX_CACHE: "false"});
+    const fresh = await startTestWorker({MODEL_PATH: modelPath, PARALLEL: "1", CONTEXT_SIZE: "2048", CONVERSATION_CACHE: "false"});
     workers.push(cached, fresh);
     return {cached, fresh};
 }
@@ -57,7 +57,7 @@ for (const model of ["synthetic", "stories260K"] as const) {
 
     test(`${model}: each of 8 requests answers alone as it does among the 8, greedy and seeded`, async () => {
         const modelPath = model === "synthetic" ? await testModelPath() : requireStoriesModel();
-        const worker = await startTestWorker({MODEL_PATH: modelPath, PARALLEL: "8", CONTEXT_SIZE: "1024", PREFIX_CACHE: "false"});
+        const worker = await startTestWorker({MODEL_PATH: modelPath, PARALLEL: "8", CONTEXT_SIZE: "1024", CONVERSATION_CACHE: "false"});
         workers.push(worker);
         for (const sampling of SAMPLINGS)
             await checkBatchInvariance(worker.url, sampling);
@@ -67,7 +67,7 @@ for (const model of ["synthetic", "stories260K"] as const) {
 test("a state restored after a restart gives the answer a cold worker gives", async () => {
     const modelPath = await testModelPath();
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-determinism-"));
-    const env = {MODEL_PATH: modelPath, PARALLEL: "1", CONTEXT_SIZE: "2048", STATE_CACHE_DIR: stateDir};
+    const env = {MODEL_PATH: modelPath, PARALLEL: "1", CONTEXT_SIZE: "2048", CONVERSATION_CACHE_DIR: stateDir};
     const body = (message: string, history: Array<{sender: "user" | "assistant"; content: string}>) => ({
         message, system_prompt: "A restart test.", conversation_id: "restart", conversation_history: history,
         max_tokens: 24, temperature: 0.9, seed: 3
@@ -78,7 +78,7 @@ test("a state restored after a restart gives the answer a cold worker gives", as
     await first.close();
     const history = [{sender: "user" as const, content: "first turn of the conversation that is spilled"}, {sender: "assistant" as const, content: a.response}];
     const second = await startTestWorker(env);
-    const cold = await startTestWorker({...env, PREFIX_CACHE: "false", STATE_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-cold-"))});
+    const cold = await startTestWorker({...env, CONVERSATION_CACHE: "false", CONVERSATION_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-cold-"))});
     workers.push(second, cold);
     const restored = await ask(second.url, body("second turn", history));
     assert.ok(restored.cachedTokens > 32, `served from the restored state (${restored.cachedTokens} cached tokens)`);
@@ -100,9 +100,9 @@ test("with the AVX2 kernels forced (haswell variant), the same guarantees hold",
         const nodeArgs = ["--preserve-symlinks", "--preserve-symlinks-main"];
         const modelPath = await testModelPath();
         const cached = await spawnWorker({MODEL_PATH: modelPath, PARALLEL: "8", CONTEXT_SIZE: "2048", LOG_LEVEL: "info",
-            STATE_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-avx2-"))}, {cwd: project, nodeArgs});
+            CONVERSATION_CACHE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-avx2-"))}, {cwd: project, nodeArgs});
         spawned.push(cached);
-        const fresh = await spawnWorker({MODEL_PATH: modelPath, PARALLEL: "1", CONTEXT_SIZE: "2048", PREFIX_CACHE: "false"},
+        const fresh = await spawnWorker({MODEL_PATH: modelPath, PARALLEL: "1", CONTEXT_SIZE: "2048", CONVERSATION_CACHE: "false"},
             {cwd: project, nodeArgs});
         spawned.push(fresh);
         for (const worker of spawned)
@@ -126,7 +126,7 @@ test("DETERMINISTIC=false: cache on and off differ only in rounding, and tokens 
     const TOLERANCE = 0.05;
     const modelPath = await testModelPath();
     const cached = await startTestWorker({MODEL_PATH: modelPath, PARALLEL: "2", CONTEXT_SIZE: "2048", DETERMINISTIC: "false"});
-    const fresh = await startTestWorker({MODEL_PATH: modelPath, PARALLEL: "1", CONTEXT_SIZE: "2048", DETERMINISTIC: "false", PREFIX_CACHE: "false"});
+    const fresh = await startTestWorker({MODEL_PATH: modelPath, PARALLEL: "1", CONTEXT_SIZE: "2048", DETERMINISTIC: "false", CONVERSATION_CACHE: "false"});
     workers.push(cached, fresh);
     const history: Array<{sender: "user" | "assistant"; content: string}> = [];
     for (let turn = 0; turn < 4; turn++) {

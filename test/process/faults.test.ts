@@ -34,11 +34,11 @@ async function rotateConversations(url: string, rounds: number): Promise<void> {
         }
 }
 
-test("the state-cache folder becoming unusable after the cache exists: serving continues without it, and it recovers when fixed", async () => {
+test("the conversation cache folder becoming unusable after the cache exists: serving continues without it, and it recovers when fixed", async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-faults-"));
     const cacheDir = path.join(root, "cache");
     const logs = captureLogs("warn");
-    const server = await startTestWorker({...ONE_THREAD, PARALLEL: "1", STATE_CACHE_DIR: cacheDir, STATE_CACHE_MAX_BYTES: "200000000"}, logs.logger);
+    const server = await startTestWorker({...ONE_THREAD, PARALLEL: "1", CONVERSATION_CACHE_DIR: cacheDir, CONVERSATION_CACHE_MAX_BYTES: "200000000"}, logs.logger);
     try {
         await rotateConversations(server.url, 1);
         assert.ok(stateFiles(cacheDir).length > 0, "the cache exists and holds spilled states");
@@ -60,11 +60,11 @@ test("the state-cache folder becoming unusable after the cache exists: serving c
     }
 });
 
-test("a state-cache folder that cannot be created at boot: the worker serves without the cache", async () => {
+test("a conversation cache folder that cannot be created at boot: the worker serves without the cache", async () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "chat-worker-faults-"));
     const blocker = path.join(root, "blocker");
     fs.writeFileSync(blocker, "a file where a folder should be");
-    const server = await startTestWorker({...ONE_THREAD, PARALLEL: "1", STATE_CACHE_DIR: path.join(blocker, "cache")});
+    const server = await startTestWorker({...ONE_THREAD, PARALLEL: "1", CONVERSATION_CACHE_DIR: path.join(blocker, "cache")});
     try {
         await rotateConversations(server.url, 1);
         fs.rmSync(blocker);

@@ -92,7 +92,7 @@ async function chatWorks(url: string): Promise<void> {
     assert.equal(reply.json.usage.completion_tokens, 4);
 }
 
-/** Files of the state cache's hash memo: one per model file hashed for the model identity. */
+/** Files of the conversation cache's hash memo: one per model file hashed for the model identity. */
 function hashedFiles(stateDir: string): number {
     return Object.keys(JSON.parse(fs.readFileSync(path.join(stateDir, "model-hashes.json"), "utf8"))).length;
 }
@@ -150,7 +150,7 @@ test("docs: `npm run pull -- <ref>` downloads ahead of time; with the files comp
     assert.deepEqual(mirror.requests, [], "complete files are used without a single request, not even the manifest");
 });
 
-test("docs: huggingface-cli's files with MODEL_PATH naming the first shard; /model/info and the state-cache identity count both shards", async () => {
+test("docs: huggingface-cli's files with MODEL_PATH naming the first shard; /model/info and the conversation cache identity count both shards", async () => {
     const [repo, include, localDir] = readmeCommand(/^huggingface-cli download (\S+) --include "([^"]+)" --local-dir (\S+)$/m);
     const [modelPath] = readmeCommand(/^MODEL_PATH=(\S+) npm start$/m);
     // What huggingface-cli would fetch: the repository's files matching the pattern (the mirror's copy of it).
@@ -161,7 +161,7 @@ test("docs: huggingface-cli's files with MODEL_PATH naming the first shard; /mod
     assert.deepEqual(names, qwenShards.map((file) => path.basename(file)));
     for (const file of qwenShards) fs.copyFileSync(file, path.join(models, path.basename(file)));
     const stateDir = freshDir("state");
-    const worker = await startTestWorker({MODEL_PATH: modelPath.replace(localDir, models), STATE_CACHE_DIR: stateDir});
+    const worker = await startTestWorker({MODEL_PATH: modelPath.replace(localDir, models), CONVERSATION_CACHE_DIR: stateDir});
     try {
         const info = (await getJson(`${worker.url}/model/info`)).json;
         assert.equal(info.model_state, "ready");
@@ -177,7 +177,7 @@ test("docs: huggingface-cli's files with MODEL_PATH naming the first shard; /mod
 test("a 3-shard model by hf:<repo>/<first shard>: every shard downloaded, counted and hashed; /chat served from the set", async () => {
     const models = freshDir("three");
     const stateDir = freshDir("state");
-    const worker = await startTestWorker(hub(models, {MODEL: "hf:test/Tiny-GGUF/tiny-00001-of-00003.gguf", STATE_CACHE_DIR: stateDir}));
+    const worker = await startTestWorker(hub(models, {MODEL: "hf:test/Tiny-GGUF/tiny-00001-of-00003.gguf", CONVERSATION_CACHE_DIR: stateDir}));
     try {
         const local = fs.readdirSync(models).sort();
         assert.equal(local.length, 3);

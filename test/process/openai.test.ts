@@ -52,7 +52,7 @@ test("a non-streaming chat completion through the openai client", async () => {
     assert.equal(newer.usage?.completion_tokens, 3);
 });
 
-test("system and developer messages reach the template's system slot; roles and order are kept", async () => {
+test("system and developer messages reach the template's system message; roles and order are kept", async () => {
     const {status, json} = await postJson(`${server.url}/apply-template`, {messages: [
         {role: "developer", content: "Dev rules"}, user("first"), {role: "assistant", content: [{type: "text", text: "an"}, {type: "text", text: "swer"}]},
         user("second")

@@ -124,8 +124,8 @@ const turn = (message: string, history: Array<{sender: "user" | "assistant"; con
 
 test("a state file damaged in place is discarded (checksum), counted, and the answer is the cold one", async () => {
     const stateDir = fs.mkdtempSync(path.join(dir, "state-"));
-    const worker = await start({PARALLEL: "1", CONTEXT_SIZE: "2048", STATE_CACHE_DIR: stateDir});
-    const cold = await start({PARALLEL: "1", CONTEXT_SIZE: "2048", PREFIX_CACHE: "false"});
+    const worker = await start({PARALLEL: "1", CONTEXT_SIZE: "2048", CONVERSATION_CACHE_DIR: stateDir});
+    const cold = await start({PARALLEL: "1", CONTEXT_SIZE: "2048", CONVERSATION_CACHE: "false"});
     const first = await postJson(`${worker.url}/chat`, turn("the first turn of a conversation"));
     await postJson(`${worker.url}/chat`, {...turn("another conversation takes the sequence", [], "other"), system_prompt: "Another one."});
     const states = fs.readdirSync(stateDir, {recursive: true}).map(String).filter((name) => name.endsWith(".state"));
@@ -155,11 +155,11 @@ test("a same-size model that differs only in the middle never restores the other
     fs.writeSync(handle, block, 0, block.length, middle);
     fs.closeSync(handle);
     const stateDir = fs.mkdtempSync(path.join(dir, "state-"));
-    const first = await start({MODEL_PATH: original, PARALLEL: "1", CONTEXT_SIZE: "2048", STATE_CACHE_DIR: stateDir});
+    const first = await start({MODEL_PATH: original, PARALLEL: "1", CONTEXT_SIZE: "2048", CONVERSATION_CACHE_DIR: stateDir});
     const spoken = await postJson(`${first.url}/chat`, turn("a turn on the original model"));
     await postJson(`${first.url}/chat`, {...turn("a second conversation spills the first", [], "other"), system_prompt: "Another one."});
     await first.close();
-    const second = await start({MODEL_PATH: copy, PARALLEL: "1", CONTEXT_SIZE: "2048", STATE_CACHE_DIR: stateDir});
+    const second = await start({MODEL_PATH: copy, PARALLEL: "1", CONTEXT_SIZE: "2048", CONVERSATION_CACHE_DIR: stateDir});
     const history = [{sender: "user" as const, content: "a turn on the original model"}, {sender: "assistant" as const, content: spoken.json.response}];
     const answer = await postJson(`${second.url}/chat`, turn("continued on the other model", history));
     assert.equal(answer.status, 200);

@@ -136,7 +136,7 @@ test("a client that disconnects from the front cancels the upstream's generation
     // Chunks already read before the abort may still be handed out; the point is that the upstream stops.
     assert.ok(received >= 3, `${received} chunks`);
     await until(() => front.worker.scheduler.running === 0 && upstream.worker.scheduler.running === 0, 10_000,
-        "both workers to release their slots");
+        "both workers to release their sequences");
     await until(() => upstreamLogs.records().some((line) => line.msg === "chat completion completed" && line.finishReason === "abort"), 10_000,
         "the upstream to log the aborted generation");
     const aborted = upstreamLogs.records().find((line) => line.msg === "chat completion completed" && line.finishReason === "abort")!;
@@ -196,7 +196,7 @@ test("against a fake upstream: /chat disconnects hang up on it, and PARALLEL bou
         controller.abort();
         await until(() => fake.requests.some((request) => request.path === "/v1/chat/completions" && request.abandoned), 5000,
             "the upstream request to be dropped");
-        await until(() => worker.worker.scheduler.running === 0, 5000, "the slot to be released");
+        await until(() => worker.worker.scheduler.running === 0, 5000, "the sequence to be released");
 
         fake.on("POST /v1/chat/completions", (_req, res) => setTimeout(() => streamAnswer(res, ["ok"]), 50));
         const answers = await Promise.all(Array.from({length: 5}, () => postJson(`${worker.url}/chat`, {message: "hi"})));

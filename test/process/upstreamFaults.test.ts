@@ -147,7 +147,7 @@ test("each upstream fault maps to its status with a clear message, within the ti
         assert.ok(seconds < 2.5, `${fault.name}: answered in ${seconds.toFixed(2)} s`);
         if (fault.retryAfter != null)
             assert.equal(headers.get("retry-after"), fault.retryAfter, fault.name);
-        await until(() => front.worker.scheduler.running === 0, 2000, `${fault.name}: the slot to be released`);
+        await until(() => front.worker.scheduler.running === 0, 2000, `${fault.name}: the sequence to be released`);
     }
     // The request carried the key; nothing we answered or logged did.
     const forwarded = fake.requests.filter((request) => request.path === "/v1/chat/completions");

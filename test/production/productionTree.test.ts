@@ -51,7 +51,7 @@ test("the CPU image's tree, built as the Dockerfile builds it, serves /chat and 
     assert.ok(fs.readFileSync(path.join(app, BUILTIN_MODEL_PATH)).equals(fs.readFileSync(await testModelPath("tiny"))));
 
     // Stand in for the runtime stage's RUN lines and `docker run -v`: app files root-owned and
-    // read-only to the user, a models volume, a state-cache volume the user may write.
+    // read-only to the user, a models volume, a conversation cache volume the user may write.
     const user = runAs(image);
     fs.chmodSync(workspace, 0o755);
     const volumes: Record<string, string> = {};

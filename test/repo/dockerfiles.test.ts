@@ -73,7 +73,7 @@ for (const file of FILES) {
         assert.deepEqual(only(final, "STOPSIGNAL").args, ["SIGTERM"]);
     });
 
-    test(`${file}: a numeric non-root user, which owns only the state cache and the models folder`, () => {
+    test(`${file}: a numeric non-root user, which owns only the conversation cache folder and the models folder`, () => {
         const user = instructionsOf(final, "USER").at(-1)!;
         const [uid, gid] = user.args[0]!.split(":");
         assert.match(uid!, /^[1-9]\d*$/, "numeric, so Kubernetes' runAsNonRoot can check it");
@@ -82,20 +82,20 @@ for (const file of FILES) {
         const useradd = setup.find((words) => words[0] === "useradd")!;
         assert.equal(useradd[useradd.indexOf("--uid") + 1], uid);
         const chowns = setup.filter((words) => words[0] === "chown");
-        assert.deepEqual(chowns.map((words) => words.slice(1)), [[`${uid}:${gid}`, env(final).MODELS_DIR, env(final).STATE_CACHE_DIR]]);
+        assert.deepEqual(chowns.map((words) => words.slice(1)), [[`${uid}:${gid}`, env(final).MODELS_DIR, env(final).CONVERSATION_CACHE_DIR]]);
         const lastRun = Math.max(...instructionsOf(final, "RUN").map((run) => run.line));
         assert.ok(user.line > lastRun, "USER comes after the root-only setup");
         assert.ok(final.instructions.filter((i) => i.keyword === "COPY").every((copy) => copy.flags.chown == null), "app files stay root-owned");
     });
 
-    test(`${file}: EXPOSE the default port, HEALTHCHECK on /ready, volumes for /models and the state cache`, () => {
+    test(`${file}: EXPOSE the default port, HEALTHCHECK on /ready, volumes for /models and the conversation cache`, () => {
         assert.deepEqual(only(final, "EXPOSE").args, [SETTINGS.PORT.default]);
         const healthcheck = only(final, "HEALTHCHECK");
         assert.ok(healthcheck.execForm);
         assert.deepEqual(healthcheck.args, ["CMD", "node", "bin/healthcheck.cjs"]);
         assert.match(fs.readFileSync(path.join(root, "bin/healthcheck.cjs"), "utf8"), /\/ready`/);
         assert.match(healthcheck.flags["start-period"] ?? "", /^\d+s$/, "a start period covers loading a large model");
-        const stateCache = env(final).STATE_CACHE_DIR!;
+        const stateCache = env(final).CONVERSATION_CACHE_DIR!;
         assert.ok(path.isAbsolute(stateCache));
         assert.deepEqual(new Set(only(final, "VOLUME").args), new Set(["/models", stateCache]));
         assert.equal(env(final).MODELS_DIR, "/models", "MODEL's downloads go to the models volume (the user's home does not exist)");

@@ -65,7 +65,10 @@ test("bin/chat-worker.cjs without a build: exit 2, saying to run `npm run build`
 
 test("`npm start`: builds only what changed, prints the playground's URL once listening, and SIGTERM to npm's own pid stops the worker", {timeout: 120_000}, async () => {
     const env: NodeJS.ProcessEnv = {...process.env};
-    for (const name of Object.keys(SETTINGS)) delete env[name];
+    for (const [name, setting] of Object.entries(SETTINGS) as Array<[string, {alias?: string}]>) {
+        delete env[name];
+        if (setting.alias != null) delete env[setting.alias];
+    }
     // Under `npm test`, npm_execpath is the npm that runs the tests; else the one on PATH.
     const npm = process.env.npm_execpath != null ? [process.execPath, process.env.npm_execpath] : ["npm"];
     const child = spawn(npm[0]!, [...npm.slice(1), "start"], {

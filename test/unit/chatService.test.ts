@@ -29,7 +29,7 @@ const params: SamplingParams = {
 };
 
 function setup(engine: FakeEngine) {
-    const scheduler = new Scheduler(engine.slots, 4);
+    const scheduler = new Scheduler(engine.sequences, 4);
     const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: 0}, quiet);
     const chat = new ChatService(new ModelPool([{key: null, engine, scheduler, lifecycle}]), {requestTimeoutSeconds: 0});
     return {scheduler, lifecycle, chat};
@@ -104,7 +104,7 @@ test("a client that leaves while queued gets ClientClosedError and frees its pla
     const engine = new FakeEngine(async function* (request) {
         await held;
         yield {type: "end", finishReason: "stop", usage: {promptTokens: request.prompt.tokenCount ?? 0, completionTokens: 0, cachedTokens: 0}};
-    }, {slots: 1});
+    }, {sequences: 1});
     const {chat, scheduler} = setup(engine);
     const first = chat.chat(job("first"));
     await until(() => engine.generations === 1);

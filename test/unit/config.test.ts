@@ -96,3 +96,23 @@ test("MODELS_DIR defaults under the user's cache; HF_ENDPOINT is a URL; HF_TOKEN
     assert.equal(loadConfig({HF_TOKEN: "hf_abc"}).hfToken, "hf_abc");
     assert.throws(() => loadConfig({DOWNLOAD_STALL_SECONDS: "0"}), (err: unknown) => err instanceof ConfigError && err.variable === "DOWNLOAD_STALL_SECONDS");
 });
+
+test("the conversation cache's old setting names are still read; both names set to different values refuse to boot", () => {
+    const old = loadConfig({PREFIX_CACHE: "false", STATE_CACHE_DIR: "/tmp/old-states", STATE_CACHE_MAX_BYTES: "5"});
+    assert.deepEqual([old.conversationCache, old.conversationCacheDir, old.conversationCacheMaxBytes], [false, "/tmp/old-states", 5]);
+    const current = loadConfig({CONVERSATION_CACHE: "false", CONVERSATION_CACHE_DIR: "/tmp/states", CONVERSATION_CACHE_MAX_BYTES: "7"});
+    assert.deepEqual([current.conversationCache, current.conversationCacheDir, current.conversationCacheMaxBytes], [false, "/tmp/states", 7]);
+    const defaults = loadConfig({});
+    assert.deepEqual([defaults.conversationCache, defaults.conversationCacheDir, defaults.conversationCacheMaxBytes], [true, ".state-cache", 1073741824]);
+    // The same value under both names is no conflict.
+    assert.equal(loadConfig({CONVERSATION_CACHE_MAX_BYTES: "9", STATE_CACHE_MAX_BYTES: "9"}).conversationCacheMaxBytes, 9);
+    for (const [name, alias, a, b] of [
+        ["CONVERSATION_CACHE", "PREFIX_CACHE", "true", "false"], ["CONVERSATION_CACHE_DIR", "STATE_CACHE_DIR", "/a", "/b"],
+        ["CONVERSATION_CACHE_MAX_BYTES", "STATE_CACHE_MAX_BYTES", "1", "2"]
+    ])
+        assert.throws(() => loadConfig({[name]: a, [alias]: b}), (err: unknown) =>
+            err instanceof ConfigError && err.variable === name && err.message.includes(name) && err.message.includes(alias), `${name} and ${alias}`);
+    // A bad value is reported under the name it was set by.
+    assert.throws(() => loadConfig({STATE_CACHE_MAX_BYTES: "lots"}), (err: unknown) => err instanceof ConfigError && err.variable === "STATE_CACHE_MAX_BYTES");
+    assert.throws(() => loadConfig({CONVERSATION_CACHE_MAX_BYTES: "lots"}), (err: unknown) => err instanceof ConfigError && err.variable === "CONVERSATION_CACHE_MAX_BYTES");
+});

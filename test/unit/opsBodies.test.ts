@@ -126,9 +126,9 @@ test("endpointList: every API route with its method and summary, HEAD and pages 
 
 test("capabilities and debugModelBody follow the routes and the served models", () => {
     const engine = new FakeEngine(streams([]));
-    const models = new ModelPool([{key: null, engine, scheduler: new Scheduler(engine.slots, 1),
+    const models = new ModelPool([{key: null, engine, scheduler: new Scheduler(engine.sequences, 1),
         lifecycle: new ModelLifecycle(engine, {idleUnloadSeconds: 0}, {info: () => undefined, warn: () => undefined})}]);
-    const caps = capabilities({routes, models, sfwMode: true, prefixCache: false});
+    const caps = capabilities({routes, models, sfwMode: true, conversationCache: false});
     assert.deepEqual([caps.chat, caps.generate, caps.enhance, caps.openai_compatible], [true, false, false, true]);
     assert.deepEqual([caps.models, caps.model_selection, caps.sfw_mode, caps.conversation_cache], [["fake"], false, true, false]);
     assert.deepEqual(debugModelBody(models), {

@@ -4,19 +4,19 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type {LlamaContextSequence, Token} from "node-llama-cpp";
-import {reusePrefix, type SlotRecord} from "../../src/engine/llama/prefixReuse.js";
+import {reusePrefix, type SequenceRecord} from "../../src/engine/llama/prefixReuse.js";
 import {StateStore} from "../../src/engine/llama/stateStore.js";
 import {FakeSequence} from "../helpers/fakeSequence.js";
 
 const quiet = {info: () => undefined, warn: () => undefined, error: () => undefined};
 const range = (from: number, to: number) => Array.from({length: to - from}, (_, i) => from + i) as Token[];
-const record = (overrides: Partial<SlotRecord> = {}): SlotRecord =>
+const record = (overrides: Partial<SequenceRecord> = {}): SequenceRecord =>
     ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY, ...overrides});
 
-function target(sequence: FakeSequence, overrides: {store?: StateStore | null; record?: SlotRecord; minEvaluated?: number} = {}) {
+function target(sequence: FakeSequence, overrides: {store?: StateStore | null; record?: SequenceRecord; minEvaluated?: number} = {}) {
     return {
         sequence: sequence as unknown as LlamaContextSequence, record: overrides.record ?? record(), store: overrides.store ?? null,
-        prefixCache: true, minEvaluated: overrides.minEvaluated ?? 1, renderHistory: () => [] as Token[]
+        conversationCache: true, minEvaluated: overrides.minEvaluated ?? 1, renderHistory: () => [] as Token[]
     };
 }
 

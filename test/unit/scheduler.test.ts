@@ -5,11 +5,11 @@ import {QueueFullError, SchedulerClosedError} from "../../src/errors.js";
 
 const hint = {conversationId: null, prompt: null};
 
-test("leases are granted in FIFO order and every slot is used", async () => {
+test("leases are granted in FIFO order and every sequence is used", async () => {
     const scheduler = new Scheduler(2, 10);
     const a = await scheduler.acquire(hint);
     const b = await scheduler.acquire(hint);
-    assert.notEqual(a.slot, b.slot);
+    assert.notEqual(a.sequence, b.sequence);
     const order: string[] = [];
     const c = scheduler.acquire(hint).then((lease) => (order.push("c"), lease));
     const d = scheduler.acquire(hint).then((lease) => (order.push("d"), lease));
@@ -17,7 +17,7 @@ test("leases are granted in FIFO order and every slot is used", async () => {
     a.release();
     a.release(); // releasing twice is harmless
     const leaseC = await c;
-    assert.equal(leaseC.slot, a.slot);
+    assert.equal(leaseC.sequence, a.sequence);
     b.release();
     await d;
     assert.deepEqual(order, ["c", "d"]);
@@ -51,16 +51,16 @@ test("closing rejects waiters and new requests but lets running leases finish", 
     await idle;
 });
 
-test("a custom picker chooses among free slots", async () => {
+test("a custom picker chooses among free sequences", async () => {
     const scheduler = new Scheduler(3, 0, (free) => Math.max(...free));
-    assert.equal((await scheduler.acquire(hint)).slot, 2);
-    assert.equal((await scheduler.acquire(hint)).slot, 1);
+    assert.equal((await scheduler.acquire(hint)).sequence, 2);
+    assert.equal((await scheduler.acquire(hint)).sequence, 1);
 });
 
 test("a request's choices are admitted together: leased where free, queued otherwise, or all refused", async () => {
     const scheduler = new Scheduler(2, 1);
     const busy = await scheduler.acquire(hint);
-    // One slot free and room for one waiter: two choices fit, three do not (and none is taken).
+    // One sequence free and room for one waiter: two choices fit, three do not (and none is taken).
     const refused = scheduler.acquireAll(3, hint);
     for (const lease of refused)
         await assert.rejects(lease, (err: unknown) => err instanceof QueueFullError);
@@ -71,7 +71,7 @@ test("a request's choices are admitted together: leased where free, queued other
     assert.equal(scheduler.queued, 1, "the second choice waits like a request of its own");
     busy.release();
     const secondLease = await second;
-    assert.notEqual(firstLease.slot, secondLease.slot);
+    assert.notEqual(firstLease.sequence, secondLease.sequence);
     firstLease.release();
     secondLease.release();
     await scheduler.whenIdle();

@@ -9,7 +9,7 @@ import {captureLogs} from "../helpers/logs.js";
 import {FakeSequence} from "../helpers/fakeSequence.js";
 
 /**
- * The state folder as an attacker (or a careless copy) leaves it: special files where states
+ * The conversation cache folder as an attacker (or a careless copy) leaves it: special files where states
  * should be, and states another model wrote. Nothing in it may be read forever, block the runner,
  * or be loaded into the wrong model.
  */

@@ -11,7 +11,7 @@ import {logprobEntries} from "../../http/logprobEntries.js";
 import {disconnectSignal, SseStream, streamOrThrow, wantsStream, type StreamErrorEncoding} from "../../http/sse.js";
 import {nativeErrorBody} from "../../http/errorHandler.js";
 import {chatInput, chatResponse, systemPromptUsed} from "./nativeChat.js";
-import {callerModelInfo, chatShape, messagesChatResponse, messagesInput, systemMessage} from "./callerShapeAdapter.js";
+import {callerModelInfo, chatShape, messagesChatResponse, messagesInput, systemMessage} from "./messagesShapeAdapter.js";
 
 /** A failure after the stream opened: an `error` event with the native envelope. */
 const STREAM_ERRORS: StreamErrorEncoding = {event: "error", body: nativeErrorBody, logMessage: "chat stream failed"};
@@ -23,7 +23,7 @@ export interface ChatRouteDeps {
 
 /**
  * POST /chat, POST /generate (the later callers' name for it) and POST /chat/debug/system-prompt:
- * thin handlers over the chat service, for the spec's shape and the later `messages` shape alike.
+ * thin handlers over the chat service, for the v2.0 shape and the `messages` shape alike.
  */
 export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRouteDeps): Promise<void> {
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
@@ -37,7 +37,7 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
         return streamOrThrow(request, reply, sse, STREAM_ERRORS, async () => {
             const result = await chat.chat({
                 model: body.model ?? null,
-                input: shape.kind === "spec" ? chatInput(shape.body) : messagesInput(shape.body.messages),
+                input: shape.kind === "v2" ? chatInput(shape.body) : messagesInput(shape.body.messages),
                 params: samplingParams(body, config.defaultMaxTokens),
                 conversationId: body.conversation_id ?? null,
                 signal: disconnectSignal(reply),
@@ -50,7 +50,7 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
             });
             const seconds = (performance.now() - received) / 1000;
             const loaded = chat.engineStatus(result.model).state === "ready";
-            const response = shape.kind === "spec"
+            const response = shape.kind === "v2"
                 ? chatResponse(shape.body, result, {model_name: result.model, model_loaded: loaded}, seconds)
                 : messagesChatResponse(shape.body, result, callerModelInfo(chat.engineInfo(result.model), loaded), seconds);
             request.log.info({
@@ -58,11 +58,11 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
                 promptTokens: result.usage.promptTokens, cachedTokens: result.usage.cachedTokens,
                 completionTokens: result.usage.completionTokens, historyDropped: result.historyDropped,
                 queueSeconds: result.queueSeconds, generationSeconds: result.generationSeconds, stream: sse != null,
-                messageChars: shape.kind === "spec" ? shape.body.message.length : shape.body.messages.reduce((sum, m) => sum + m.content.length, 0),
+                messageChars: shape.kind === "v2" ? shape.body.message.length : shape.body.messages.reduce((sum, m) => sum + m.content.length, 0),
                 responseChars: result.text.length, sfwMode: body.sfw_mode === true,
                 // Prompt and response text only when the operator opted in (LOG_PROMPTS=true).
                 ...(config.logPrompts ? {
-                    ...(shape.kind === "spec" ? {systemPrompt: systemPromptUsed(shape.body), message: shape.body.message} : {messages: shape.body.messages}),
+                    ...(shape.kind === "v2" ? {systemPrompt: systemPromptUsed(shape.body), message: shape.body.message} : {messages: shape.body.messages}),
                     response: result.text
                 } : {})
             }, "chat completed");
@@ -75,7 +75,7 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
     };
     const response = {200: Type.Union([chatResponseSchema, messagesChatResponseSchema])};
     typed.post("/chat", {
-        schema: {summary: "Chat with the model: the spec's shape (message, system_prompt, conversation_history) or the later messages shape; JSON or Server-Sent Events (stream: true).",
+        schema: {summary: "Chat with the model: the v2.0 shape (message, system_prompt, conversation_history) or the messages shape; JSON or Server-Sent Events (stream: true).",
             body, response}
     }, handler);
     typed.post("/generate", {
@@ -90,10 +90,10 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
         const shape = chatShape(body);
         const params = samplingParams(body, config.defaultMaxTokens);
         const model = body.model ?? null;
-        const input = shape.kind === "spec" ? chatInput(shape.body) : messagesInput(shape.body.messages);
+        const input = shape.kind === "v2" ? chatInput(shape.body) : messagesInput(shape.body.messages);
         const prepared = await chat.prepare(input, params.maxTokens, undefined, model);
-        const received = shape.kind === "spec" ? shape.body.system_prompt ?? null : systemMessage(shape.body.messages);
-        const used = shape.kind === "spec" ? systemPromptUsed(shape.body) : received;
+        const received = shape.kind === "v2" ? shape.body.system_prompt ?? null : systemMessage(shape.body.messages);
+        const used = shape.kind === "v2" ? systemPromptUsed(shape.body) : received;
         const info = chat.engineInfo(model);
         const upstream = info.engine === "openai";
         return {
@@ -109,10 +109,10 @@ export async function chatRoutes(app: FastifyInstance, {config, chat}: ChatRoute
                 : "Rendering is the upstream's: it applies its own chat template to messages_built and exposes no " +
                   "template endpoint (POST /apply-template or /tokenize), so the exact prompt and its token count are not known here.",
             history_truncated: prepared.historyDropped,
-            // Without a system message nothing may appear in the system slot that the caller did not send.
+            // Without a system message nothing may appear in the system message that the caller did not send.
             no_override_detected: used == null
                 ? prepared.prompt.messages.every((message) => message.role !== "system")
-                : received === used && await chat.systemPromptInSlot(prepared.prompt, used, model),
+                : received === used && await chat.systemPromptInTemplate(prepared.prompt, used, model),
             pure_inference_mode: true
         };
     });

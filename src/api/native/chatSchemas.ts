@@ -1,7 +1,7 @@
 import {Type, type Static} from "@sinclair/typebox";
 import {Nullable, StringEnum, type GenerationLimits} from "../../http/schemaTypes.js";
 import {logprobEntrySchema, MAX_TOP_LOGPROBS} from "../../http/logprobEntries.js";
-import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./callerShape.js";
+import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./messagesShape.js";
 
 /**
  * Wire types of the worker's native API (the original worker's contract in shared/spec).
@@ -33,8 +33,8 @@ export function samplingFields(limits: GenerationLimits) {
 }
 
 /**
- * /chat and /generate take either shape: the spec's (`message`, `system_prompt`,
- * `conversation_history`) or the later callers' (`messages`); chatShape() refuses a mix.
+ * /chat and /generate take either shape: the v2.0 shape (`message`, `system_prompt`,
+ * `conversation_history`) or the messages shape (`messages`); chatShape() refuses a mix.
  */
 export function chatRequestSchema(limits: GenerationLimits) {
     return Type.Object({
@@ -90,7 +90,7 @@ export const chatResponseSchema = Type.Object({
 });
 export type ChatResponseBody = Static<typeof chatResponseSchema>;
 
-/** /chat and /generate's answer to the later `messages` shape: the fields its callers read, plus ours. */
+/** /chat and /generate's answer to the `messages` shape: the fields its callers read, plus ours. */
 export const messagesChatResponseSchema = Type.Object({
     success: Type.Literal(true),
     response: Type.String(),

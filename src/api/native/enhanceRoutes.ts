@@ -11,7 +11,7 @@ import {
 import {samplingParams} from "../../service/requestShaping.js";
 import {disconnectSignal} from "../../http/sse.js";
 import {retryHeaders, toProblem} from "../../http/errorMapping.js";
-import {callerModelInfo, enhanceShape, messagesEnhanceResponse, messagesInput, type MessagesEnhanceBody} from "./callerShapeAdapter.js";
+import {callerModelInfo, enhanceShape, messagesEnhanceResponse, messagesInput, type MessagesEnhanceBody} from "./messagesShapeAdapter.js";
 import {enhanceFailure, enhancementInfo, enhanceResponse, enhanceSampling} from "./nativeEnhance.js";
 
 export interface EnhanceRouteDeps {
@@ -24,7 +24,7 @@ export interface EnhanceRouteDeps {
 export async function enhanceRoutes(app: FastifyInstance, {config, chat, enhance}: EnhanceRouteDeps): Promise<void> {
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
     const schema = {
-        summary: "Rewrite a short image or video prompt into a richer one for the job type (grammar-constrained); or, in the later messages shape, run the caller's own instruction.",
+        summary: "Rewrite a short image or video prompt into a richer one for the job type (grammar-constrained); or, in the messages shape, run the caller's own instruction.",
         body: enhanceRequestSchema({
             jobTypes: enhance.jobTypes().map((template) => template.jobType),
             maxPromptChars: config.enhanceMaxPromptChars,
@@ -34,7 +34,7 @@ export async function enhanceRoutes(app: FastifyInstance, {config, chat, enhance
         response: {200: Type.Union([enhanceResponseSchema, messagesEnhanceResponseSchema])}
     };
 
-    /** The later shape: the caller's messages as given (its system message is the instruction), no template, no grammar. */
+    /** The messages shape: the caller's messages as given (its system message is the instruction), no template, no grammar. */
     const messagesHandler = async (request: FastifyRequest, reply: FastifyReply, body: MessagesEnhanceBody) => {
         const received = performance.now();
         const result = await chat.chat({

@@ -1,7 +1,7 @@
 import {Type, type Static} from "@sinclair/typebox";
 import {FINISH_REASONS, chatUsageSchema} from "./chatSchemas.js";
 import {StringEnum} from "../../http/schemaTypes.js";
-import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./callerShape.js";
+import {callerFields, callerModelInfoSchema, messagesShapeFields} from "./messagesShape.js";
 
 /**
  * Wire types of /enhance, /enhance/legacy and /enhancement/info (the original worker's contract in
@@ -21,8 +21,8 @@ export interface EnhanceLimits {
 
 /** A string enum whose validation error lists the allowed values (a union of literals would not). */
 /**
- * Either shape: the spec's (`prompt` + `job_type`, rewritten through the job type's template) or
- * the later callers' (`messages`, whose system message is the instruction: no template applies).
+ * Either shape: the v2.0 shape (`prompt` + `job_type`, rewritten through the job type's template) or
+ * The messages shape (`messages`, whose system message is the instruction: no template applies).
  */
 export function enhanceRequestSchema(limits: EnhanceLimits) {
     return Type.Object({
@@ -56,7 +56,7 @@ export const enhanceResponseSchema = Type.Object({
 });
 export type EnhanceResponseBody = Static<typeof enhanceResponseSchema>;
 
-/** /enhance's answer to the later `messages` shape: the fields its callers read, plus ours. */
+/** /enhance's answer to the `messages` shape: the fields its callers read, plus ours. */
 export const messagesEnhanceResponseSchema = Type.Object({
     success: Type.Literal(true),
     enhanced_prompt: Type.String(),
@@ -70,7 +70,7 @@ export const messagesEnhanceResponseSchema = Type.Object({
 });
 export type MessagesEnhanceResponseBody = Static<typeof messagesEnhanceResponseSchema>;
 
-/** The later shape's /enhance default for max_tokens (an enhanced prompt is short). */
+/** The messages shape's /enhance default for max_tokens (an enhanced prompt is short). */
 export const MESSAGES_ENHANCE_MAX_TOKENS = 200;
 
 /** The original's failure body (the prompt handed back unchanged), now with a status and a code. */

@@ -15,7 +15,7 @@ export interface NativeApiDeps {
 
 /**
  * The native envelope, blaming a prompt too long for the context on the field that holds it:
- * `messages` in the later callers' shape, else the route's (`prompt` on /enhance, `message`).
+ * `messages` in the messages shape, else the route's (`prompt` on /enhance, `message`).
  */
 export const NATIVE_API_ENVELOPE: ErrorEnvelope = {
     ...NATIVE_ENVELOPE,

@@ -4,8 +4,8 @@ import {round} from "../../service/rounding.js";
 import {logprobEntries} from "../../http/logprobEntries.js";
 import type {ChatRequestBody, ChatResponseBody, ChatUsage, FINISH_REASONS, HistoryEntry} from "./chatSchemas.js";
 
-/** A /chat body in the spec's shape (chatShape() checked it has `message`). */
-export type SpecChatBody = ChatRequestBody & {message: string};
+/** A /chat body in the v2.0 shape (chatShape() checked it has `message`). */
+export type V2ChatBody = ChatRequestBody & {message: string};
 
 /** The original worker's minimal fallback, used only when the request carries no system prompt. */
 export const FALLBACK_SYSTEM_PROMPT = "You are a helpful AI assistant.";
@@ -20,7 +20,7 @@ export function systemPromptUsed(body: Pick<ChatRequestBody, "system_prompt">): 
 }
 
 /** Maps the native request onto the service's input: system pinned, history droppable, message pinned. */
-export function chatInput(body: SpecChatBody): ChatInput {
+export function chatInput(body: V2ChatBody): ChatInput {
     return {
         prefix: [{role: "system", content: systemPromptUsed(body)}],
         history: (body.conversation_history ?? []).map((entry): ChatMessage => ({role: entry.sender, content: entry.content})),
@@ -29,7 +29,7 @@ export function chatInput(body: SpecChatBody): ChatInput {
 }
 
 export function chatResponse(
-    body: SpecChatBody, result: ChatResult, model: {model_name: string; model_loaded: boolean}, processingSeconds: number
+    body: V2ChatBody, result: ChatResult, model: {model_name: string; model_loaded: boolean}, processingSeconds: number
 ): ChatResponseBody {
     const now = new Date().toISOString();
     // Only the contract's fields are echoed: an unknown field in an entry (any depth, any size)

@@ -15,8 +15,8 @@ export const ENHANCE_ENDPOINTS: Readonly<Record<string, string>> = Object.freeze
     "/enhancement/info": "GET - This information"
 });
 
-/** An /enhance body in the spec's shape (enhanceShape() checked it has `prompt`). */
-export type SpecEnhanceBody = EnhanceRequestBody & {prompt: string};
+/** An /enhance body in the v2.0 shape (enhanceShape() checked it has `prompt`). */
+export type V2EnhanceBody = EnhanceRequestBody & {prompt: string};
 
 export function enhanceSampling(
     body: Pick<EnhanceRequestBody, "temperature" | "seed" | "top_p" | "frequency_penalty" | "presence_penalty">
@@ -33,7 +33,7 @@ export function enhanceSampling(
     };
 }
 
-export function enhanceResponse(body: SpecEnhanceBody, result: EnhanceResult): EnhanceResponseBody {
+export function enhanceResponse(body: V2EnhanceBody, result: EnhanceResult): EnhanceResponseBody {
     return {
         success: true,
         original_prompt: body.prompt,
@@ -49,7 +49,7 @@ export function enhanceResponse(body: SpecEnhanceBody, result: EnhanceResult): E
 
 /** The original's failure body: success false and the prompt handed back unchanged, plus a code. */
 export function enhanceFailure(
-    body: SpecEnhanceBody, job: {jobType: string; quality: string}, problem: Problem, seconds: number
+    body: V2EnhanceBody, job: {jobType: string; quality: string}, problem: Problem, seconds: number
 ): EnhanceFailureBody {
     return {
         success: false,

@@ -24,7 +24,7 @@ const shared = {
     stop: {support: "honoured", note: "a string or up to `MAX_STOP_SEQUENCES` strings; the stop text is not returned"},
     n: {
         support: "honoured",
-        note: "choices decoded in parallel, each on a sequence of its own, up to `MAX_N` and `PARALLEL`; the prompt is evaluated once (with the state cache on)"
+        note: "choices decoded in parallel, each on a sequence of its own, up to `MAX_N` and `PARALLEL`; the prompt is evaluated once (with the conversation cache folder on)"
     },
     stream: {support: "honoured", note: "data-only SSE ending with `[DONE]`; chunks carry their choice's `index`"},
     stream_options: {

@@ -21,10 +21,10 @@ export interface CapabilityFacts {
     routes: readonly RouteRecord[];
     models: ModelPool;
     sfwMode: boolean;
-    prefixCache: boolean;
+    conversationCache: boolean;
 }
 
-export function capabilities({routes, models, sfwMode, prefixCache}: CapabilityFacts): Capabilities {
+export function capabilities({routes, models, sfwMode, conversationCache}: CapabilityFacts): Capabilities {
     const has = (url: string) => routes.some((route) => route.url === url && route.method === "POST");
     return {
         chat: has("/chat"),
@@ -36,7 +36,7 @@ export function capabilities({routes, models, sfwMode, prefixCache}: CapabilityF
         sfw_mode: sfwMode,
         models: models.names(),
         model_selection: models.routesByName,
-        conversation_cache: prefixCache
+        conversation_cache: conversationCache
     };
 }
 

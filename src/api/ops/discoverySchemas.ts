@@ -12,11 +12,11 @@ export const capabilitiesSchema = Type.Object({
     enhance: Type.Boolean(),
     streaming: Type.Boolean({description: "stream: true answers with Server-Sent Events"}),
     openai_compatible: Type.Boolean({description: "/v1/chat/completions and /v1/models"}),
-    message_formats: Type.Array(Type.String(), {description: "messages (the later shape) and message (the spec's)"}),
+    message_formats: Type.Array(Type.String(), {description: "messages (the messages shape) and message (the v2.0 shape)"}),
     sfw_mode: Type.Boolean(),
     models: Type.Array(Type.String(), {description: "the names `model` may take"}),
     model_selection: Type.Boolean({description: "requests pick their model by name (MODELS)"}),
-    conversation_cache: Type.Boolean({description: "a conversation's prompt is reused across turns (PREFIX_CACHE)"})
+    conversation_cache: Type.Boolean({description: "a conversation's prompt is reused across turns (CONVERSATION_CACHE)"})
 });
 export type Capabilities = Static<typeof capabilitiesSchema>;
 
@@ -37,7 +37,7 @@ export const workerInfoSchema = Type.Object({
     worker_type: Type.Literal("chat"),
     architecture: Type.Literal("pure_inference_engine"),
     version: Type.String(),
-    message_format: Type.Literal("messages", {description: "the later shape; the spec's message + system_prompt + conversation_history is accepted too"}),
+    message_format: Type.Literal("messages", {description: "the messages shape; the v2.0 shape (message + system_prompt + conversation_history) is accepted too"}),
     capabilities: capabilitiesSchema,
     models: Type.Array(workerModelSchema),
     models_loaded: Type.Array(Type.String()),

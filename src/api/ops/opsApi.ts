@@ -17,7 +17,7 @@ export interface OpsApiDeps {
     routes: readonly RouteRecord[];
     /** Facts the capabilities report besides the routes and models. */
     sfwMode: boolean;
-    prefixCache: boolean;
+    conversationCache: boolean;
 }
 
 /**
@@ -25,9 +25,9 @@ export interface OpsApiDeps {
  * whose errors use the native envelope. Its routes have no common prefix, so an unknown path falls
  * to the app's not-found handler, which uses the same envelope.
  */
-export async function opsApi(app: FastifyInstance, {status, models, metrics, routes, sfwMode, prefixCache}: OpsApiDeps): Promise<void> {
+export async function opsApi(app: FastifyInstance, {status, models, metrics, routes, sfwMode, conversationCache}: OpsApiDeps): Promise<void> {
     app.setErrorHandler(errorHandler(NATIVE_ENVELOPE));
-    await app.register(statusRoutes, {status, routes, capabilities: () => capabilities({routes, models, sfwMode, prefixCache})});
+    await app.register(statusRoutes, {status, routes, capabilities: () => capabilities({routes, models, sfwMode, conversationCache})});
     await app.register(modelControlRoutes, {models});
     await app.register(metricsRoutes, {metrics});
 }

@@ -175,7 +175,7 @@ const modelInfoFields = {
 };
 export const modelInfoItemSchema = Type.Object({name: Type.String(), ...modelInfoFields});
 export type ModelInfoItemBody = Static<typeof modelInfoItemSchema>;
-/** The default model's info at the top level (the spec's shape), and every model's under `models`. */
+/** The default model's info at the top level (as the spec has it), and every model's under `models`. */
 export const modelInfoResponseSchema = Type.Object({...modelInfoFields, models: Type.Array(modelInfoItemSchema)});
 export type ModelInfoResponseBody = Static<typeof modelInfoResponseSchema>;
 

@@ -3,7 +3,7 @@ import {modelIdentity} from "./modelIdentity.js";
 
 /**
  * OpenAI's `system_fingerprint`: "fp_" and a short hash of everything besides the request that
- * decides an answer's tokens. That is the weights (every file's hash, as the state cache's model
+ * decides an answer's tokens. That is the weights (every file's hash, as the conversation cache's model
  * identity reads them), the context layout (size, KV types, flash attention: the prompt's fit and
  * the sums depend on them), the engine build (node-llama-cpp and llama.cpp's release) and the
  * determinism scope: the backend, the CPU kernels llama.cpp loaded (an AVX2 and an AVX-512 machine

@@ -6,20 +6,20 @@ import {ContextOverflowError, LoadFailure, ModelNotReadyError, WorkerError} from
 import {
     unloadedStatus, type CacheEvent, type ChatInput, type ChatMessage, type Engine, type EngineLogger, type EngineStatus,
     type GenerateRequest, type GenerationEvent, type MemoryReport, type ModelInfo, type PreparedPrompt, type RawInput,
-    type RenderedPrompt, type SlotHint, type ToolSet
+    type RenderedPrompt, type SequenceHint, type ToolSet
 } from "../types.js";
 import {GrammarCache} from "./grammarCache.js";
 import {checkLogitBias, generateTokens, type GenerationOutcome} from "./generation.js";
 import {MIN_EVALUATED_TOKENS} from "./determinism.js";
 import {StateStore, type StateDiscardReason} from "./stateStore.js";
-import {pickSlot, prefixDigest, type SlotView} from "./slotAffinity.js";
+import {pickSequence, prefixDigest, type SequenceView} from "./sequenceAffinity.js";
 import {PreparedPrompts} from "./preparedPrompts.js";
 import {renderPrompt, renderRawPrompt} from "./promptRender.js";
 import {openContext, type ModelContext} from "./contextSetup.js";
 import {PlainChatWrapper} from "./plainChatWrapper.js";
 import {toolPlan} from "./toolPlan.js";
 import {holdPrompt, PromptGroups, type Exclusive} from "./promptSharing.js";
-import type {SlotRecord} from "./prefixReuse.js";
+import type {SequenceRecord} from "./prefixReuse.js";
 import {settleReply} from "./replySettle.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {systemFingerprint} from "./fingerprint.js";
@@ -35,14 +35,14 @@ interface Loaded extends ModelContext {
     loadTimeSeconds: number;
     /** OpenAI's system_fingerprint for answers of this load (fingerprint.ts). */
     fingerprint: string;
-    /** Spilled sequence states of this exact model, or null when STATE_CACHE_MAX_BYTES is 0. */
+    /** Spilled sequence states of this exact model, or null when CONVERSATION_CACHE_MAX_BYTES is 0. */
     store: StateStore | null;
-    slots: SlotRecord[];
+    records: SequenceRecord[];
 }
 
 type EngineSettings = Pick<Config,
     "modelsDir" | "hfToken" | "hfEndpoint" | "modelName" | "contextSize" | "parallel" | "threads" | "batchSize" | "batchFill" |
-    "gpu" | "gpuLayers" | "memoryCheck" | "prefixCache" | "stateCacheDir" | "stateCacheMaxBytes" | "deterministic"> & {model: ModelSource};
+    "gpu" | "gpuLayers" | "memoryCheck" | "conversationCache" | "conversationCacheDir" | "conversationCacheMaxBytes" | "deterministic"> & {model: ModelSource};
 
 export interface LlamaEngineHooks {
     /** Called once per generation with how much of the prompt was reused (metrics). */
@@ -56,10 +56,10 @@ export interface LlamaEngineHooks {
 /**
  * The embedded engine: one llama.cpp model and one context with `parallel` sequences. The
  * context batches the evaluation of all its sequences by itself; we only hand each generation the
- * sequence (slot) that the scheduler leased to it.
+ * sequence that the scheduler leased to it.
  */
 export class LlamaEngine implements Engine {
-    readonly slots: number;
+    readonly sequences: number;
     readonly contextSize: number;
     /**
      * The llama.cpp backend outlives unloads: a reload skips the backend start (about a second),
@@ -86,7 +86,7 @@ export class LlamaEngine implements Engine {
         private readonly logger: EngineLogger,
         private readonly hooks: LlamaEngineHooks = {}
     ) {
-        this.slots = settings.parallel;
+        this.sequences = settings.parallel;
         this.contextSize = settings.contextSize;
         const {model, modelsDir: directory, hfToken: token, hfEndpoint: endpoint} = settings;
         this.modelFiles = new ModelFilesFinder(model, {directory, token, endpoint}, logger, (download) => {
@@ -140,7 +140,7 @@ export class LlamaEngine implements Engine {
             const files = await this.modelFiles.find();
             const llama = await this.backend();
             // node-llama-cpp's own version (its package.json is not importable through its exports
-            // map); read before the state-cache identity, which depends on it.
+            // map); read before the conversation cache identity, which depends on it.
             this.nodeLlamaCppVersion ??= await getModuleVersion().catch(() => null);
             const facts = await readModelFacts(llama, files.files, this.settings.model.kind === "file" ? "MODEL_PATH" : "MODEL");
             this.facts = facts;
@@ -165,25 +165,25 @@ export class LlamaEngine implements Engine {
             const opened = await openContext(llama, model, facts, this.settings, (tokens, sequences) => this.hooks.onBatch?.(tokens, sequences));
             const {context, sequences, chatWrapper, deterministic} = opened;
             let store: StateStore | null = null;
-            if (this.settings.prefixCache && this.settings.stateCacheMaxBytes > 0) {
+            if (this.settings.conversationCache && this.settings.conversationCacheMaxBytes > 0) {
                 // States are only loadable into the model (and context layout) that wrote them.
                 const identity = await modelIdentity(files.files, {
                     nodeLlamaCpp: this.nodeLlamaCppVersion, kvKey: context.kvCacheKeyType, kvValue: context.kvCacheValueType,
                     flashAttention: context.flashAttention, gpu: llama.gpu, deterministic
-                }, this.settings.stateCacheDir);
-                store = new StateStore(path.join(this.settings.stateCacheDir, identity), this.settings.stateCacheMaxBytes,
+                }, this.settings.conversationCacheDir);
+                store = new StateStore(path.join(this.settings.conversationCacheDir, identity), this.settings.conversationCacheMaxBytes,
                     this.logger, (reason) => this.hooks.onStateDiscarded?.(reason));
                 await store.open();
             }
             const fingerprint = await systemFingerprint(files.files, {
                 nodeLlamaCpp: this.nodeLlamaCppVersion, llamaCpp: llama.llamaCppRelease.release, contextSize: context.contextSize,
                 kvKey: context.kvCacheKeyType, kvValue: context.kvCacheValueType, flashAttention: context.flashAttention, gpu: llama.gpu, deterministic
-            }, this.settings.stateCacheDir);
+            }, this.settings.conversationCacheDir);
             const loadTimeSeconds = (performance.now() - started) / 1000;
             this.loaded = {
                 model, ...opened,
                 grammars: new GrammarCache(llama), loadTimeSeconds, fingerprint, store,
-                slots: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY, settling: null}))
+                records: sequences.map(() => ({conversationId: null, lastUsed: 0, lastExchange: null, reusableEnd: Number.POSITIVE_INFINITY, settling: null}))
             };
             this.state = {state: "ready", reason: null, loadProgress: null, code: null};
             this.logger.info({
@@ -246,7 +246,7 @@ export class LlamaEngine implements Engine {
             quantization: facts?.quantization ?? null,
             trainedContextSize: facts?.trainContextSize ?? null,
             contextSize: this.contextSize,
-            parallel: this.slots,
+            parallel: this.sequences,
             threads: llama != null ? llama.maxThreads : null,
             gpu: llama == null ? null : llama.gpu === false ? "cpu" : llama.gpu,
             gpuLayers: loaded?.model.gpuLayers ?? null,
@@ -303,33 +303,33 @@ export class LlamaEngine implements Engine {
         return {maxTokenChars: this.facts?.maxTokenChars ?? null, expectedRamBytes: this.expectedRamBytes};
     }
 
-    /** What each sequence holds, for a slot picker that runs in another process. */
-    slotViews(): SlotView[] {
+    /** What each sequence holds, for a sequence picker that runs in another process. */
+    sequenceViews(): SequenceView[] {
         const loaded = this.loaded;
         if (loaded == null) return [];
-        return loaded.sequences.map((sequence, slot) => ({
-            slot, held: prefixDigest(sequence.contextTokens), conversationId: loaded.slots[slot].conversationId, lastUsed: loaded.slots[slot].lastUsed
+        return loaded.sequences.map((contextSequence, sequence) => ({
+            sequence, held: prefixDigest(contextSequence.contextTokens), conversationId: loaded.records[sequence].conversationId, lastUsed: loaded.records[sequence].lastUsed
         }));
     }
 
     /**
-     * Chooses among free slots the one holding the longest prefix of `prompt` (conversation
+     * Chooses among free sequences the one holding the longest prefix of `prompt` (conversation
      * affinity); the scheduler calls it whenever it hands out a sequence.
      */
-    pickSlot(free: readonly number[], {prompt, conversationId}: SlotHint): number {
+    pickSequence(free: readonly number[], {prompt, conversationId}: SequenceHint): number {
         const loaded = this.loaded;
         if (loaded == null)
             return free[0];
-        const views = this.slotViews();
+        const views = this.sequenceViews();
         const digest = prompt == null ? null : prompt.prefix ?? prefixDigest(this.tokensOf(loaded, prompt));
-        return pickSlot(free.map((slot) => views[slot]), digest, conversationId);
+        return pickSequence(free.map((sequence) => views[sequence]), digest, conversationId);
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
         const loaded = this.requireLoaded();
-        const sequence = loaded.sequences[request.slot];
+        const sequence = loaded.sequences[request.sequence];
         if (sequence == null)
-            throw new WorkerError("internal", "bad_slot", `no sequence ${request.slot}`);
+            throw new WorkerError("internal", "bad_sequence", `no sequence ${request.sequence}`);
         const {params} = request;
         const tokens = this.tokensOf(loaded, request.prompt);
         if (tokens.length + params.maxTokens > this.contextSize)
@@ -344,11 +344,11 @@ export class LlamaEngine implements Engine {
         const conversationId = request.conversationId ?? null;
         // Erasing, saving and restoring take the context's lock, which busy token loops never let go of.
         const exclusive: Exclusive = (work) => loaded.gate.exclusive(work);
-        const record = loaded.slots[request.slot];
+        const record = loaded.records[request.sequence];
         const renderHistory = (messages: ChatMessage[]) => renderPrompt(loaded, messages, false).tokens;
         await record.settling;
         const reuse = await holdPrompt({
-            sequence, record, store: loaded.store, prefixCache: this.settings.prefixCache,
+            sequence, record, store: loaded.store, conversationCache: this.settings.conversationCache,
             minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1, renderHistory
         }, tokens, conversationId, request.promptGroup != null ? this.promptGroups.join(request.promptGroup) : null, request.signal, exclusive);
         this.hooks.onCache?.({source: reuse.source, reusedTokens: reuse.cached, promptTokens: tokens.length});
@@ -366,7 +366,7 @@ export class LlamaEngine implements Engine {
             // Before the end is told: a consumer may stop reading at the end event, and the next lease waits on `settling`.
             if (event.type === "end") {
                 const exchange = record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
-                if (loaded.deterministic && this.settings.prefixCache && request.prompt.raw !== true)
+                if (loaded.deterministic && this.settings.conversationCache && request.prompt.raw !== true)
                     record.settling = settleReply(sequence, record, renderHistory([...exchange.messages, {role: "assistant", content: exchange.reply}]), exclusive)
                         .catch(() => undefined).finally(() => record.settling = null);
             }

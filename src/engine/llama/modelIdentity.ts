@@ -8,7 +8,7 @@ const HASH_CACHE_FILE = "model-hashes.json";
 
 /**
  * A short id for "these model files with this context layout". Loading a sequence state written by
- * another model can crash llama.cpp or quietly answer wrong, so the state cache keeps each identity
+ * another model can crash llama.cpp or quietly answer wrong, so the conversation cache keeps each identity
  * in its own folder. A fine-tune of the same shape differs from its base only in the middle of the
  * file, so the whole file is hashed (xxHash64); the hash is remembered in `cacheDir` by the file's
  * device, inode, size and modification time. `files` lists every part of a split model.

@@ -1,13 +1,13 @@
 import type {LlamaContextSequence, Token} from "node-llama-cpp";
 import type {CacheEvent, ChatMessage} from "../types.js";
 import type {StateStore} from "./stateStore.js";
-import {commonPrefixLength} from "./slotAffinity.js";
+import {commonPrefixLength} from "./sequenceAffinity.js";
 
 /** Below this many tokens a sequence's content is not worth a file, and a prefix is not worth routing for. */
 const MIN_STATE_TOKENS = 32;
 
 /** What the engine remembers about a sequence between leases. */
-export interface SlotRecord {
+export interface SequenceRecord {
     conversationId: string | null;
     lastUsed: number;
     /** The last exchange, to work out which held tokens the conversation's next turn will reuse. */
@@ -23,11 +23,11 @@ export interface SlotRecord {
 
 export interface ReuseTarget {
     sequence: LlamaContextSequence;
-    record: SlotRecord;
+    record: SequenceRecord;
     /** Spilled states of this model, or null when spilling is off. */
     store: StateStore | null;
-    /** PREFIX_CACHE: false evaluates every prompt from scratch. */
-    prefixCache: boolean;
+    /** CONVERSATION_CACHE: false evaluates every prompt from scratch. */
+    conversationCache: boolean;
     /** Prompt tokens always evaluated again: 1 for fresh logits, 2 in deterministic mode (no 1-token batch). */
     minEvaluated: number;
     /** Tokens of messages rendered as history (no open assistant turn). */
@@ -43,7 +43,7 @@ export async function reusePrefix(
     target: ReuseTarget, tokens: Token[], conversationId: string | null
 ): Promise<{reused: number; source: CacheEvent["source"]}> {
     const {sequence, store, record} = target;
-    let reused = target.prefixCache ? Math.min(commonPrefixLength(sequence.contextTokens, tokens), record.reusableEnd) : 0;
+    let reused = target.conversationCache ? Math.min(commonPrefixLength(sequence.contextTokens, tokens), record.reusableEnd) : 0;
     let source: CacheEvent["source"] = reused >= MIN_STATE_TOKENS ? "warm" : "miss";
     if (store != null) {
         const stored = store.find(tokens, conversationId);

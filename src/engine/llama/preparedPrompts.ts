@@ -1,7 +1,7 @@
 import type {ChatWrapper, LlamaModel, Token} from "node-llama-cpp";
 import type {ChatInput, PreparedPrompt, RawInput, RenderedPrompt, ToolSet} from "../types.js";
 import {fitPrompt} from "../promptFit.js";
-import {prefixDigest} from "./slotAffinity.js";
+import {prefixDigest} from "./sequenceAffinity.js";
 import {renderPrompt, renderRawPrompt} from "./promptRender.js";
 
 /** Prompts kept: enough for every sequence's request and those queued behind them; an evicted one is rendered again. */
@@ -9,7 +9,7 @@ const KEPT_PROMPTS = 64;
 
 /**
  * The tokens of prompts rendered for a request, kept where they were made: the prompt goes to the
- * service (and over IPC to the HTTP process) with a key and a prefix digest for slot choice, and
+ * service (and over IPC to the HTTP process) with a key and a prefix digest for sequence choice, and
  * comes back to `generate`, which finds its tokens by the key instead of rendering again.
  */
 export class PreparedPrompts {

@@ -1,8 +1,8 @@
 import type {Token} from "node-llama-cpp";
 import {MIN_EVALUATED_TOKENS} from "./determinism.js";
 import type {Exclusive} from "./promptSharing.js";
-import type {SlotRecord} from "./prefixReuse.js";
-import {commonPrefixLength} from "./slotAffinity.js";
+import type {SequenceRecord} from "./prefixReuse.js";
+import {commonPrefixLength} from "./sequenceAffinity.js";
 import type {LlamaContextSequence} from "node-llama-cpp";
 
 /** node-llama-cpp's lowest evaluation priority: a request's prompt is batched first. */
@@ -15,11 +15,11 @@ const IDLE_PRIORITY = 1;
  * model: about 24 reply tokens of a turn-10 prompt). So it is done as soon as the generation ends,
  * while the user reads: the sequence is made to hold `history` (the last exchange rendered as the
  * next turn will render it), evaluated in prompt mode at the lowest priority, so another request's
- * prompt is batched first. The next request on this sequence waits for it (SlotRecord.settling):
+ * prompt is batched first. The next request on this sequence waits for it (SequenceRecord.settling):
  * the same conversation would evaluate these tokens anyway; another one erases them.
  */
 export async function settleReply(
-    sequence: LlamaContextSequence, record: SlotRecord, history: Token[], exclusive: Exclusive
+    sequence: LlamaContextSequence, record: SequenceRecord, history: Token[], exclusive: Exclusive
 ): Promise<void> {
     const end = history.length;
     let start = Math.min(commonPrefixLength(sequence.contextTokens, history), record.reusableEnd, sequence.nextTokenIndex);

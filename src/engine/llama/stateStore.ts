@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import {randomUUID} from "node:crypto";
 import type {EngineLogger} from "../types.js";
-import {commonPrefixLength} from "./slotAffinity.js";
+import {commonPrefixLength} from "./sequenceAffinity.js";
 import {hashFile, hashOpenFile} from "./fileHash.js";
 import {UnexpectedFile, openRegularFile, readRegularTextFile} from "./regularFile.js";
 
@@ -104,10 +104,10 @@ export class StateStore {
                 }
             }
             await this.evict(0);
-            this.logger.info({entries: this.entries.size, bytes: this.totalBytes}, "state cache opened");
+            this.logger.info({entries: this.entries.size, bytes: this.totalBytes}, "conversation cache opened");
         } catch (err) {
             // Each later save tries the folder again, so the cache comes back once it is writable.
-            this.logger.warn({error: (err as Error).message, dir: this.dir}, "state cache folder unusable; serving continues without it");
+            this.logger.warn({error: (err as Error).message, dir: this.dir}, "conversation cache folder unusable; serving continues without it");
         }
     }
 

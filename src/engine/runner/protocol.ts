@@ -4,7 +4,7 @@ import type {
     CacheEvent, ChatInput, ChatMessage, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport, ModelInfo,
     PreparedPrompt, RawInput, RenderedPrompt, ToolSet
 } from "../types.js";
-import type {SlotView} from "../llama/slotAffinity.js";
+import type {SequenceView} from "../llama/sequenceAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
 
 /**
@@ -15,7 +15,7 @@ import type {StateDiscardReason} from "../llama/stateStore.js";
 
 const RUNNER_SETTINGS = [
     "modelsDir", "hfToken", "hfEndpoint", "modelName", "contextSize", "parallel", "threads", "batchSize", "batchFill", "gpu", "gpuLayers",
-    "memoryCheck", "prefixCache", "stateCacheDir", "stateCacheMaxBytes", "deterministic"
+    "memoryCheck", "conversationCache", "conversationCacheDir", "conversationCacheMaxBytes", "deterministic"
 ] as const satisfies ReadonlyArray<keyof Config>;
 
 /** The embedded engine's settings, handed to the runner at start: the worker's, and the one model it serves. */
@@ -84,7 +84,7 @@ export type RunnerMessage =
     | {type: "error"; id: number; error: WireError}
     | {type: "events"; events: Array<{id: number; event: GenerationEvent}>}
     | {type: "generateError"; id: number; error: WireError}
-    | {type: "slot"; view: SlotView}
+    | {type: "sequence"; view: SequenceView}
     | {type: "cache"; event: CacheEvent}
     | {type: "discard"; reason: StateDiscardReason}
     /** Evaluation batches since the last report, as [tokens, sequences, count] (sent with the state ticks, not per batch). */

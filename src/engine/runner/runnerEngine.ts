@@ -2,9 +2,9 @@ import {ModelNotReadyError, WorkerError} from "../../errors.js";
 import {
     unloadedStatus, type CacheEvent, type ChatInput, type ChatMessage, type Engine, type EngineExit, type EngineLogger,
     type EngineStatus, type GenerateRequest, type GenerationEvent, type MemoryReport, type ModelInfo, type PreparedPrompt,
-    type RawInput, type RenderedPrompt, type SlotHint, type ToolSet
+    type RawInput, type RenderedPrompt, type SequenceHint, type ToolSet
 } from "../types.js";
-import {pickSlot, prefixDigest, type SlotView} from "../llama/slotAffinity.js";
+import {pickSequence, prefixDigest, type SequenceView} from "../llama/sequenceAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
 import {modelDisplayName} from "../../config/modelSource.js";
 import type {RunnerCall, RunnerCalls, RunnerMessage, RunnerSettings, RunnerState} from "./protocol.js";
@@ -49,7 +49,7 @@ const HEARTBEAT_INTERVAL_MS = 1000;
  * The embedded engine, run in a supervised child process (runnerMain.ts): the HTTP process keeps
  * answering whatever llama.cpp does. Calls and generations are proxied over IPC; what the
  * scheduler needs at once (the runner's last report of its status and model facts, what each
- * sequence holds for slot affinity) is kept here as the runner sent it.
+ * sequence holds for sequence affinity) is kept here as the runner sent it.
  *
  * It reports facts and decides nothing: its status is the runner's report (loading while one is
  * being started, unloaded with none); a runner that exits unasked fails the requests it was
@@ -58,12 +58,12 @@ const HEARTBEAT_INTERVAL_MS = 1000;
  * give back GPU memory.
  */
 export class RunnerEngine implements Engine {
-    readonly slots: number;
+    readonly sequences: number;
     readonly contextSize: number;
     private runner: RunnerProcess | null = null;
     /** The runner's last report; its status is set to unloaded when the runner ends, its model facts are kept. */
     private reported: RunnerState | null = null;
-    private slotViews: SlotView[] = [];
+    private sequenceViews: SequenceView[] = [];
     /** The runner's last memory measurement and when it arrived: /health never waits on the runner. */
     private memorySnapshot: {report: MemoryReport; at: number} | null = null;
     private readonly calls = new Map<number, {resolve(value: unknown): void; reject(err: unknown): void}>();
@@ -77,7 +77,7 @@ export class RunnerEngine implements Engine {
     private lastBackend: string | null = null;
 
     constructor(private readonly options: RunnerEngineOptions, private readonly logger: EngineLogger) {
-        this.slots = options.settings.parallel;
+        this.sequences = options.settings.parallel;
         this.contextSize = options.settings.contextSize;
     }
 
@@ -105,7 +105,7 @@ export class RunnerEngine implements Engine {
             engine: "embedded", modelName: settings.modelName ?? modelDisplayName(settings.model),
             modelPath: settings.model.kind === "file" ? settings.model.path : null,
             architecture: null, parameterCount: null, fileSizeBytes: null, weightsBytes: null, quantization: null,
-            trainedContextSize: null, contextSize: this.contextSize, parallel: this.slots, threads: null, gpu: null, gpuLayers: null,
+            trainedContextSize: null, contextSize: this.contextSize, parallel: this.sequences, threads: null, gpu: null, gpuLayers: null,
             chatTemplate: null, modelType: null, nodeLlamaCppVersion: null, llamaCppRelease: null, loadTimeSeconds: null, deterministic: null,
             fingerprint: null
         };
@@ -232,8 +232,8 @@ export class RunnerEngine implements Engine {
             case "generateError":
                 this.generations.get(message.id)?.fail(fromWire(message.error));
                 break;
-            case "slot":
-                this.slotViews[message.view.slot] = message.view;
+            case "sequence":
+                this.sequenceViews[message.view.sequence] = message.view;
                 break;
             case "cache":
                 this.options.hooks?.onCache?.(message.event);
@@ -262,7 +262,7 @@ export class RunnerEngine implements Engine {
     private runnerExited(runner: RunnerProcess, exit: RunnerExit): void {
         if (this.runner !== runner) return;
         this.runner = null;
-        this.slotViews = [];
+        this.sequenceViews = [];
         this.memorySnapshot = null;
         if (this.reported != null) this.reported = {...this.reported, status: unloadedStatus()};
         const crash = this.closed ? null : crashReport(exit, this.loading != null, this.options.loadTimeoutSeconds);
@@ -335,9 +335,9 @@ export class RunnerEngine implements Engine {
         return prompt.key != null ? await this.ready("promptTokens", prompt.key) : null;
     }
 
-    pickSlot(free: readonly number[], {prompt, conversationId}: SlotHint): number {
-        const views = free.map((slot): SlotView => this.slotViews[slot] ?? {slot, held: prefixDigest([]), conversationId: null, lastUsed: 0});
-        return pickSlot(views, prompt?.prefix ?? null, conversationId);
+    pickSequence(free: readonly number[], {prompt, conversationId}: SequenceHint): number {
+        const views = free.map((sequence): SequenceView => this.sequenceViews[sequence] ?? {sequence, held: prefixDigest([]), conversationId: null, lastUsed: 0});
+        return pickSequence(views, prompt?.prefix ?? null, conversationId);
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
@@ -369,7 +369,7 @@ export class RunnerEngine implements Engine {
         if (this.status().download == null)
             await this.whenSettled();
         const runner = this.runner;
-        this.slotViews = [];
+        this.sequenceViews = [];
         if (runner != null) {
             this.stopping = true;
             try {

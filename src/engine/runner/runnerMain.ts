@@ -75,9 +75,9 @@ function reportState(): void {
     send({type: "state", state});
 }
 
-function reportSlot(slot: number): void {
-    const view = engine?.slotViews()[slot];
-    if (view != null) send({type: "slot", view});
+function reportSequence(sequence: number): void {
+    const view = engine?.sequenceViews()[sequence];
+    if (view != null) send({type: "sequence", view});
 }
 
 function init(settings: RunnerSettings): void {
@@ -142,7 +142,7 @@ async function generate(message: Extract<ParentMessage, {type: "generate"}>): Pr
     } finally {
         running--;
         aborts.delete(message.id);
-        reportSlot(message.request.slot);
+        reportSequence(message.request.sequence);
     }
 }
 

@@ -20,10 +20,10 @@ const PROBE_INTERVAL_MS = 2000;
 /**
  * The engine for `ENGINE=openai`: forwards every generation to an OpenAI-compatible upstream (vLLM,
  * llama-server, Ollama, TGI, or another chat-worker's /v1). It has no sequences of its own; its
- * slots are the PARALLEL requests it forwards at once, so the scheduler queues the rest.
+ * sequences are the PARALLEL requests it forwards at once, so the scheduler queues the rest.
  */
 export class UpstreamEngine implements Engine {
-    readonly slots: number;
+    readonly sequences: number;
     /** An unreachable upstream may come back at any moment: requests still go through and report the real fault. */
     readonly failureIsTransient = true;
     private readonly client: UpstreamClient;
@@ -43,7 +43,7 @@ export class UpstreamEngine implements Engine {
     constructor(private readonly settings: UpstreamSettings, private readonly logger: EngineLogger) {
         if (settings.upstreamUrl == null)
             throw new Error("UpstreamEngine needs UPSTREAM_URL");
-        this.slots = settings.parallel;
+        this.sequences = settings.parallel;
         this.model = settings.upstreamModel;
         this.client = new UpstreamClient({
             baseUrl: settings.upstreamUrl, apiKey: settings.upstreamApiKey, timeoutSeconds: settings.upstreamTimeoutSeconds
@@ -113,7 +113,7 @@ export class UpstreamEngine implements Engine {
             quantization: null,
             trainedContextSize: null,
             contextSize: this.contextSize,
-            parallel: this.slots,
+            parallel: this.sequences,
             threads: null,
             gpu: null,
             gpuLayers: null,

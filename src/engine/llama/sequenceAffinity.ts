@@ -35,8 +35,8 @@ export function sharedPrefix(a: PrefixDigest, b: PrefixDigest): number {
     return commonPrefixLength(a.hashes, b.hashes) * a.block;
 }
 
-export interface SlotView {
-    slot: number;
+export interface SequenceView {
+    sequence: number;
     /** What the sequence holds. */
     held: PrefixDigest;
     /** The conversation that used the sequence last. */
@@ -46,16 +46,16 @@ export interface SlotView {
 }
 
 /**
- * Picks the free slot where the request costs least: each reused prompt token saves a token of
+ * Picks the free sequence where the request costs least: each reused prompt token saves a token of
  * evaluation, and each held token the request would overwrite is work another conversation may
- * have to redo (not so in the conversation's own slot). Ties go to the conversation's own slot,
+ * have to redo (not so in the conversation's own sequence). Ties go to the conversation's own sequence,
  * then to the least recently used one.
  */
-export function pickSlot(free: readonly SlotView[], prompt: PrefixDigest | null, conversationId: string | null): number {
-    const own = (candidate: SlotView) => conversationId != null && candidate.conversationId === conversationId;
-    const score = (view: SlotView) => {
+export function pickSequence(free: readonly SequenceView[], prompt: PrefixDigest | null, conversationId: string | null): number {
+    const own = (candidate: SequenceView) => conversationId != null && candidate.conversationId === conversationId;
+    const score = (view: SequenceView) => {
         const reuse = prompt != null ? sharedPrefix(view.held, prompt) : 0;
-        // A conversation's own slot holds nothing worth keeping past the shared prefix: its last reply
+        // A conversation's own sequence holds nothing worth keeping past the shared prefix: its last reply
         // as sampled, which the next turn re-tokenizes (often differently) as history.
         return 2 * reuse - (own(view) ? 0 : view.held.length - reuse);
     };
@@ -70,5 +70,5 @@ export function pickSlot(free: readonly SlotView[], prompt: PrefixDigest | null,
             bestScore = value;
         }
     }
-    return best.slot;
+    return best.sequence;
 }

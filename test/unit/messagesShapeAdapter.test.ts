@@ -2,14 +2,14 @@ import {test} from "node:test";
 import assert from "node:assert/strict";
 import {
     callerModelInfo, chatShape, enhanceShape, messagesChatResponse, messagesEnhanceResponse, messagesInput, systemMessage, type CallerMessage
-} from "../../src/api/native/callerShapeAdapter.js";
+} from "../../src/api/native/messagesShapeAdapter.js";
 import {WorkerError} from "../../src/errors.js";
 import type {ChatRequestBody} from "../../src/api/native/chatSchemas.js";
 import type {EnhanceRequestBody} from "../../src/api/native/enhanceSchemas.js";
 import {FakeEngine, streams} from "../helpers/fakeEngine.js";
 import {chatResult, tokenLogprob} from "../helpers/chatResults.js";
 
-/** The later callers' shape (`messages`) of /chat, /generate and /enhance: which shape a body is, and its answer's fields. */
+/** The messages shape (`messages`) of /chat, /generate and /enhance: which shape a body is, and its answer's fields. */
 
 const messages: CallerMessage[] = [{role: "system", content: "Be terse."}, {role: "user", content: "hi"}];
 
@@ -26,8 +26,8 @@ function refusal(run: () => unknown): {code: string; param: string | undefined; 
 
 test("chatShape: messages alone, or message alone; a mix or neither is a 400 naming the field", () => {
     assert.equal(chatShape({messages}).kind, "messages");
-    assert.equal(chatShape({message: "hi", system_prompt: "s"}).kind, "spec");
-    // The callers' own fields beside messages are not the spec shape's.
+    assert.equal(chatShape({message: "hi", system_prompt: "s"}).kind, "v2");
+    // The callers' own fields beside messages are not the v2.0 shape's.
     assert.equal(chatShape({messages, context_type: "x", sfw_mode: true} as ChatRequestBody).kind, "messages");
     const cases: Array<[ChatRequestBody, string, string]> = [
         [{messages, message: "b"}, "mixed_request_shapes", "message"],
@@ -46,7 +46,7 @@ test("chatShape: messages alone, or message alone; a mix or neither is a 400 nam
 });
 
 test("enhanceShape: prompt or messages; prompt beside messages is refused, the caller's labels beside messages are kept", () => {
-    assert.equal(enhanceShape({prompt: "a cat"}).kind, "spec");
+    assert.equal(enhanceShape({prompt: "a cat"}).kind, "v2");
     assert.equal(enhanceShape({messages, job_type: "sdxl_image_fast", quality: "fast"} as EnhanceRequestBody).kind, "messages");
     const mixed = refusal(() => enhanceShape({messages, prompt: "p"}));
     assert.deepEqual([mixed.code, mixed.param], ["mixed_request_shapes", "prompt"]);
@@ -87,7 +87,7 @@ test("callerModelInfo: llama.cpp or the upstream, and the model's type", () => {
         {model_name: "fake", model_loaded: false, inference_engine: "openai_upstream", active_model_type: null});
 });
 
-test("messagesChatResponse and messagesEnhanceResponse: the callers' fields, tokens_generated from usage, no spec-shape echo", () => {
+test("messagesChatResponse and messagesEnhanceResponse: the callers' fields, tokens_generated from usage, no v2.0-shape echo", () => {
     const model = {model_name: "fake", model_loaded: true, inference_engine: "llama.cpp", active_model_type: null};
     const result = chatResult({text: "red", finishReason: "tool_calls", historyDropped: 1, usage: {promptTokens: 9, completionTokens: 6, cachedTokens: 2}});
     const chat = messagesChatResponse({messages, context_type: "character_roleplay", conversation_id: "c"}, result, model, 0.5);

@@ -5,38 +5,38 @@ import {toChatInput} from "../../service/requestShaping.js";
 import {round} from "../../service/rounding.js";
 import {logprobEntries} from "../../http/logprobEntries.js";
 import type {ChatRequestBody, MessagesChatResponseBody} from "./chatSchemas.js";
-import type {CallerModelInfo} from "./callerShape.js";
+import type {CallerModelInfo} from "./messagesShape.js";
 import type {EnhanceRequestBody, MessagesEnhanceResponseBody} from "./enhanceSchemas.js";
-import type {SpecEnhanceBody} from "./nativeEnhance.js";
-import {nativeFinishReason, nativeUsage, type SpecChatBody} from "./nativeChat.js";
+import type {V2EnhanceBody} from "./nativeEnhance.js";
+import {nativeFinishReason, nativeUsage, type V2ChatBody} from "./nativeChat.js";
 
 /**
- * The later callers' shape (`messages`, see callerShape.ts) of /chat, /generate and
+ * The messages shape (`messages`, see messagesShape.ts) of /chat, /generate and
  * /enhance onto the one chat pipeline, and back into the fields those callers read.
  */
 
 export type CallerMessage = NonNullable<ChatRequestBody["messages"]>[number];
 export type MessagesChatBody = ChatRequestBody & {messages: CallerMessage[]};
 
-export type ChatShape = {kind: "spec"; body: SpecChatBody} | {kind: "messages"; body: MessagesChatBody};
+export type ChatShape = {kind: "v2"; body: V2ChatBody} | {kind: "messages"; body: MessagesChatBody};
 
-/** Fields of the spec's shape that would mean something else beside `messages`. */
-const SPEC_ONLY_FIELDS = ["message", "system_prompt", "conversation_history"] as const;
+/** Fields of the v2.0 shape that would mean something else beside `messages`. */
+const V2_ONLY_FIELDS = ["message", "system_prompt", "conversation_history"] as const;
 
 /** Which shape a /chat or /generate body is in; a mix of the two, or neither, is a 400 that says so. */
 export function chatShape(body: ChatRequestBody): ChatShape {
     if (body.messages != null) {
-        const mixed = SPEC_ONLY_FIELDS.filter((field) => body[field] !== undefined);
+        const mixed = V2_ONLY_FIELDS.filter((field) => body[field] !== undefined);
         if (mixed.length > 0)
             throw new WorkerError("invalid_request", "mixed_request_shapes",
-                `${mixed.join(", ")}: belongs to the spec's shape (message, system_prompt, conversation_history), but this body has messages ` +
-                "(the later shape); send one shape, not both", {param: mixed[0]});
+                `${mixed.join(", ")}: belongs to the v2.0 shape (message, system_prompt, conversation_history), but this body has messages ` +
+                "(the messages shape); send one shape, not both", {param: mixed[0]});
         return {kind: "messages", body: body as MessagesChatBody};
     }
     if (body.message == null)
         throw new WorkerError("invalid_request", "invalid_request",
-            "message: required (or messages, the later shape: [{role, content}, ...])", {param: "message"});
-    return {kind: "spec", body: body as SpecChatBody};
+            "message: required (or messages, the messages shape: [{role, content}, ...])", {param: "message"});
+    return {kind: "v2", body: body as V2ChatBody};
 }
 
 /** The messages as given, in order: the leading system ones and the last are pinned, the rest may be shortened to fit. */
@@ -80,7 +80,7 @@ export function messagesChatResponse(
 }
 
 export type MessagesEnhanceBody = EnhanceRequestBody & {messages: CallerMessage[]};
-export type EnhanceShape = {kind: "spec"; body: SpecEnhanceBody} | {kind: "messages"; body: MessagesEnhanceBody};
+export type EnhanceShape = {kind: "v2"; body: V2EnhanceBody} | {kind: "messages"; body: MessagesEnhanceBody};
 
 /**
  * Which shape an /enhance body is in. `prompt` beside `messages` is refused; `job_type`,
@@ -91,14 +91,14 @@ export function enhanceShape(body: EnhanceRequestBody): EnhanceShape {
     if (body.messages != null) {
         if (body.prompt !== undefined)
             throw new WorkerError("invalid_request", "mixed_request_shapes",
-                "prompt: belongs to the spec's shape (prompt + job_type), but this body has messages (the later shape); send one shape, not both",
+                "prompt: belongs to the v2.0 shape (prompt + job_type), but this body has messages (the messages shape); send one shape, not both",
                 {param: "prompt"});
         return {kind: "messages", body: body as MessagesEnhanceBody};
     }
     if (body.prompt == null)
         throw new WorkerError("invalid_request", "invalid_request",
-            "prompt: required (or messages, the later shape, whose system message is the instruction)", {param: "prompt"});
-    return {kind: "spec", body: body as SpecEnhanceBody};
+            "prompt: required (or messages, the messages shape, whose system message is the instruction)", {param: "prompt"});
+    return {kind: "v2", body: body as V2EnhanceBody};
 }
 
 export function messagesEnhanceResponse(result: ChatResult, body: MessagesEnhanceBody, model: CallerModelInfo, processingSeconds: number): MessagesEnhanceResponseBody {

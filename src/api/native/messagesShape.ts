@@ -2,16 +2,17 @@ import {Type, type Static} from "@sinclair/typebox";
 import {Nullable, StringEnum} from "../../http/schemaTypes.js";
 
 /**
- * The later API the original's callers speak (the OurVidz edge functions `roleplay-chat`,
- * `playground-chat`, `enhance-prompt`, `scene-narrative`): a `messages` array instead of the
- * spec's `message` + `system_prompt` + `conversation_history`, a `model` to pick one of several,
- * `sfw_mode`, and metadata fields the callers send along. /chat, /generate and /enhance accept
- * these beside the spec's fields; `chatShape` and `enhanceShape` refuse a body that mixes them.
+ * The messages shape, the later API the original's callers speak (the OurVidz edge functions
+ * `roleplay-chat`, `playground-chat`, `enhance-prompt`, `scene-narrative`): a `messages` array
+ * instead of the v2.0 shape's `message` + `system_prompt` + `conversation_history`, a `model` to
+ * pick one of several, `sfw_mode`, and metadata fields the callers send along. /chat, /generate and
+ * /enhance accept these beside the v2.0 shape's fields; `chatShape` and `enhanceShape` refuse a
+ * body that mixes them.
  */
 
 export const MESSAGE_ROLES = ["system", "user", "assistant"] as const;
 
-/** The later shape's own fields, shared by /chat, /generate and /enhance. */
+/** The messages shape's own fields, shared by /chat, /generate and /enhance. */
 export function messagesShapeFields(limits: {maxHistoryMessages: number}) {
     return {
         messages: Type.Optional(Type.Array(Type.Object({
