@@ -60,6 +60,39 @@ export function describeRatio(speedRatio: number): string {
     return speedRatio >= 1 ? `${speedRatio.toFixed(2)}x faster` : `${(1 / speedRatio).toFixed(2)}x slower`;
 }
 
+/**
+ * Issue 23's goals, each as the least speed ratio (above 1: chat-worker faster) a row must reach, or
+ * for memory the most our total may be of the peer's. The real shape (0.5b) must lead at every
+ * stream count; the bench model, whose ~2 ms tokens magnify host overhead, must reach 0.9x.
+ */
+export const GOALS: ReadonlyArray<{preset: string; rows: ReadonlyArray<{id: string; least: number}>; memoryAtMost: number}> = [
+    {preset: "0.5b", memoryAtMost: 1.15, rows: [
+        {id: "streams-1", least: 1}, {id: "streams-2", least: 1}, {id: "streams-4", least: 1}, {id: "streams-8", least: 1},
+        {id: "ttft-warm", least: 1.25}, {id: "ttft-restored", least: 1.25}, {id: "ttft-cold", least: 1}]},
+    {preset: "bench", memoryAtMost: 1.15, rows: [
+        {id: "streams-1", least: 0.9}, {id: "streams-8", least: 0.9},
+        {id: "ttft-warm", least: 1.25}, {id: "ttft-restored", least: 1.25}, {id: "ttft-cold", least: 1}]}
+];
+
+/** One line per goal of a measured model: the target, the median ratio and whether it was met. */
+export function renderGoals(run: BenchRun): string {
+    const lines = ["| Model | Row | Goal | Measured (median) | Met |", "| --- | --- | --- | --- | --- |"];
+    for (const goal of GOALS) {
+        const model = run.models.find((candidate) => candidate.preset === goal.preset);
+        if (model == null) continue;
+        for (const {id, least} of goal.rows) {
+            const row = model.rows.find((candidate) => candidate.id === id);
+            if (row == null) continue;
+            lines.push(`| ${model.preset} | ${row.label} | at least ${least.toFixed(2)} (${describeRatio(least)}) | ` +
+                `${row.speedRatio.toFixed(2)} (${describeRatio(row.speedRatio)}) | ${row.speedRatio >= least ? "yes" : "no"} |`);
+        }
+        if (model.memoryAtEight != null)
+            lines.push(`| ${model.preset} | RSS at 8 busy streams | at most ${goal.memoryAtMost.toFixed(2)}x the peer's | ` +
+                `${model.memoryAtEight.ratio.toFixed(2)}x | ${model.memoryAtEight.ratio <= goal.memoryAtMost ? "yes" : "no"} |`);
+    }
+    return `${lines.join("\n")}\n`;
+}
+
 /** The results as Markdown: every figure comes from the run object, nothing else. */
 export function renderMarkdown(run: BenchRun): string {
     const s = run.settings;
@@ -105,6 +138,10 @@ export function renderMarkdown(run: BenchRun): string {
     }
     lines.push("");
     lines.push("The ratio column compares medians; above 1 (\"faster\") chat-worker is ahead, for TTFT too (the peer's time over ours).");
+    lines.push("");
+    lines.push("#### Against the goals (issue 23)");
+    lines.push("");
+    lines.push(renderGoals(run).trimEnd());
     return `${lines.join("\n")}\n`;
 }
 
