@@ -1,7 +1,7 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import {GENERATED_PAGES} from "../../src/cli/docsPages.js";
+import {GENERATED_PAGES} from "../../tools/docsPages.js";
 import {SETTINGS} from "../../src/config/config.js";
 import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS} from "../../src/api/openai/openaiFields.js";
 

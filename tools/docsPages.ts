@@ -1,14 +1,14 @@
 import fs from "node:fs";
-import {renderSettingsTable, withSettingsTable} from "../config/settingsDoc.js";
-import {renderOpenAiTables, withOpenAiTables} from "../api/openai/openaiFieldsDoc.js";
-import {RESPONSES_FIELDS} from "../api/responses/responsesFields.js";
-import {renderFieldTable} from "../http/fieldTable.js";
-import {renderMarkdown, type BenchRun} from "../../bench/lib/report.js";
+import {renderSettingsTable, withSettingsTable} from "../src/config/settingsDoc.js";
+import {renderOpenAiTables, withOpenAiTables} from "../src/api/openai/openaiFieldsDoc.js";
+import {RESPONSES_FIELDS} from "../src/api/responses/responsesFields.js";
+import {renderFieldTable} from "../src/http/fieldTable.js";
+import {renderMarkdown, type BenchRun} from "../bench/lib/report.js";
 
 /**
  * The generated blocks of the docs pages, each between `<!-- name:start -->` and
  * `<!-- name:end -->` and rendered from its source of truth: the settings table in code, the OpenAI
- * field tables, and the benchmark results files. `npm run docs` writes them (src/cli/docs.ts);
+ * field tables, and the benchmark results files. `npm run docs` writes them (tools/docs.ts);
  * test/repo/docsTables.test.ts fails when a page differs from what this renders.
  */
 export const GENERATED_PAGES: ReadonlyArray<{file: string; render(page: string): string}> = [
