@@ -197,7 +197,9 @@ test("the debug tab shows the last turn's rendered prompt with the system prompt
     assert.ok(next.includes("hello debug") && next.includes("the next one"), next);
 
     // An empty System prompt box sends none: said neutrally, not as an override.
+    await page.click("#tab-chat");
     await page.fill("#system-prompt", "");
+    await page.click("#tab-debug");
     await page.fill("#debug-message", "no system prompt");
     await page.click("#debug-run");
     await page.locator("#debug-verdict").filter({hasText: "No system prompt sent"}).waitFor();
