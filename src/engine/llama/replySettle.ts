@@ -1,9 +1,8 @@
-import type {Token} from "node-llama-cpp";
+import type {LlamaContextSequence, Token} from "node-llama-cpp";
 import {MIN_EVALUATED_TOKENS} from "./determinism.js";
 import type {Exclusive} from "./promptSharing.js";
 import type {SequenceRecord} from "./prefixReuse.js";
 import {commonPrefixLength} from "./sequenceAffinity.js";
-import type {LlamaContextSequence} from "node-llama-cpp";
 
 /** node-llama-cpp's lowest evaluation priority: a request's prompt is batched first. */
 const IDLE_PRIORITY = 1;
