@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import {
     chatCompletion, chatCompletionChunk, choiceLogprobs, openAiFinishReason, toOpenAiChatJob, toolCallDelta, usageChunk
 } from "../../src/api/openai/openaiChat.js";
-import {choicesUsage, newCompletionIdentity, reject} from "../../src/api/openai/openaiCommon.js";
+import {choicesUsage, newCompletionIdentity} from "../../src/api/openai/openaiCommon.js";
+import {refuse} from "../../src/http/fieldTable.js";
 import {OPENAI_SAMPLING_DEFAULTS} from "../../src/service/requestShaping.js";
 import type {ChatCompletionRequest} from "../../src/api/openai/openaiSchemas.js";
 import {WorkerError} from "../../src/errors.js";
@@ -88,10 +89,10 @@ test("what cannot be honoured is a 400 naming the field, with unsupported_parame
     assert.deepEqual(job({tools, tool_choice: "none", logprobs: true}).params.logprobs, {top: 0});
 });
 
-test("reject: the param prefixes the message and is carried; the code defaults to unsupported_parameter", () => {
-    const err = reject("x.y", "no");
+test("refuse: the param prefixes the message and is carried; the code defaults to unsupported_parameter", () => {
+    const err = refuse("x.y", "no");
     assert.deepEqual([err.kind, err.code, err.message, err.details.param], ["invalid_request", "unsupported_parameter", "x.y: no", "x.y"]);
-    assert.equal(reject("a", "b", "invalid_request").code, "invalid_request");
+    assert.equal(refuse("a", "b", "invalid_request").code, "invalid_request");
 });
 
 test("openAiFinishReason: OpenAI's three reasons; a time limit reads as length, an abort as stop", () => {

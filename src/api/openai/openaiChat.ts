@@ -6,8 +6,9 @@ import {CHAT_COMPLETION_FIELDS} from "./openaiFields.js";
 import type {
     ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChoiceLogprobs, OpenAiFinishReason, ToolCallDelta
 } from "./openaiSchemas.js";
-import {choicesUsage, reject, sharedParams, type CompletionIdentity, type OpenAiLimits} from "./openaiCommon.js";
+import {choicesUsage, sharedParams, type CompletionIdentity, type OpenAiLimits} from "./openaiCommon.js";
 import {toChatMessages, toToolSet} from "./openaiMessages.js";
+import {refuse} from "../../http/fieldTable.js";
 
 export interface OpenAiChatJob {
     input: ChatInput;
@@ -21,19 +22,19 @@ export interface OpenAiChatJob {
 /** Maps a request onto the chat service's job, refusing what we cannot honour (never silently). */
 export function toOpenAiChatJob(body: ChatCompletionRequest, limits: OpenAiLimits): OpenAiChatJob {
     if (body.max_tokens != null && body.max_completion_tokens != null && body.max_tokens !== body.max_completion_tokens)
-        throw reject("max_tokens", `disagrees with max_completion_tokens (${body.max_tokens} vs ${body.max_completion_tokens}); give one`,
+        throw refuse("max_tokens", `disagrees with max_completion_tokens (${body.max_tokens} vs ${body.max_completion_tokens}); give one`,
             "invalid_request");
     if (body.grammar != null && body.response_format != null && body.response_format.type !== "text")
-        throw reject("grammar", "give either grammar or a JSON response_format, not both", "invalid_request");
+        throw refuse("grammar", "give either grammar or a JSON response_format, not both", "invalid_request");
     const tools = toToolSet(body);
     const calling = tools != null && tools.choice !== "none";
     const forced = calling && tools.choice !== "auto";
     if (calling && body.logprobs === true)
-        throw reject("logprobs", "is not supported together with tools (unless tool_choice is \"none\")");
+        throw refuse("logprobs", "is not supported together with tools (unless tool_choice is \"none\")");
     if (forced && (body.grammar != null || (body.response_format != null && body.response_format.type !== "text")))
-        throw reject("tool_choice", "a forced call is written under its own grammar: it cannot be combined with grammar or a JSON response_format");
+        throw refuse("tool_choice", "a forced call is written under its own grammar: it cannot be combined with grammar or a JSON response_format");
     if (forced && body.ignore_eos === true)
-        throw reject("ignore_eos", "a forced call ends when the call is complete");
+        throw refuse("ignore_eos", "a forced call ends when the call is complete");
 
     const {params, n, stream, includeUsage} = sharedParams(
         {...body, max_tokens: body.max_completion_tokens ?? body.max_tokens}, CHAT_COMPLETION_FIELDS, limits, limits.defaultMaxTokens,
@@ -43,7 +44,7 @@ export function toOpenAiChatJob(body: ChatCompletionRequest, limits: OpenAiLimit
         params.grammar = {type: "json_object"};
     else if (format?.type === "json_schema") {
         if (format.json_schema == null)
-            throw reject("response_format.json_schema", "is required when type is json_schema", "invalid_request");
+            throw refuse("response_format.json_schema", "is required when type is json_schema", "invalid_request");
         if (format.json_schema.schema != null)
             checkSchemaBounds(format.json_schema.schema, "response_format.json_schema.schema");
         params.grammar = format.json_schema.schema != null

@@ -4,16 +4,11 @@ import {WorkerError} from "../../errors.js";
 import type {ChatResult, SamplingParams} from "../../service/chatService.js";
 import {checkGrammarComplexity} from "../../service/grammarComplexity.js";
 import {OPENAI_SAMPLING_DEFAULTS, samplingParams} from "../../service/requestShaping.js";
-import {refusedField, type FieldTable} from "../../http/fieldTable.js";
+import {refuse, refusedField, type FieldTable} from "../../http/fieldTable.js";
 import type {CompletionUsage, sharedRequestFields} from "./openaiSchemas.js";
 
 /** What the two OpenAI endpoints share in the request (sampling, stopping, streaming, extensions). */
 export type SharedRequest = Static<TObject<ReturnType<typeof sharedRequestFields>>>;
-
-/** A 400 naming `param`: `unsupported_parameter` for what the worker cannot do, other codes for what is wrong. */
-export function reject(param: string, message: string, code = "unsupported_parameter"): WorkerError {
-    return new WorkerError("invalid_request", code, `${param}: ${message}`, {param});
-}
 
 /** The limits and settings the OpenAI adapters apply beyond the schemas. */
 export interface OpenAiLimits {
@@ -32,15 +27,15 @@ export function sharedParams(
 ): {params: SamplingParams; n: number; stream: boolean; includeUsage: boolean} {
     const refused = refusedField(table, body as Record<string, unknown>);
     if (refused != null)
-        throw reject(refused.field, refused.note);
+        throw refuse(refused.field, refused.note);
     const n = body.n ?? 1;
     if (n > limits.maxChoices)
-        throw reject("n", `at most ${limits.maxChoices} choices per request (MAX_N, and not more than PARALLEL sequences), got ${n}`,
+        throw refuse("n", `at most ${limits.maxChoices} choices per request (MAX_N, and not more than PARALLEL sequences), got ${n}`,
             "invalid_request");
     if (body.stream_options != null && body.stream !== true)
-        throw reject("stream_options", "is only allowed with stream: true (as OpenAI answers)", "invalid_request");
+        throw refuse("stream_options", "is only allowed with stream: true (as OpenAI answers)", "invalid_request");
     if (body.stream_options?.include_obfuscation === true)
-        throw reject("stream_options.include_obfuscation", "is not supported: streams are not padded");
+        throw refuse("stream_options.include_obfuscation", "is not supported: streams are not padded");
     const params = samplingParams({
         ...body,
         logprobs: undefined,
@@ -51,7 +46,7 @@ export function sharedParams(
     params.logprobs = logprobs;
     params.logitBias = Object.entries(body.logit_bias ?? {}).map(([token, bias]): [number, number] => {
         if (!/^(0|[1-9][0-9]{0,8})$/.test(token))
-            throw reject("logit_bias", `keys must be token ids, got ${JSON.stringify(token.slice(0, 32))}`, "invalid_request");
+            throw refuse("logit_bias", `keys must be token ids, got ${JSON.stringify(token.slice(0, 32))}`, "invalid_request");
         return [Number(token), bias];
     });
     if (body.grammar != null) {

@@ -1,8 +1,9 @@
 import type {ChatResult, RawInput, SamplingParams, TokenLogprob} from "../../service/chatService.js";
 import {COMPLETION_FIELDS} from "./openaiFields.js";
 import type {Completion, CompletionChunk, CompletionLogprobs, CompletionRequest} from "./completionSchemas.js";
-import {choicesUsage, reject, sharedParams, type CompletionIdentity, type OpenAiLimits} from "./openaiCommon.js";
+import {choicesUsage, sharedParams, type CompletionIdentity, type OpenAiLimits} from "./openaiCommon.js";
 import {openAiFinishReason} from "./openaiChat.js";
+import {refuse} from "../../http/fieldTable.js";
 
 /** OpenAI's default `max_tokens` for completions (vLLM's too). */
 export const COMPLETION_DEFAULT_MAX_TOKENS = 16;
@@ -21,13 +22,13 @@ function promptText(prompt: CompletionRequest["prompt"]): string {
     let text: unknown = prompt;
     if (Array.isArray(prompt)) {
         if (prompt.some((item) => typeof item !== "string"))
-            throw reject("prompt", "token ids are not supported; send the prompt as text");
+            throw refuse("prompt", "token ids are not supported; send the prompt as text");
         if (prompt.length !== 1)
-            throw reject("prompt", `one prompt per request is supported, got ${prompt.length}; use n for several completions of one prompt`);
+            throw refuse("prompt", `one prompt per request is supported, got ${prompt.length}; use n for several completions of one prompt`);
         text = prompt[0];
     }
     if (typeof text !== "string" || text === "")
-        throw reject("prompt", "must be a non-empty text", "invalid_request");
+        throw refuse("prompt", "must be a non-empty text", "invalid_request");
     return text;
 }
 
@@ -35,7 +36,7 @@ function promptText(prompt: CompletionRequest["prompt"]): string {
 export function toCompletionJob(body: CompletionRequest, limits: OpenAiLimits): OpenAiCompletionJob {
     const text = promptText(body.prompt);
     if (body.echo === true && body.logprobs != null)
-        throw reject("echo", "is not supported together with logprobs: the prompt's tokens have no logprobs here (the engine computes logits for a prompt's last token only)");
+        throw refuse("echo", "is not supported together with logprobs: the prompt's tokens have no logprobs here (the engine computes logits for a prompt's last token only)");
     const {params, n, stream, includeUsage} = sharedParams(body, COMPLETION_FIELDS, limits, COMPLETION_DEFAULT_MAX_TOKENS,
         body.logprobs != null ? {top: body.logprobs} : null);
     return {input: {raw: text}, params, n, echo: body.echo ?? false, stream, includeUsage};
