@@ -32,12 +32,14 @@ export class DebugTab {
         try {
             /** @type {Record<string, unknown>} */
             let request;
+            /** @type {string} */
+            let label;
             if (this.message.value !== "") {
                 request = this.chat.requestBody(this.message.value);
-                what.textContent = "The next turn, with this message and the Chat tab's settings:";
+                label = "The next turn, with this message and the Chat tab's settings:";
             } else if (this.chat.lastBody != null) {
                 request = this.chat.lastBody;
-                what.textContent = "The last turn, exactly as it was sent:";
+                label = "The last turn, exactly as it was sent:";
             } else {
                 throw new Error("Type a message to render, or send one in the Chat tab first.");
             }
@@ -62,6 +64,9 @@ export class DebugTab {
             note.hidden = body.rendering_note == null;
             byId("rendered-prompt", HTMLElement).textContent = body.rendered_prompt ?? "(rendered by the upstream; not known here)";
             byId("system-prompt-used", HTMLElement).textContent = body.system_prompt_used ?? "(none)";
+            // Labelled only now, with the result it describes: set before the answer, it named a turn
+            // the page was not showing yet.
+            what.textContent = label;
             this.result.hidden = false;
         } catch (err) {
             this.result.hidden = true;

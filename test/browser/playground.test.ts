@@ -193,6 +193,7 @@ test("the debug tab shows the last turn's rendered prompt with the system prompt
     await page.fill("#debug-message", "the next one");
     await page.click("#debug-run");
     await page.locator("#debug-what").filter({hasText: "next turn"}).waitFor();
+    await page.locator("#rendered-prompt").filter({hasText: "the next one"}).waitFor();
     const next = await page.textContent("#rendered-prompt") ?? "";
     assert.ok(next.includes("hello debug") && next.includes("the next one"), next);
 
