@@ -32,7 +32,7 @@ export async function modelControlRoutes(app: FastifyInstance, {models}: ModelCo
         }
     }, async (request): Promise<LoadResponseBody> => {
         const selected = models.select((request.query as ModelControlQuery).which);
-        const wasLoaded = selected.every((served) => served.engine.status().state === "ready");
+        const wasLoaded = selected.every((served) => served.lifecycle.status().state === "ready");
         const settled = await Promise.all(selected.map(async (served) => ({served, after: await served.lifecycle.load()})));
         const failed = settled.find(({after}) => after.state !== "ready");
         if (failed != null)
@@ -75,12 +75,12 @@ export async function modelControlRoutes(app: FastifyInstance, {models}: ModelCo
         return {
             success: true,
             message: unloadMessage(wasLoaded, aborted),
-            model_loaded: selected.some((served) => served.engine.status().state === "ready"),
+            model_loaded: selected.some((served) => served.lifecycle.status().state === "ready"),
             was_loaded: wasLoaded,
             aborted_requests: aborted,
             waited_seconds: round((performance.now() - started) / 1000),
             models: results.map(({served, result}) => ({
-                name: served.name, was_loaded: result.wasLoaded, model_loaded: served.engine.status().state === "ready", aborted_requests: result.aborted
+                name: served.name, was_loaded: result.wasLoaded, model_loaded: served.lifecycle.status().state === "ready", aborted_requests: result.aborted
             }))
         };
     });
