@@ -20,7 +20,7 @@ import {PlainChatWrapper} from "./plainChatWrapper.js";
 import {toolPlan} from "./toolPlan.js";
 import {holdPrompt, PromptGroups, type Exclusive} from "./promptSharing.js";
 import type {SequenceRecord} from "./prefixReuse.js";
-import {settleReply} from "./replySettle.js";
+import {endSettling, settleReply} from "./replySettle.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {systemFingerprint} from "./fingerprint.js";
 import {classifyLoadError, filesSize, readModelFacts, type ModelFacts} from "./modelFile.js";
@@ -346,7 +346,7 @@ export class LlamaEngine implements Engine {
         const exclusive: Exclusive = (work) => loaded.gate.exclusive(work);
         const record = loaded.records[request.sequence];
         const renderHistory = (messages: ChatMessage[]) => renderPrompt(loaded, messages, false).tokens;
-        await record.settling;
+        await endSettling(record, tokens);
         const reuse = await holdPrompt({
             sequence, record, store: loaded.store, conversationCache: this.settings.conversationCache,
             minEvaluated: loaded.deterministic ? MIN_EVALUATED_TOKENS : 1, renderHistory
@@ -363,12 +363,14 @@ export class LlamaEngine implements Engine {
             model: loaded.model, sequence, eogBias: loaded.eogBias, grammar, tokens, reused: reuse.reused, cached: reuse.cached, params,
             signal: request.signal, abortReason: request.abortReason, tools, gate: loaded.gate
         }, outcome)) {
-            // Before the end is told: a consumer may stop reading at the end event, and the next lease waits on `settling`.
+            // Before the end is told: a consumer may stop reading at the end event, and the next lease ends `settling`.
             if (event.type === "end") {
                 const exchange = record.lastExchange = {messages: request.prompt.messages, reply: outcome.reply};
-                if (loaded.deterministic && this.settings.conversationCache && request.prompt.raw !== true)
-                    record.settling = settleReply(sequence, record, renderHistory([...exchange.messages, {role: "assistant", content: exchange.reply}]), exclusive)
-                        .catch(() => undefined).finally(() => record.settling = null);
+                if (loaded.deterministic && this.settings.conversationCache && request.prompt.raw !== true) {
+                    const settling = record.settling = settleReply(sequence, record,
+                        renderHistory([...exchange.messages, {role: "assistant", content: exchange.reply}]), exclusive, loaded.gate);
+                    void settling.done.catch(() => undefined).finally(() => { if (record.settling === settling) record.settling = null; });
+                }
             }
             yield event;
         }

@@ -1,6 +1,7 @@
 import type {LlamaContextSequence, Token} from "node-llama-cpp";
 import type {CacheEvent, ChatMessage} from "../types.js";
 import type {StateStore} from "./stateStore.js";
+import type {Settling} from "./replySettle.js";
 import {commonPrefixLength} from "./sequenceAffinity.js";
 
 /** Below this many tokens a sequence's content is not worth a file, and a prefix is not worth routing for. */
@@ -17,8 +18,8 @@ export interface SequenceRecord {
      * tokens evaluated as part of a prompt count (not the reply, evaluated a token at a time).
      */
     reusableEnd: number;
-    /** The reply being evaluated again as history after its generation (replySettle.ts); the next lease waits for it. */
-    settling?: Promise<void> | null;
+    /** The reply being evaluated again as history after its generation (replySettle.ts); the next lease ends it. */
+    settling?: Settling | null;
 }
 
 export interface ReuseTarget {

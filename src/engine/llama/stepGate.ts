@@ -27,6 +27,8 @@ export class StepGate {
     private pausers = 0;
     private resumed: Promise<void> | null = null;
     private wake: (() => void) | null = null;
+    /** Idle-time work waiting for no sequence to generate (see `idle`). */
+    private idleWaiters: (() => void)[] = [];
 
     /** `fill`: hold batches for late sequences (BATCH_FILL); the pause for setup work is always on. */
     constructor(private readonly fill: boolean, private readonly maxLooks = MAX_LOOKS) {}
@@ -37,6 +39,22 @@ export class StepGate {
 
     leave(): void {
         this.active--;
+        this.wakeIdle();
+    }
+
+    /** Resolves when no sequence is in its token loop and no setup work holds the context: idle time. */
+    idle(): Promise<void> {
+        if (this.active === 0 && this.pausers === 0)
+            return Promise.resolve();
+        return new Promise((resolve) => this.idleWaiters.push(resolve));
+    }
+
+    private wakeIdle(): void {
+        if (this.active !== 0 || this.pausers !== 0 || this.idleWaiters.length === 0)
+            return;
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const resolve of waiters) resolve();
     }
 
     /** True when the batch about to be formed from `queued` sequences' items should wait for the others. */
@@ -65,6 +83,7 @@ export class StepGate {
             if (--this.pausers === 0) {
                 this.resumed = null;
                 this.wake?.();
+                this.wakeIdle();
             }
         }
     }
