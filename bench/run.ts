@@ -15,7 +15,7 @@ import {startWorker, type RunningServer} from "./lib/servers.js";
 import {msPerToken, streamChat, type Message, type Protocol, type Sampling, type StreamTiming} from "./lib/streamClient.js";
 import {conversationWithReplies, fillerConversation} from "./lib/conversations.js";
 import {renderMarkdown, type BenchRow, type BenchRun, type ModelResult} from "./lib/report.js";
-import {childPid, histogramBuckets, histogramMedian, loadedCpuVariant, peakSampler, rssBytes} from "./lib/processStats.js";
+import {childPid, histogramBuckets, histogramMedian, loadedCpuVariant, peakSampler, rssBytes, waitQuiet} from "./lib/processStats.js";
 import {median, summarize} from "./lib/summary.js";
 
 const PARALLEL = 8;
@@ -35,7 +35,15 @@ interface Side {
     /** Where this side's cold TTFT is measured, and the body that makes it cold there. */
     cold: RunningServer;
     coldExtra: Record<string, unknown>;
+    /** Waits until every server of the bench is idle (processStats.waitQuiet). */
+    quiet(): Promise<number>;
 }
+
+/** The TTFT rows: turn 10 sent at once, after a reading pause, after fillers took every sequence, on no cache. */
+const TTFT_STATES = ["warm", "read", "restored", "cold"] as const;
+type TtftState = (typeof TTFT_STATES)[number];
+const TTFT_LABELS: Record<TtftState, string> = {warm: "warm", read: "warm, after a reading pause", restored: "restored", cold: "cold"};
+type TtftSamples = Record<TtftState, {ms: number[]; evaluated: Array<number | null>}>;
 
 async function main(): Promise<void> {
     let options: BenchOptions | "help";
@@ -66,7 +74,7 @@ async function main(): Promise<void> {
         },
         settings: {
             parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, reps: options.reps,
-            sampling: {...SAMPLING, repeatLastN: REPEAT_LAST_N}, streamed: true, ignoreEos: true, ttft: TTFT
+            sampling: {...SAMPLING, repeatLastN: REPEAT_LAST_N}, streamed: true, ignoreEos: true, ttft: TTFT, quietBetween: true
         },
         models: []
     };
@@ -107,9 +115,11 @@ async function benchModel(preset: BenchModel, tokens: number, reps: number, peer
         const peer = await start("llama-server", () => startLlamaServer(peerBinary,
             {modelPath, parallel: PARALLEL, threads: THREADS, contextSize: CONTEXT, logFile: path.join(stateDir, "llama-server.log")}));
         run.peer.args = peer.args.map((arg) => arg === modelPath ? path.relative(process.cwd(), modelPath) : arg);
+        const pids = [ours.process.pid, childPid(ours.process.pid), oursCold.process.pid, childPid(oursCold.process.pid), peer.process.pid];
+        const quiet = () => waitQuiet(pids);
         const sides: Side[] = [
-            {protocol: "chat-worker", server: ours, cold: oursCold, coldExtra: {}},
-            {protocol: "llama-server", server: peer, cold: peer, coldExtra: {cache_prompt: false}}
+            {protocol: "chat-worker", server: ours, cold: oursCold, coldExtra: {}, quiet},
+            {protocol: "llama-server", server: peer, cold: peer, coldExtra: {cache_prompt: false}, quiet}
         ];
         const prompt: Message[] = [{role: "system", content: "You are a benchmark."}, {role: "user", content: "Warm up."}];
         for (const side of sides) {
@@ -120,10 +130,8 @@ async function benchModel(preset: BenchModel, tokens: number, reps: number, peer
         log(`${preset}: both sides run libggml-cpu-${cpuVariant}.so`);
 
         const throughput: Record<Protocol, Record<number, number[]>> = {"chat-worker": {}, "llama-server": {}};
-        const ttft: Record<Protocol, Record<"warm" | "restored" | "cold", {ms: number[]; evaluated: Array<number | null>}>> = {
-            "chat-worker": {warm: {ms: [], evaluated: []}, restored: {ms: [], evaluated: []}, cold: {ms: [], evaluated: []}},
-            "llama-server": {warm: {ms: [], evaluated: []}, restored: {ms: [], evaluated: []}, cold: {ms: [], evaluated: []}}
-        };
+        const emptyTtft = (): TtftSamples => Object.fromEntries(TTFT_STATES.map((state) => [state, {ms: [], evaluated: []}])) as unknown as TtftSamples;
+        const ttft: Record<Protocol, TtftSamples> = {"chat-worker": emptyTtft(), "llama-server": emptyTtft()};
         const step = {ours: [] as number[], peer: [] as number[], peerServer: [] as number[]};
         const memory = {http: [] as number[], runner: [] as number[], peer: [] as number[]};
         const batchesAtEight = new Map<number, number>();
@@ -135,6 +143,7 @@ async function benchModel(preset: BenchModel, tokens: number, reps: number, peer
                 for (const side of order) {
                     const batchesBefore = streams === 8 && side.protocol === "chat-worker"
                         ? histogramBuckets(await metricsText(ours.baseUrl), "chat_worker_decode_batch_tokens") : null;
+                    await side.quiet();
                     const samplers = streams === 8 ? memorySamplers(side) : [];
                     const runs = await aggregate(side.protocol, side.server.baseUrl, streams, tokens, rep);
                     const peaks = samplers.map((sampler) => sampler.stop());
@@ -159,7 +168,10 @@ async function benchModel(preset: BenchModel, tokens: number, reps: number, peer
                 }
             }
             log(`${preset}: rep ${rep + 1}/${reps}, turn-${TTFT.turn} TTFT`);
-            for (const side of order) await measureTtft(side, `${preset}-${side.protocol}-${rep}`, ttft[side.protocol]);
+            for (const side of order) {
+                await side.quiet();
+                await measureTtft(side, `${preset}-${side.protocol}-${rep}`, ttft[side.protocol]);
+            }
         }
         // Re-checked at the end: a runner restarted mid-run could have loaded another variant.
         sameCpuVariant(preset, ours, oursCold, peer);
@@ -168,9 +180,9 @@ async function benchModel(preset: BenchModel, tokens: number, reps: number, peer
         for (const streams of STREAM_COUNTS)
             rows.push(row(`streams-${streams}`, `${streams} stream${streams === 1 ? "" : "s"}, aggregate`, "tok/s", "higher",
                 throughput["chat-worker"][streams], throughput["llama-server"][streams]));
-        for (const state of ["warm", "restored", "cold"] as const) {
+        for (const state of TTFT_STATES) {
             const evaluated = (values: Array<number | null>) => values.every((value) => value != null) ? median(values as number[]) : null;
-            rows.push({...row(`ttft-${state}`, `Turn-${TTFT.turn} TTFT, ${state}`, "ms", "lower", ttft["chat-worker"][state].ms, ttft["llama-server"][state].ms),
+            rows.push({...row(`ttft-${state}`, `Turn-${TTFT.turn} TTFT, ${TTFT_LABELS[state]}`, "ms", "lower", ttft["chat-worker"][state].ms, ttft["llama-server"][state].ms),
                 promptEvaluated: {ours: evaluated(ttft["chat-worker"][state].evaluated), peer: evaluated(ttft["llama-server"][state].evaluated)}});
         }
         const oursTotal = memory.http.map((http, i) => http + memory.runner[i]);
@@ -245,15 +257,23 @@ async function playUntil(side: Side, id: string, turn: number): Promise<string[]
     return replies;
 }
 
-/** One rep of the TTFT rows for one side: warm, restored (after fillers took every sequence), cold. */
-async function measureTtft(side: Side, tag: string, into: Record<"warm" | "restored" | "cold", {ms: number[]; evaluated: Array<number | null>}>): Promise<void> {
-    const record = (state: "warm" | "restored" | "cold", timing: StreamTiming) => {
+/**
+ * One rep of the TTFT rows for one side: warm (sent right after turn 9), read (sent once both servers
+ * are idle, as after a user read the reply), restored (after fillers took every sequence), cold.
+ */
+async function measureTtft(side: Side, tag: string, into: TtftSamples): Promise<void> {
+    const record = (state: TtftState, timing: StreamTiming) => {
         into[state].ms.push(timing.ttft * 1000);
         into[state].evaluated.push(timing.promptEvaluated);
     };
     const warmId = `warm-${tag}`;
     const warmTurn = conversationWithReplies(warmId, TTFT.turn, await playUntil(side, warmId, TTFT.turn));
     record("warm", await streamChat(side.protocol, side.server.baseUrl, warmTurn, TTFT.maxTokens, SAMPLING, extraFor(side.protocol, warmId)));
+
+    const readId = `read-${tag}`;
+    const readTurn = conversationWithReplies(readId, TTFT.turn, await playUntil(side, readId, TTFT.turn));
+    await side.quiet();
+    record("read", await streamChat(side.protocol, side.server.baseUrl, readTurn, TTFT.maxTokens, SAMPLING, extraFor(side.protocol, readId)));
 
     const restoredId = `restored-${tag}`;
     const restoredTurn = conversationWithReplies(restoredId, TTFT.turn, await playUntil(side, restoredId, TTFT.turn));

@@ -95,3 +95,20 @@ export function loadedCpuVariant(pid: number | undefined | null): string | null 
     if (variants.size > 1) throw new Error(`process ${pid} mapped several CPU backends: ${[...variants].join(", ")}`);
     return variants.size === 0 ? null : [...variants][0];
 }
+
+/**
+ * Waits until the processes have used less than `share` of one core over `windowMs`, at most
+ * `timeoutMs`; resolves with the time waited. The bench calls it before every measurement, so that
+ * neither side's idle-time work (our reply settle, anything the peer does after a request) runs
+ * inside the other's figures.
+ */
+export async function waitQuiet(pids: ReadonlyArray<number | null | undefined>, {windowMs = 300, share = 0.05, timeoutMs = 60_000} = {}): Promise<number> {
+    const started = Date.now();
+    const total = () => pids.reduce<number>((sum, pid) => sum + (processCpuSeconds(pid) ?? 0), 0);
+    for (;;) {
+        const before = total();
+        await new Promise((resolve) => setTimeout(resolve, windowMs));
+        if ((total() - before) * 1000 / windowMs < share || Date.now() - started > timeoutMs)
+            return Date.now() - started;
+    }
+}
