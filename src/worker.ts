@@ -76,11 +76,12 @@ async function createEngine(
     const settings: RunnerSettings = {
         ...runnerSettings(config),
         model: source,
+        kind: model.kind,
         modelName: model.name ?? config.modelName,
         // Models share the conversation cache folder (each writes under its own identity) and split its budget.
         conversationCacheMaxBytes: Math.floor(config.conversationCacheMaxBytes / config.models.length)
     };
-    if (options.inProcessEngine === true) {
+    if (options.inProcessEngine === true && model.kind === "chat") {
         // Imported only here: the HTTP process never loads node-llama-cpp otherwise.
         const {LlamaEngine} = await import("./engine/llama/llamaEngine.js");
         return new LlamaEngine(settings, engineLogger, hooks);
@@ -118,7 +119,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
         const scheduler = new Scheduler(engine.sequences, config.maxQueue, engine.pickSequence?.bind(engine));
         const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds},
             logger.child({component: "lifecycle", ...(model.name != null ? {model: model.name} : {})}));
-        entries.push({key: model.name, engine, scheduler, lifecycle});
+        entries.push({key: model.name, engine, scheduler, lifecycle, kind: model.kind, matryoshka: model.matryoshka});
     }
     const models = new ModelPool(entries);
     const {engine, scheduler, lifecycle} = models.default;

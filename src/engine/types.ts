@@ -175,6 +175,18 @@ export interface PreparedPrompt {
 }
 
 
+/** One input of an embeddings request: text (tokenized by the model), or token ids as the client tokenized them. */
+export type EmbeddingInput = string | number[];
+
+/**
+ * The embeddings of one request's inputs (the model's pooled output, not normalised), with the
+ * tokens they took; or, when one of its inputs cannot be embedded (longer than the context, a
+ * token id outside the vocabulary, empty), which one and why: the request's other inputs are not computed.
+ */
+export type EmbeddingOutcome =
+    | {ok: true; vectors: Float32Array[]; promptTokens: number}
+    | {ok: false; input: number; reason: string};
+
 export type EngineState = "loading" | "ready" | "unloaded" | "failed";
 
 /** The status of an engine holding no model (a fresh object each time: callers may spread or keep it). */
@@ -255,6 +267,8 @@ export interface ModelInfo {
     deterministic: boolean | null;
     /** OpenAI's `system_fingerprint` (fingerprint.ts): same fingerprint, request and seed, same answer; null when not loaded or upstream. */
     fingerprint: string | null;
+    /** An embedding model's vector length once loaded; absent or null for chat models and before a load. */
+    embeddingSize?: number | null;
 }
 
 export interface GenerateRequest {
@@ -343,6 +357,12 @@ export interface Engine {
      * scheduler takes the sequence idle the longest.
      */
     pickSequence?(free: readonly number[], hint: SequenceHint): number;
+    /**
+     * Embeds each group of inputs (one group per request, in one call so the runner's work is
+     * batched); a group with an input that cannot be embedded gets its refusal instead. Only
+     * engines of embedding models have it.
+     */
+    embed?(groups: EmbeddingInput[][]): Promise<EmbeddingOutcome[]>;
     /** Streams a generation in the leased sequence. Throws WorkerError before the first event on bad input. */
     generate(request: GenerateRequest): AsyncIterable<GenerationEvent>;
     /** Resolves once the engine is ready or has failed; never rejects. */

@@ -108,7 +108,7 @@ export class ChatService {
 
     /** The model a request names (400 `unknown_model` listing the known ones when unknown). */
     model(name?: string | null): ServedModel {
-        return this.models.resolve(name);
+        return this.models.resolve(name, "model", "chat");
     }
 
     /**
