@@ -10,6 +10,7 @@ import {Scheduler} from "./scheduler/scheduler.js";
 import {SchedulerClosedError} from "./errors.js";
 import {ChatService} from "./service/chatService.js";
 import {EnhanceService} from "./service/enhanceService.js";
+import {EmbeddingService} from "./service/embeddingService.js";
 import {loadEnhanceTemplates} from "./service/enhanceTemplates.js";
 import {loadSfwTerms} from "./service/sfwTerms.js";
 import {ModelLifecycle} from "./service/modelLifecycle.js";
@@ -34,6 +35,7 @@ export interface Worker<E extends Engine = Engine> {
     status: WorkerStatus;
     chat: ChatService;
     enhance: EnhanceService;
+    embeddings: EmbeddingService;
     app: FastifyInstance;
     /** The registration run, once it started (after listening and the model being ready); null before or when off. */
     registration(): Promise<RegistrationOutcome> | null;
@@ -130,8 +132,9 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     });
     const chat = new ChatService(models, {requestTimeoutSeconds: config.requestTimeoutSeconds, metrics, sfwTerms: sfwTerms.mask});
     const enhance = new EnhanceService(chat, templates);
+    const embeddings = new EmbeddingService(models, {maxQueue: config.maxQueue, maxInputs: config.embeddingMaxInputs});
     const status = new WorkerStatus(models, new GpuUtilization(), metrics);
-    const app = await buildApp({config, chat, enhance, ops: {status, models, metrics}, loggerInstance: logger});
+    const app = await buildApp({config, chat, enhance, embeddings, ops: {status, models, metrics}, loggerInstance: logger});
 
     for (const served of models.all) {
         served.lifecycle.onLoaded((settled) => {
@@ -165,7 +168,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     if (config.modelLoading === "eager")
         for (const served of models.all) void served.lifecycle.load();
     return {
-        config, models, engine, scheduler, lifecycle, metrics, status, chat, enhance, app,
+        config, models, engine, scheduler, lifecycle, metrics, status, chat, enhance, embeddings, app,
         registration: () => registration,
         stopRegistration: () => registrationStop.abort(),
         killEngine: () => models.kill()
