@@ -70,14 +70,15 @@ export class EmbeddingBatcher {
         for (const entry of batch) entry.detach();
         this.running = true;
         const started = performance.now();
-        this.run(batch.map((entry) => entry.inputs)).then((outcomes) => {
-            batch.forEach((entry, index) => entry.resolve(outcomes[index]));
-        }, (err: unknown) => {
-            for (const entry of batch) entry.reject(err);
-        }).finally(() => {
+        // The next batch starts before this one's requests are answered: the runner never waits on their replies.
+        const settle = (answer: () => void) => {
             this.lastSecondsPerRequest = (performance.now() - started) / 1000 / batch.length;
             this.running = false;
             this.next();
-        });
+            answer();
+        };
+        this.run(batch.map((entry) => entry.inputs)).then(
+            (outcomes) => settle(() => batch.forEach((entry, index) => entry.resolve(outcomes[index]))),
+            (err: unknown) => settle(() => batch.forEach((entry) => entry.reject(err))));
     }
 }
