@@ -178,11 +178,7 @@ export interface PreparedPrompt {
 /** One input of an embeddings request: text (tokenized by the model), or token ids as the client tokenized them. */
 export type EmbeddingInput = string | number[];
 
-/**
- * The embeddings of one request's inputs (the model's pooled output, not normalised), with the
- * tokens they took; or, when one of its inputs cannot be embedded (longer than the context, a
- * token id outside the vocabulary, empty), which one and why: the request's other inputs are not computed.
- */
+/** One request's embeddings (pooled, not normalised) and tokens; or which input cannot be embedded and why (none is computed then). */
 export type EmbeddingOutcome =
     | {ok: true; vectors: Float32Array[]; promptTokens: number}
     | {ok: false; input: number; reason: string};
@@ -357,11 +353,7 @@ export interface Engine {
      * scheduler takes the sequence idle the longest.
      */
     pickSequence?(free: readonly number[], hint: SequenceHint): number;
-    /**
-     * Embeds each group of inputs (one group per request, in one call so the runner's work is
-     * batched); a group with an input that cannot be embedded gets its refusal instead. Only
-     * engines of embedding models have it.
-     */
+    /** Embeds each group of inputs (one per request, batched in one call), or refuses the group; embedding models' engines only. */
     embed?(groups: EmbeddingInput[][]): Promise<EmbeddingOutcome[]>;
     /** Streams a generation in the leased sequence. Throws WorkerError before the first event on bad input. */
     generate(request: GenerateRequest): AsyncIterable<GenerationEvent>;

@@ -78,7 +78,8 @@ export class ModelPool {
             throw new UnknownModelError(param,
                 `unknown model ${JSON.stringify(name)}; this worker serves ${this.names().map((known) => JSON.stringify(known)).join(", ")}`);
         if (kind != null && found.kind !== kind)
-            throw new WrongModelKindError(param, name ?? found.name, found.kind);
+            // The served name: a worker of one model answers to any name, which may say nothing of what it is.
+            throw new WrongModelKindError(param, found.name, found.kind);
         return found;
     }
 
