@@ -5,7 +5,13 @@ import {base64Vector, fromBase64Vector} from "../../src/api/openai/embeddingEnco
 import {unitVector} from "../../src/service/embeddingVectors.js";
 import {EmbeddingBatcher} from "../../src/service/embeddingBatcher.js";
 import {loadConfig} from "../../src/config/config.js";
-import {ClientClosedError, ConfigError, QueueFullError, WorkerError} from "../../src/errors.js";
+import {ClientClosedError, ConfigError, QueueFullError, WorkerError, WrongModelKindError} from "../../src/errors.js";
+import {ModelPool} from "../../src/service/modelPool.js";
+import {Scheduler} from "../../src/scheduler/scheduler.js";
+import {ModelLifecycle} from "../../src/service/modelLifecycle.js";
+import {FakeEngine, streams} from "../helpers/fakeEngine.js";
+
+const quiet = {info: () => undefined, warn: () => undefined};
 import type {EmbeddingInput, EmbeddingOutcome} from "../../src/engine/types.js";
 
 // The pure parts of POST /v1/embeddings: OpenAI's input shapes, the vector encodings, unit length
@@ -113,4 +119,22 @@ test("MODELS marks embedding models with ?kind=embedding; a bad option refuses t
     ] as const)
         assert.throws(() => loadConfig({MODELS: value}), (err: unknown) => err instanceof ConfigError && err.variable === "MODELS" && message.test(err.message), value);
     assert.throws(() => loadConfig({EMBEDDING_MAX_INPUTS: "0"}), (err: unknown) => err instanceof ConfigError && err.variable === "EMBEDDING_MAX_INPUTS");
+});
+
+test("ModelPool resolves by kind: a request naming none gets the first model of its kind, one of the other kind is a 400", () => {
+    const entry = (key: string, kind: "chat" | "embedding") => {
+        const engine = new FakeEngine(streams([]));
+        return {key, engine, scheduler: new Scheduler(engine.sequences, 1), lifecycle: new ModelLifecycle(engine, {idleUnloadSeconds: 0}, quiet), kind};
+    };
+    const pool = new ModelPool([entry("embed", "embedding"), entry("chat", "chat")]);
+    assert.equal(pool.resolve(null, "model", "chat").name, "chat");
+    assert.equal(pool.resolve(null, "model", "embedding").name, "embed");
+    assert.equal(pool.resolve("embed").name, "embed", "without a kind (ops routes), any model");
+    assert.throws(() => pool.resolve("embed", "model", "chat"), (err: unknown) =>
+        err instanceof WrongModelKindError && err.details.param === "model" && /"embed" is an embedding model/.test(err.message));
+    assert.throws(() => pool.resolve("chat", "model", "embedding"), (err: unknown) =>
+        err instanceof WrongModelKindError && /"chat" is a chat model/.test(err.message));
+    const chatOnly = new ModelPool([entry("only", "chat")]);
+    assert.throws(() => chatOnly.resolve("text-embedding-3-small", "model", "embedding"), (err: unknown) =>
+        err instanceof WrongModelKindError && /"only" is a chat model/.test(err.message), "a one-model worker names its own model");
 });
