@@ -125,6 +125,8 @@ test("errors: a chat model, dimensions the model cannot give, empty and too long
     assert.equal(long.param, "input[1]");
     assert.match(long.message, /more than the \d+ the embedding model's context holds.*not truncated/);
     assert.equal((await refusal({model: "embed", input: [[1], [1_000_000]]})).param, "input[1]");
+    const tooMany = await refusal({model: "embed", input: Array.from({length: 257}, () => "a")});
+    assert.match(tooMany.param ?? "", /^input/, `EMBEDDING_MAX_INPUTS (256): ${tooMany.message}`);
     const unknown = await refusal({model: "embed", input: "hi", pooling: "mean"});
     assert.equal(unknown.param, "pooling");
     assert.equal((await refusal({model: "nope", input: "hi"})).code, "unknown_model");
