@@ -21,7 +21,7 @@ let size: number;
 
 before(async () => {
     const model = await testModelPath();
-    server = await startTestWorker({MODELS: `chat=${model},embed=${model}?kind=embedding`, CONTEXT_SIZE: "256"});
+    server = await startTestWorker({MODELS: `chat=${model},embed=${model}?kind=embedding,mrl=${model}?kind=embedding&matryoshka=true`, CONTEXT_SIZE: "256"});
     client = new OpenAI({baseURL: `${server.url}/v1`, apiKey: "not-checked", maxRetries: 0});
     size = server.worker.models.resolve("embed").engine.info().embeddingSize!;
     assert.ok(size > 0, "the embedding model reports its vector size once loaded");
@@ -63,6 +63,18 @@ test("the openai client: one string, a batch of strings, float and base64, unit 
 
     const native = await client.embeddings.create({model: "embed", input: "a cat", dimensions: size, encoding_format: "float"});
     assert.equal(native.data[0].embedding.length, size, "dimensions equal to the native size is accepted");
+});
+
+test("dimensions on a model marked matryoshka=true: the vector is cut, then scaled to unit length again", async () => {
+    const full = (await client.embeddings.create({model: "mrl", input: "a cat sat on the mat", encoding_format: "float"})).data[0].embedding;
+    const cut = (await client.embeddings.create({model: "mrl", input: "a cat sat on the mat", dimensions: 16, encoding_format: "float"})).data[0].embedding;
+    assert.equal(cut.length, 16);
+    assert.ok(Math.abs(norm(cut) - 1) < 1e-9, "unit length");
+    const head = full.slice(0, 16);
+    assertClose(cut, head.map((value) => value / norm(head)), "the first 16 components, rescaled");
+    const above = await client.embeddings.create({model: "mrl", input: "a cat", dimensions: size + 1}).then(() => null, (err: unknown) => err);
+    assert.ok(above instanceof OpenAI.BadRequestError);
+    assert.equal(above.param, "dimensions");
 });
 
 test("token arrays: one array of ids, and several", async () => {
@@ -146,6 +158,6 @@ test("errors: a chat model, dimensions the model cannot give, empty and too long
 
 test("GET /v1/models lists the embedding model; the compatibility table names the schema's fields", async () => {
     const models = await client.models.list();
-    assert.deepEqual(models.data.map((model) => model.id), ["chat", "embed"]);
+    assert.deepEqual(models.data.map((model) => model.id), ["chat", "embed", "mrl"]);
     assert.deepEqual(Object.keys(EMBEDDING_FIELDS).sort(), Object.keys(embeddingRequestSchema({maxInputs: 1}).properties).sort());
 });
