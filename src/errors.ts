@@ -51,6 +51,43 @@ export class UnknownModelError extends WorkerError {
     }
 }
 
+/**
+ * A request asks a model for what it does not serve: a chat model for embeddings, an embedding
+ * model (MODELS' `?kind=embedding`) for chat. 400 `model_not_supported`, naming `param`.
+ */
+export class WrongModelKindError extends WorkerError {
+    constructor(param: string, model: string, kind: "chat" | "embedding") {
+        super("invalid_request", "model_not_supported", kind === "embedding"
+            ? `${param}: ${JSON.stringify(model)} is an embedding model: it serves POST /v1/embeddings, not chat or completions`
+            : `${param}: ${JSON.stringify(model)} is a chat model: it cannot compute embeddings (mark an embedding model with ?kind=embedding in MODELS)`,
+        {param});
+        this.name = "WrongModelKindError";
+    }
+}
+
+/**
+ * One of an embeddings request's inputs cannot be embedded (longer than the context, empty, a
+ * token id outside the vocabulary). Carries the input's position; the API names its field.
+ */
+export class EmbeddingInputError extends WorkerError {
+    constructor(readonly input: number, readonly reason: string) {
+        super("invalid_request", "invalid_input", `input[${input}]: ${reason}`, {param: "input"});
+        this.name = "EmbeddingInputError";
+    }
+}
+
+/** `dimensions` that the embedding model cannot give: not its native size, for a model not trained for truncation (or above that size). */
+export class EmbeddingDimensionsError extends WorkerError {
+    constructor(requested: number, native: number, matryoshka: boolean) {
+        super("invalid_request", "unsupported_parameter", matryoshka
+            ? `dimensions: ${requested} is more than the model's ${native}`
+            : `dimensions: this model gives ${native} dimensions and was not marked as trained for shorter vectors (MODELS' matryoshka=true); ` +
+                `cutting its vectors to ${requested} would not keep their meaning. Leave dimensions out or set it to ${native}`,
+        {param: "dimensions"});
+        this.name = "EmbeddingDimensionsError";
+    }
+}
+
 export class ModelNotReadyError extends WorkerError {
     constructor(state: string, reason: string | null) {
         super("unavailable", "model_not_ready",

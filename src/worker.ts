@@ -10,6 +10,7 @@ import {Scheduler} from "./scheduler/scheduler.js";
 import {SchedulerClosedError} from "./errors.js";
 import {ChatService} from "./service/chatService.js";
 import {EnhanceService} from "./service/enhanceService.js";
+import {EmbeddingService} from "./service/embeddingService.js";
 import {loadEnhanceTemplates} from "./service/enhanceTemplates.js";
 import {loadSfwTerms} from "./service/sfwTerms.js";
 import {ModelLifecycle} from "./service/modelLifecycle.js";
@@ -34,6 +35,7 @@ export interface Worker<E extends Engine = Engine> {
     status: WorkerStatus;
     chat: ChatService;
     enhance: EnhanceService;
+    embeddings: EmbeddingService;
     app: FastifyInstance;
     /** The registration run, once it started (after listening and the model being ready); null before or when off. */
     registration(): Promise<RegistrationOutcome> | null;
@@ -76,11 +78,12 @@ async function createEngine(
     const settings: RunnerSettings = {
         ...runnerSettings(config),
         model: source,
+        kind: model.kind,
         modelName: model.name ?? config.modelName,
         // Models share the conversation cache folder (each writes under its own identity) and split its budget.
         conversationCacheMaxBytes: Math.floor(config.conversationCacheMaxBytes / config.models.length)
     };
-    if (options.inProcessEngine === true) {
+    if (options.inProcessEngine === true && model.kind === "chat") {
         // Imported only here: the HTTP process never loads node-llama-cpp otherwise.
         const {LlamaEngine} = await import("./engine/llama/llamaEngine.js");
         return new LlamaEngine(settings, engineLogger, hooks);
@@ -118,7 +121,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
         const scheduler = new Scheduler(engine.sequences, config.maxQueue, engine.pickSequence?.bind(engine));
         const lifecycle = new ModelLifecycle(engine, {idleUnloadSeconds: config.idleUnloadSeconds},
             logger.child({component: "lifecycle", ...(model.name != null ? {model: model.name} : {})}));
-        entries.push({key: model.name, engine, scheduler, lifecycle});
+        entries.push({key: model.name, engine, scheduler, lifecycle, kind: model.kind, matryoshka: model.matryoshka});
     }
     const models = new ModelPool(entries);
     const {engine, scheduler, lifecycle} = models.default;
@@ -129,8 +132,9 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     });
     const chat = new ChatService(models, {requestTimeoutSeconds: config.requestTimeoutSeconds, metrics, sfwTerms: sfwTerms.mask});
     const enhance = new EnhanceService(chat, templates);
+    const embeddings = new EmbeddingService(models, {maxQueue: config.maxQueue, maxInputs: config.embeddingMaxInputs});
     const status = new WorkerStatus(models, new GpuUtilization(), metrics);
-    const app = await buildApp({config, chat, enhance, ops: {status, models, metrics}, loggerInstance: logger});
+    const app = await buildApp({config, chat, enhance, embeddings, ops: {status, models, metrics}, loggerInstance: logger});
 
     for (const served of models.all) {
         served.lifecycle.onLoaded((settled) => {
@@ -164,7 +168,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     if (config.modelLoading === "eager")
         for (const served of models.all) void served.lifecycle.load();
     return {
-        config, models, engine, scheduler, lifecycle, metrics, status, chat, enhance, app,
+        config, models, engine, scheduler, lifecycle, metrics, status, chat, enhance, embeddings, app,
         registration: () => registration,
         stopRegistration: () => registrationStop.abort(),
         killEngine: () => models.kill()

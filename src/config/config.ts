@@ -3,7 +3,8 @@ import {ConfigError} from "../errors.js";
 import {BUILTIN_MODEL_PATH, SETTINGS, camelCase, type SettingName, type Settings, type SettingSpec} from "./settingsTable.js";
 import {defaultModelsDir, isModelReference, modelReference, shardOf, type ModelSource} from "./modelSource.js";
 
-export {type NamedModel} from "./settings.js";
+export {type ModelKind, type NamedModel} from "./settings.js";
+import type {ModelKind} from "./settings.js";
 export {
     BUILTIN_MODEL_PATH, DETERMINISTIC_MODES, ENGINE_KINDS, GPU_MODES, LOG_LEVELS, MODEL_LOADING_MODES, SETTINGS, UPSTREAM_GRAMMAR_FIELDS,
     type DeterministicMode, type EngineKind, type GpuMode, type LogLevel, type ModelLoadingMode, type SettingName, type UpstreamGrammarField
@@ -38,6 +39,10 @@ export interface ServedModelConfig {
     name: string | null;
     /** A GGUF file on disk, or a reference downloaded into MODELS_DIR first. */
     source: ModelSource;
+    /** Chat (every model but MODELS' `?kind=embedding` entries) or embeddings. */
+    kind: ModelKind;
+    /** An embedding model whose vectors may be truncated (`dimensions`); see NamedModel. */
+    matryoshka: boolean;
 }
 
 export interface RegistrationConfig {
@@ -110,10 +115,11 @@ function servedModels(settings: Settings): ServedModelConfig[] {
     if (settings.model != null && settings.models != null)
         throw new ConfigError("MODEL", "cannot be combined with MODELS: MODELS names every model, each with a path or a reference to download");
     if (settings.models != null)
-        return settings.models.map(({name, path}) => ({name, source: namedModelSource(name, path)}));
+        return settings.models.map(({name, path, kind, matryoshka}) => ({name, source: namedModelSource(name, path), kind, matryoshka}));
     if (settings.model != null)
-        return [{name: null, source: {kind: "reference", reference: settings.model}}];
-    return [{name: null, source: settings.modelPath != null ? fileSource("MODEL_PATH", settings.modelPath) : {kind: "file", path: BUILTIN_MODEL_PATH, builtin: true}}];
+        return [{name: null, source: {kind: "reference", reference: settings.model}, kind: "chat", matryoshka: false}];
+    return [{name: null, source: settings.modelPath != null ? fileSource("MODEL_PATH", settings.modelPath) : {kind: "file", path: BUILTIN_MODEL_PATH, builtin: true},
+        kind: "chat", matryoshka: false}];
 }
 
 /** A MODELS entry: a reference (`hf:`, `http(s)://`) is downloaded like MODEL, anything else is a file like MODEL_PATH. */

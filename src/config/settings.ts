@@ -81,10 +81,46 @@ export function secretList(raw: string): string[] {
     return items;
 }
 
+/** What a served model answers: chat and completions, or embeddings (`/v1/embeddings`) only. */
+export type ModelKind = "chat" | "embedding";
+
 /** A model served under a name (MODELS). */
 export interface NamedModel {
     name: string;
     path: string;
+    kind: ModelKind;
+    /**
+     * An embedding model trained for truncated vectors (Matryoshka representation learning):
+     * `dimensions` below its native size is honoured by truncating and renormalising.
+     */
+    matryoshka: boolean;
+}
+
+/**
+ * A MODELS entry's options, after its path: `?kind=embedding[&matryoshka=true]`. Recognised only
+ * when the query starts with `kind=`, so a URL's own query string stays part of the URL.
+ */
+const ENTRY_OPTIONS = /\?(kind=[^?]*)$/;
+
+function entryOptions(name: string, value: string): Omit<NamedModel, "name"> {
+    const match = ENTRY_OPTIONS.exec(value);
+    if (match == null) return {path: value, kind: "chat", matryoshka: false};
+    const options = new Map<string, string>();
+    for (const pair of match[1].split("&")) {
+        const [key, option] = pair.split("=", 2);
+        if (key !== "kind" && key !== "matryoshka")
+            throw new Error(`model ${JSON.stringify(name)}: unknown option ${JSON.stringify(key)} (expected kind, matryoshka)`);
+        options.set(key, option ?? "");
+    }
+    const kind = options.get("kind");
+    if (kind !== "chat" && kind !== "embedding")
+        throw new Error(`model ${JSON.stringify(name)}: kind must be chat or embedding, got ${JSON.stringify(kind)}`);
+    const matryoshka = options.get("matryoshka") ?? "false";
+    if (matryoshka !== "true" && matryoshka !== "false")
+        throw new Error(`model ${JSON.stringify(name)}: matryoshka must be true or false, got ${JSON.stringify(matryoshka)}`);
+    if (matryoshka === "true" && kind !== "embedding")
+        throw new Error(`model ${JSON.stringify(name)}: matryoshka is for kind=embedding`);
+    return {path: value.slice(0, match.index).trim(), kind, matryoshka: matryoshka === "true"};
 }
 
 /** Names requests route by: letters, digits and `._:-`, as in `qwen_instruct` or `qwen2.5:7b`. */
@@ -97,7 +133,7 @@ export function namedModels(raw: string): NamedModel[] {
         if (equals === -1)
             throw new Error(`expected name=path pairs separated by commas, got ${JSON.stringify(item)}`);
         const name = item.slice(0, equals).trim();
-        const path = item.slice(equals + 1).trim();
+        const {path, kind, matryoshka} = entryOptions(name, item.slice(equals + 1).trim());
         if (!MODEL_NAME_PATTERN.test(name))
             throw new Error(`a model name is letters, digits and ._:- (at most 64), got ${JSON.stringify(name)}`);
         if (path === "")
@@ -105,7 +141,7 @@ export function namedModels(raw: string): NamedModel[] {
         // `?which=all` means every model, so a model named "all" could never be picked alone.
         if (name === "all")
             throw new Error("\"all\" is reserved (?which=all means every model); give the model another name");
-        return {name, path};
+        return {name, path, kind, matryoshka};
     });
     if (models.length === 0)
         throw new Error("expected at least one name=path pair");

@@ -78,6 +78,7 @@ export const SETTINGS = {
     MODELS: {
         default: null, parse: namedModels,
         doc: "Several models, chosen per request by `model`: comma-separated `name=path` pairs, e.g. `qwen_instruct=/models/instruct.gguf,qwen_base=/models/base.gguf`; a path may also be a reference to download, as `MODEL` takes (`qwen=hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M`). " +
+            "A path ending in `?kind=embedding` marks an embedding model, served only on `POST /v1/embeddings` (`embed=/models/nomic.gguf?kind=embedding`); add `&matryoshka=true` for a model trained for truncated vectors, so `dimensions` is honoured. " +
             "Each runs in its own runner with its own `PARALLEL` sequences and conversation cache (an equal share of `CONVERSATION_CACHE_MAX_BYTES`); the first is the default for requests that name none, " +
             "and an unknown name gets a 400 listing the known ones. Not together with `MODEL_PATH` or `MODEL`, nor with `ENGINE=openai`. Without it, the one model (`MODEL_PATH` or `MODEL`) answers whatever `model` a request names."
     },
@@ -118,6 +119,10 @@ export const SETTINGS = {
     MAX_N: {
         default: "4", parse: integer({min: 1, max: 256}),
         doc: "Most choices (`n`) one OpenAI request may ask for; never more than `PARALLEL` (each choice takes a sequence). Past it, 400 naming `n`."
+    },
+    EMBEDDING_MAX_INPUTS: {
+        default: "256", parse: integer({min: 1, max: 2048}),
+        doc: "Most inputs one `POST /v1/embeddings` request may carry (OpenAI allows 2048); past it, 400 naming `input`. Each input may hold at most the embedding model's context (`CONTEXT_SIZE`, or its trained size if smaller) in tokens; a longer one is a 400 naming it, never truncated."
     },
     MAX_STOP_SEQUENCES: {default: "16", parse: integer({min: 0, max: 1024}), doc: "Most `stop` strings a request may give; each at most 256 characters."},
     REQUEST_TIMEOUT_SECONDS: {default: "300", parse: decimal({min: 0}), doc: "Longest a generation may run; it then ends with the partial text and `finish_reason: \"timeout\"`. 0 disables."},

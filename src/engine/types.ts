@@ -175,6 +175,14 @@ export interface PreparedPrompt {
 }
 
 
+/** One input of an embeddings request: text (tokenized by the model), or token ids as the client tokenized them. */
+export type EmbeddingInput = string | number[];
+
+/** One request's embeddings (pooled, not normalised) and tokens; or which input cannot be embedded and why (none is computed then). */
+export type EmbeddingOutcome =
+    | {ok: true; vectors: Float32Array[]; promptTokens: number}
+    | {ok: false; input: number; reason: string};
+
 export type EngineState = "loading" | "ready" | "unloaded" | "failed";
 
 /** The status of an engine holding no model (a fresh object each time: callers may spread or keep it). */
@@ -255,6 +263,8 @@ export interface ModelInfo {
     deterministic: boolean | null;
     /** OpenAI's `system_fingerprint` (fingerprint.ts): same fingerprint, request and seed, same answer; null when not loaded or upstream. */
     fingerprint: string | null;
+    /** An embedding model's vector length once loaded; absent or null for chat models and before a load. */
+    embeddingSize?: number | null;
 }
 
 export interface GenerateRequest {
@@ -343,6 +353,8 @@ export interface Engine {
      * scheduler takes the sequence idle the longest.
      */
     pickSequence?(free: readonly number[], hint: SequenceHint): number;
+    /** Embeds each group of inputs (one per request, batched in one call), or refuses the group; embedding models' engines only. */
+    embed?(groups: EmbeddingInput[][]): Promise<EmbeddingOutcome[]>;
     /** Streams a generation in the leased sequence. Throws WorkerError before the first event on bad input. */
     generate(request: GenerateRequest): AsyncIterable<GenerationEvent>;
     /** Resolves once the engine is ready or has failed; never rejects. */

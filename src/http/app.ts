@@ -2,6 +2,7 @@ import Fastify, {LogController, type FastifyInstance, type FastifyServerOptions}
 import type {Config} from "../config/config.js";
 import type {ChatService} from "../service/chatService.js";
 import type {EnhanceService} from "../service/enhanceService.js";
+import type {EmbeddingService} from "../service/embeddingService.js";
 import type {ModelPool} from "../service/modelPool.js";
 import type {WorkerMetrics} from "../service/metrics.js";
 import type {WorkerStatus} from "../service/workerStatus.js";
@@ -29,6 +30,8 @@ export interface AppDeps {
     chat: ChatService;
     /** Optional so that an app for the chat protocols alone (some tests) needs no templates; worker.ts always gives it. */
     enhance?: EnhanceService;
+    /** POST /v1/embeddings; optional like `enhance` (worker.ts always gives it). */
+    embeddings?: EmbeddingService;
     ops: OpsDeps;
     /** pino options or instance; tests pass a stream to capture logs. */
     logger?: FastifyServerOptions["logger"];
@@ -99,7 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await registerDocsDocument(app, {openRoutes: config.workerApiKey != null ? new Set([...OPEN_ROUTES, ...config.authOpenRoutes]) : null});
     await app.register(nativeApi, {config, chat: deps.chat, enhance: deps.enhance});
     await app.register(opsApi, {...ops, routes, sfwMode: deps.chat.sfwAvailable, conversationCache: config.conversationCache});
-    await app.register(openAiApi, {config, chat: deps.chat});
+    await app.register(openAiApi, {config, chat: deps.chat, embeddings: deps.embeddings});
     await app.register(responsesApi, {config, chat: deps.chat});
     await app.register(playgroundRoutes);
     await registerDocsUi(app);

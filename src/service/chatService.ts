@@ -106,9 +106,9 @@ export class ChatService {
         return this.options.sfwTerms != null;
     }
 
-    /** The model a request names (400 `unknown_model` listing the known ones when unknown). */
+    /** The chat model a request names (400 `unknown_model` listing the known ones when unknown, `model_not_supported` for an embedding model). */
     model(name?: string | null): ServedModel {
-        return this.models.resolve(name);
+        return this.models.resolve(name, "model", "chat");
     }
 
     /**

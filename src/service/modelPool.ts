@@ -1,4 +1,5 @@
-import {UnknownModelError, type WorkerError} from "../errors.js";
+import {UnknownModelError, WrongModelKindError, type WorkerError} from "../errors.js";
+import type {ModelKind} from "../config/config.js";
 import type {Engine} from "../engine/types.js";
 import type {Scheduler} from "../scheduler/scheduler.js";
 import type {ModelLifecycle} from "./modelLifecycle.js";
@@ -10,6 +11,10 @@ export interface ServedModel {
     readonly engine: Engine;
     readonly scheduler: Scheduler;
     readonly lifecycle: ModelLifecycle;
+    /** What it serves: chat (and completions), or embeddings only. */
+    readonly kind: ModelKind;
+    /** An embedding model whose vectors may be truncated (`dimensions`). */
+    readonly matryoshka: boolean;
 }
 
 export interface ModelEntry {
@@ -18,6 +23,9 @@ export interface ModelEntry {
     engine: Engine;
     scheduler: Scheduler;
     lifecycle: ModelLifecycle;
+    /** Default chat. */
+    kind?: ModelKind;
+    matryoshka?: boolean;
 }
 
 /**
@@ -31,11 +39,11 @@ export class ModelPool {
 
     constructor(entries: readonly ModelEntry[]) {
         if (entries.length === 0) throw new Error("a worker serves at least one model");
-        this.entries = entries.map(({key, engine, scheduler, lifecycle}) => ({
+        this.entries = entries.map(({key, engine, scheduler, lifecycle, kind = "chat", matryoshka = false}) => ({
             get name() {
                 return key ?? engine.info().modelName;
             },
-            engine, scheduler, lifecycle
+            engine, scheduler, lifecycle, kind, matryoshka
         }));
     }
 
@@ -57,14 +65,21 @@ export class ModelPool {
         return this.entries.map((entry) => entry.name);
     }
 
-    /** The model a request asks for; `param` names the field in the 400 for an unknown name. */
-    resolve(name: string | null | undefined, param = "model"): ServedModel {
-        if (name == null || !this.routesByName)
-            return this.default;
-        const found = this.entries.find((entry) => entry.name === name);
+    /**
+     * The model a request asks for; `param` names the field in the 400 for an unknown name. With
+     * `kind`, a model of the other kind is a 400 too, and a request that names none gets the
+     * first model of that kind.
+     */
+    resolve(name: string | null | undefined, param = "model", kind: ModelKind | null = null): ServedModel {
+        const found = name == null || !this.routesByName
+            ? (kind != null && name == null ? this.entries.find((entry) => entry.kind === kind) : null) ?? this.default
+            : this.entries.find((entry) => entry.name === name);
         if (found == null)
             throw new UnknownModelError(param,
                 `unknown model ${JSON.stringify(name)}; this worker serves ${this.names().map((known) => JSON.stringify(known)).join(", ")}`);
+        if (kind != null && found.kind !== kind)
+            // The served name: a worker of one model answers to any name, which may say nothing of what it is.
+            throw new WrongModelKindError(param, found.name, found.kind);
         return found;
     }
 

@@ -4,6 +4,7 @@ import fs from "node:fs";
 import {GENERATED_PAGES} from "../../tools/docsPages.js";
 import {SETTINGS} from "../../src/config/config.js";
 import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS} from "../../src/api/openai/openaiFields.js";
+import {EMBEDDING_FIELDS} from "../../src/api/openai/embeddingFields.js";
 
 const read = (file: string) => fs.readFileSync(file, "utf8");
 
@@ -26,12 +27,14 @@ test("every test file docs/limits.md names exists", () => {
         assert.ok(fs.existsSync(file), `${file} is named in docs/limits.md but does not exist`);
 });
 
-test("docs/openai-api.md's compatibility tables have a row per field of openaiFields.ts", () => {
+test("docs/openai-api.md's compatibility tables have a row per field of openaiFields.ts and embeddingFields.ts", () => {
     const page = read("docs/openai-api.md");
     const section = page.slice(page.indexOf("<!-- openai-fields:start -->"), page.indexOf("<!-- openai-fields:end -->"));
-    const [chat, completions] = section.split("`POST /v1/completions`").map((part) => [...part.matchAll(/^\| `([a-z_]+)` \|/gm)].map((match) => match[1]));
+    const [chat, completions, embeddings] = section.split(/`POST \/v1\/completions`|`POST \/v1\/embeddings`/)
+        .map((part) => [...part.matchAll(/^\| `([a-z_]+)` \|/gm)].map((match) => match[1]));
     assert.deepEqual(chat, Object.keys(CHAT_COMPLETION_FIELDS));
     assert.deepEqual(completions, Object.keys(COMPLETION_FIELDS));
+    assert.deepEqual(embeddings, Object.keys(EMBEDDING_FIELDS));
 });
 
 test("README.md is at most 250 lines, and every docs page it or another page links to exists", () => {

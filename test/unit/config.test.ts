@@ -8,7 +8,7 @@ test("defaults: port 7861, the built-in model, threads from the core count", () 
     const config = loadConfig({});
     assert.equal(config.port, 7861);
     assert.equal(config.host, "0.0.0.0");
-    assert.deepEqual(config.models, [{name: null, source: {kind: "file", path: BUILTIN_MODEL_PATH, builtin: true}}]);
+    assert.deepEqual(config.models, [{name: null, source: {kind: "file", path: BUILTIN_MODEL_PATH, builtin: true}, kind: "chat", matryoshka: false}]);
     assert.equal(config.threads, Math.max(1, os.availableParallelism() - 1));
     assert.equal(config.uvThreadpoolSize, Math.max(1, os.availableParallelism() - config.threads));
     assert.equal(config.modelName, null);
@@ -65,7 +65,7 @@ test("MODEL: a reference to download; with MODEL_PATH too, or malformed, it refu
         "hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M", "hf:Qwen/Qwen2.5-7B-Instruct-GGUF", "hf:user/repo/sub/model-00001-of-00003.gguf#dev",
         "https://example.com/models/model.gguf"
     ])
-        assert.deepEqual(loadConfig({MODEL: reference}).models, [{name: null, source: {kind: "reference", reference}}]);
+        assert.deepEqual(loadConfig({MODEL: reference}).models, [{name: null, source: {kind: "reference", reference}, kind: "chat", matryoshka: false}]);
     for (const bad of ["/models/qwen.gguf", "qwen2.5-7b", "hf:Qwen", "hf:Qwen/Repo/readme.md", "ftp://host/model.gguf", "https://"])
         assert.throws(() => loadConfig({MODEL: bad}), (err: unknown) => err instanceof ConfigError && err.variable === "MODEL", bad);
     assert.throws(() => loadConfig({MODEL: "hf:a/b:Q8_0", MODEL_PATH: "/models/b.gguf"}), (err: unknown) =>
@@ -74,8 +74,8 @@ test("MODEL: a reference to download; with MODEL_PATH too, or malformed, it refu
         err instanceof ConfigError && err.variable === "MODEL" && /MODELS/.test(err.message));
     // A MODELS entry is a reference when it looks like one, and is checked like MODEL.
     assert.deepEqual(loadConfig({MODELS: "instruct=hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M,base=/models/base-00001-of-00002.gguf"}).models, [
-        {name: "instruct", source: {kind: "reference", reference: "hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M"}},
-        {name: "base", source: {kind: "file", path: "/models/base-00001-of-00002.gguf", builtin: false}}
+        {name: "instruct", source: {kind: "reference", reference: "hf:Qwen/Qwen2.5-7B-Instruct-GGUF:Q4_K_M"}, kind: "chat", matryoshka: false},
+        {name: "base", source: {kind: "file", path: "/models/base-00001-of-00002.gguf", builtin: false}, kind: "chat", matryoshka: false}
     ]);
     assert.throws(() => loadConfig({MODELS: "a=hf:Qwen"}), (err: unknown) => err instanceof ConfigError && err.variable === "MODELS" && /model "a"/.test(err.message));
     assert.throws(() => loadConfig({MODELS: "a=/m/x-00003-of-00003.gguf"}), (err: unknown) =>

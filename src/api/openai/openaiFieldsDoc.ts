@@ -1,12 +1,14 @@
 import {renderFieldTable as table} from "../../http/fieldTable.js";
 import {CHAT_COMPLETION_FIELDS, COMPLETION_FIELDS} from "./openaiFields.js";
+import {EMBEDDING_FIELDS} from "./embeddingFields.js";
 
 export const OPENAI_TABLES_START = "<!-- openai-fields:start -->";
 export const OPENAI_TABLES_END = "<!-- openai-fields:end -->";
 
 /** The README's OpenAI compatibility tables, generated from openaiFields.ts (`npm run docs` writes them; a test checks them). */
 export function renderOpenAiTables(): string {
-    return `${table("`POST /v1/chat/completions`", CHAT_COMPLETION_FIELDS)}\n\n${table("`POST /v1/completions`", COMPLETION_FIELDS)}\n`;
+    return `${table("`POST /v1/chat/completions`", CHAT_COMPLETION_FIELDS)}\n\n${table("`POST /v1/completions`", COMPLETION_FIELDS)}\n\n` +
+        `${table("`POST /v1/embeddings`", EMBEDDING_FIELDS)}\n`;
 }
 
 /** `readme` with the text between the markers replaced by `tables`; throws when the markers are missing. */

@@ -3,6 +3,8 @@ import type {TypeBoxTypeProvider} from "@fastify/type-provider-typebox";
 import type {Config} from "../../config/config.js";
 import {WorkerError} from "../../errors.js";
 import type {ChatService} from "../../service/chatService.js";
+import type {EmbeddingService} from "../../service/embeddingService.js";
+import {embeddingRoutes} from "./embeddingRoutes.js";
 import {
     applyTemplateRequestSchema, applyTemplateResponseSchema, chatCompletionRequestSchema, chatCompletionSchema, modelListSchema,
     modelObjectSchema, type ApplyTemplateRequest, type ApplyTemplateResponse, type ChatCompletionRequest, type ModelList,
@@ -18,19 +20,22 @@ import {serveChoices} from "./serveChoices.js";
 export interface OpenAiRouteDeps {
     config: Config;
     chat: ChatService;
+    /** Serves POST /v1/embeddings; absent (apps built without one), the route is not there. */
+    embeddings?: EmbeddingService;
 }
 
 /**
  * The routes under /v1 (registered with that prefix, see openaiApi.ts): a translation layer onto
  * the same ChatService as /chat (as Ollama does it), not a second pipeline.
  */
-export async function v1Routes(app: FastifyInstance, {config, chat}: OpenAiRouteDeps): Promise<void> {
+export async function v1Routes(app: FastifyInstance, {config, chat, embeddings}: OpenAiRouteDeps): Promise<void> {
     const typed = app.withTypeProvider<TypeBoxTypeProvider>();
     const startedAt = Math.floor(Date.now() / 1000);
     const limits: OpenAiLimits = {defaultMaxTokens: config.defaultMaxTokens, maxChoices: Math.min(config.maxN, config.parallel)};
 
+    // Every served model, embedding models included (models of any kind, hence resolve without one).
     const modelObject = (name: string): ModelObject => {
-        const info = chat.engineInfo(name);
+        const info = chat.models.resolve(name).engine.info();
         return {
             id: name, object: "model", created: startedAt,
             owned_by: info.engine === "openai" ? "upstream" : "chat-worker", max_model_len: info.contextSize
@@ -49,6 +54,9 @@ export async function v1Routes(app: FastifyInstance, {config, chat}: OpenAiRoute
                 `model: ${JSON.stringify(id)} does not exist; this worker serves ${names.map((name) => JSON.stringify(name)).join(", ")}`, {param: "model"});
         return modelObject(id);
     });
+
+    if (embeddings != null)
+        await embeddingRoutes(app, embeddings, {maxInputs: config.embeddingMaxInputs});
 
     typed.post("/chat/completions", {
         schema: {summary: "OpenAI chat completions (tools, n, logprobs) on the same chat service as /chat, JSON or SSE chunks (stream: true).",

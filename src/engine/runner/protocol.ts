@@ -1,7 +1,7 @@
-import type {Config, ModelSource} from "../../config/config.js";
+import type {Config, ModelKind, ModelSource} from "../../config/config.js";
 import type {ErrorKind, OverflowFacts} from "../../errors.js";
 import type {
-    CacheEvent, ChatInput, ChatMessage, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport, ModelInfo,
+    CacheEvent, ChatInput, ChatMessage, EmbeddingInput, EmbeddingOutcome, EngineStatus, FinishReason, GenerateRequest, GenerationEvent, MemoryReport, ModelInfo,
     PreparedPrompt, RawInput, RenderedPrompt, ToolSet
 } from "../types.js";
 import type {SequenceView} from "../llama/sequenceAffinity.js";
@@ -18,15 +18,15 @@ const RUNNER_SETTINGS = [
     "memoryCheck", "conversationCache", "conversationCacheDir", "conversationCacheMaxBytes", "deterministic"
 ] as const satisfies ReadonlyArray<keyof Config>;
 
-/** The embedded engine's settings, handed to the runner at start: the worker's, and the one model it serves. */
-export type RunnerSettings = Pick<Config, (typeof RUNNER_SETTINGS)[number]> & {model: ModelSource};
+/** The embedded engine's settings, handed to the runner at start: the worker's, and the one model it serves (a chat or an embedding model). */
+export type RunnerSettings = Pick<Config, (typeof RUNNER_SETTINGS)[number]> & {model: ModelSource; kind: ModelKind};
 
 /**
  * Only what the engine reads crosses to the runner: no API or service keys. HF_TOKEN does, because
  * the runner downloads the model; the runner logs no settings.
  */
-export function runnerSettings(config: Config): Omit<RunnerSettings, "model"> {
-    return Object.fromEntries(RUNNER_SETTINGS.map((name) => [name, config[name]])) as Omit<RunnerSettings, "model">;
+export function runnerSettings(config: Config): Omit<RunnerSettings, "model" | "kind"> {
+    return Object.fromEntries(RUNNER_SETTINGS.map((name) => [name, config[name]])) as Omit<RunnerSettings, "model" | "kind">;
 }
 
 export interface RunnerCalls {
@@ -40,6 +40,8 @@ export interface RunnerCalls {
     renderRaw: {args: [string]; result: RenderedPrompt};
     countTokens: {args: [string]; result: number};
     specialTokenId: {args: [string]; result: number | null};
+    /** An embedding model's runner only: each request's inputs, batched into one call. */
+    embed: {args: [EmbeddingInput[][]]; result: EmbeddingOutcome[]};
 }
 export type RunnerCall = keyof RunnerCalls;
 

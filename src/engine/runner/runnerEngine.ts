@@ -1,12 +1,12 @@
 import {ModelNotReadyError, WorkerError} from "../../errors.js";
 import {
-    unloadedStatus, type CacheEvent, type ChatInput, type ChatMessage, type Engine, type EngineExit, type EngineLogger,
+    unloadedStatus, type CacheEvent, type ChatInput, type ChatMessage, type EmbeddingInput, type EmbeddingOutcome, type Engine, type EngineExit, type EngineLogger,
     type EngineStatus, type GenerateRequest, type GenerationEvent, type MemoryReport, type ModelInfo, type PreparedPrompt,
     type RawInput, type RenderedPrompt, type SequenceHint, type ToolSet
 } from "../types.js";
 import {pickSequence, prefixDigest, type SequenceView} from "../llama/sequenceAffinity.js";
 import type {StateDiscardReason} from "../llama/stateStore.js";
-import {modelDisplayName} from "../../config/modelSource.js";
+import {infoBeforeReport} from "./infoBeforeReport.js";
 import type {RunnerCall, RunnerCalls, RunnerMessage, RunnerSettings, RunnerState} from "./protocol.js";
 import {RunnerProcess, type RunnerExit} from "./runnerProcess.js";
 import {LIVENESS_KILLS} from "./runnerLiveness.js";
@@ -77,7 +77,7 @@ export class RunnerEngine implements Engine {
     private lastBackend: string | null = null;
 
     constructor(private readonly options: RunnerEngineOptions, private readonly logger: EngineLogger) {
-        this.sequences = options.settings.parallel;
+        this.sequences = options.settings.kind === "embedding" ? 1 : options.settings.parallel;
         this.contextSize = options.settings.contextSize;
     }
 
@@ -100,15 +100,7 @@ export class RunnerEngine implements Engine {
     }
 
     info(): ModelInfo {
-        const settings = this.options.settings;
-        return this.reported?.info ?? {
-            engine: "embedded", modelName: settings.modelName ?? modelDisplayName(settings.model),
-            modelPath: settings.model.kind === "file" ? settings.model.path : null,
-            architecture: null, parameterCount: null, fileSizeBytes: null, weightsBytes: null, quantization: null,
-            trainedContextSize: null, contextSize: this.contextSize, parallel: this.sequences, threads: null, gpu: null, gpuLayers: null,
-            chatTemplate: null, modelType: null, nodeLlamaCppVersion: null, llamaCppRelease: null, loadTimeSeconds: null, deterministic: null,
-            fingerprint: null
-        };
+        return this.reported?.info ?? infoBeforeReport(this.options.settings);
     }
 
     /** Tokens a text needs at least (its characters over the longest token's), with no tokenizing; 0 before a load. */
@@ -333,6 +325,11 @@ export class RunnerEngine implements Engine {
     /** The tokens the runner keeps for a prompt it rendered (tests check what the model evaluates); null when they are gone. */
     async promptTokens(prompt: RenderedPrompt): Promise<number[] | null> {
         return prompt.key != null ? await this.ready("promptTokens", prompt.key) : null;
+    }
+
+    /** An embedding model's runner only: every group in one call (EmbeddingBatcher gathers them). */
+    embed(groups: EmbeddingInput[][]): Promise<EmbeddingOutcome[]> {
+        return this.ready("embed", groups);
     }
 
     pickSequence(free: readonly number[], {prompt, conversationId}: SequenceHint): number {

@@ -6,6 +6,8 @@
  * costs one message. See protocol.ts for the messages and RunnerEngine for the other side.
  */
 import {LlamaEngine} from "../llama/llamaEngine.js";
+import {LlamaEmbeddingEngine} from "../llama/embeddingEngine.js";
+import {WorkerError} from "../../errors.js";
 import type {FinishReason, GenerationEvent} from "../types.js";
 import type {ParentMessage, RunnerCall, RunnerMessage, RunnerSettings} from "./protocol.js";
 import {toWire} from "./wireErrors.js";
@@ -15,7 +17,8 @@ const send = (message: RunnerMessage) => {
     process.send?.(message);
 };
 
-let engine: LlamaEngine | null = null;
+/** A chat model's engine, or an embedding model's (settings.kind). */
+let engine: LlamaEngine | LlamaEmbeddingEngine | null = null;
 const aborts = new Map<number, {controller: AbortController; reason: FinishReason}>();
 let pending: Array<{id: number; event: GenerationEvent}> = [];
 let flushScheduled = false;
@@ -80,12 +83,26 @@ function reportSequence(sequence: number): void {
     if (view != null) send({type: "sequence", view});
 }
 
+/** The engine of a chat model; the service never sends a chat call to an embedding model's runner, this says so if it did. */
+function chat(): LlamaEngine {
+    if (engine == null) throw new Error("the runner was not initialised");
+    if (!(engine instanceof LlamaEngine)) throw new WorkerError("invalid_request", "model_not_supported", "this model runner serves an embedding model");
+    return engine;
+}
+
 function init(settings: RunnerSettings): void {
-    engine = new LlamaEngine(settings, {
-        info: (details, message) => send({type: "log", level: "info", details, message}),
-        warn: (details, message) => send({type: "log", level: "warn", details, message}),
-        error: (details, message) => send({type: "log", level: "error", details, message})
-    }, {
+    const logger = {
+        info: (details: Record<string, unknown>, message: string) => send({type: "log", level: "info", details, message}),
+        warn: (details: Record<string, unknown>, message: string) => send({type: "log", level: "warn", details, message}),
+        error: (details: Record<string, unknown>, message: string) => send({type: "log", level: "error", details, message})
+    };
+    if (settings.kind === "embedding") {
+        engine = new LlamaEmbeddingEngine(settings, logger);
+        stateTimer = setInterval(reportState, 200);
+        reportState();
+        return;
+    }
+    engine = new LlamaEngine(settings, logger, {
         onCache: (event) => send({type: "cache", event}),
         onStateDiscarded: (reason) => send({type: "discard", reason}),
         onBatch: (tokens, sequences) => {
@@ -111,12 +128,24 @@ async function call(id: number, method: RunnerCall, args: unknown[]): Promise<vo
                 await memoryRefresh;
                 await refreshMemory();
                 break;
-            case "render": value = await engine.render(...(args as Parameters<LlamaEngine["render"]>)); break;
-            case "renderRaw": value = await engine.renderRaw(args[0] as string); break;
-            case "prepare": value = await engine.prepare(...(args as Parameters<LlamaEngine["prepare"]>)); break;
-            case "promptTokens": value = await engine.promptTokens(args[0] as number); break;
-            case "countTokens": value = await engine.countTokens(args[0] as string); break;
-            case "specialTokenId": value = await engine.specialTokenId(args[0] as string); break;
+            case "render": value = await chat().render(...(args as Parameters<LlamaEngine["render"]>)); break;
+            case "renderRaw": value = await chat().renderRaw(args[0] as string); break;
+            case "prepare": value = await chat().prepare(...(args as Parameters<LlamaEngine["prepare"]>)); break;
+            case "promptTokens": value = await chat().promptTokens(args[0] as number); break;
+            case "countTokens": value = await chat().countTokens(args[0] as string); break;
+            case "specialTokenId": value = await chat().specialTokenId(args[0] as string); break;
+            case "embed": {
+                if (!(engine instanceof LlamaEmbeddingEngine)) throw new WorkerError("invalid_request", "model_not_supported", "this model runner serves a chat model");
+                // Each input embedded is progress for the step watchdog, as a generation's tokens are.
+                if (running++ === 0) progressed();
+                try {
+                    value = await engine.embed(args[0] as Parameters<LlamaEmbeddingEngine["embed"]>[0], progressed);
+                } finally {
+                    running--;
+                    progressed();
+                }
+                break;
+            }
         }
         reportState();
         send({type: "result", id, value});
@@ -133,7 +162,7 @@ async function generate(message: Extract<ParentMessage, {type: "generate"}>): Pr
     if (running++ === 0) progressed();
     try {
         if (engine == null) throw new Error("the runner was not initialised");
-        for await (const event of engine.generate({...message.request, signal: controller.signal, abortReason: () => entry.reason}))
+        for await (const event of chat().generate({...message.request, signal: controller.signal, abortReason: () => entry.reason}))
             queueEvent(message.id, event);
         flushEvents();
     } catch (err) {
