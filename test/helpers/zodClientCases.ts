@@ -25,10 +25,11 @@ interface Tree {
 }
 
 // Getter-based recursion: zod 4 emits it as a $ref into $defs (draft 2020-12) or definitions (draft-07).
+// At most one child per node, so a sampled tree ends soon (with two, it can grow past any token limit).
 const TreeNode: z.ZodType<Tree> = z.object({
     name: z.string().max(4),
     get children() {
-        return z.array(TreeNode).max(2);
+        return z.array(TreeNode).max(1);
     }
 });
 
