@@ -8,8 +8,9 @@ import {startTestWorker, type TestWorker} from "../helpers/testWorker.js";
 import {ZOD_CLIENT_CASES} from "../helpers/zodClientCases.js";
 
 // The Vercel AI SDK (issue 25) against a spawned worker: `createOpenAICompatible` speaks chat
-// completions, and the default OpenAI provider, `openai('model')`, speaks the Responses API. Every
-// test runs through both, with the zod schemas an application would write.
+// completions, the default OpenAI provider, `openai('model')`, speaks the Responses API, and
+// `openai.chat('model')` speaks chat completions as OpenAI's own provider does. Every test runs
+// through all three, with the zod schemas an application would write.
 
 let server: TestWorker;
 const providers: Array<{label: string; model: () => LanguageModel}> = [];
@@ -23,6 +24,7 @@ before(async () => {
     const openai = createOpenAI({baseURL: `${server.url}/v1`, apiKey: "not-checked", fetch: seededFetch});
     providers.push({label: "createOpenAICompatible (chat completions)", model: () => compatible("m")});
     providers.push({label: "createOpenAI default provider (Responses API)", model: () => openai("m")});
+    providers.push({label: "createOpenAI(...).chat (chat completions)", model: () => openai.chat("m")});
 });
 after(() => server?.close());
 
