@@ -112,3 +112,18 @@ test("the Responses API (useResponsesApi): invoke, stream and withStructuredOutp
     const value = await chat({maxTokens: 200, useResponsesApi: true}).withStructuredOutput(schema, {name: "answer"}).invoke("JSON please");
     assert.deepEqual(value, schema.parse(value));
 });
+
+test("streamed tool calls (bindTools + stream) gather into one call; jsonMode structured output parses", async () => {
+    const getTime = tool(async ({zone}) => `12:00 ${zone}`, {
+        name: "get_time", description: "The time in a zone", schema: z.object({zone: z.enum(["UTC", "CET"])})
+    });
+    let gathered: AIMessageChunk | undefined;
+    for await (const chunk of await chat({maxTokens: 120}).bindTools([getTime], {tool_choice: "get_time"}).stream("What time is it?"))
+        gathered = gathered == null ? chunk : gathered.concat(chunk);
+    assert.equal(gathered?.tool_calls?.length, 1, JSON.stringify(gathered?.tool_call_chunks));
+    assert.ok(["UTC", "CET"].includes(gathered!.tool_calls![0].args.zone));
+
+    const {schema} = ZOD_CLIENT_CASES.find((entry) => entry.name === "z.uuid()")!;
+    const {raw} = await chat({maxTokens: 200}).withStructuredOutput(schema, {method: "jsonMode", includeRaw: true}).invoke("JSON please");
+    assert.doesNotThrow(() => JSON.parse(raw.content as string), raw.content as string);
+});

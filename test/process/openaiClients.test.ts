@@ -203,3 +203,14 @@ test("tools over two steps: runTools runs a zod tool; the assistant message push
     assert.ok((second.choices[0].message.content ?? "").length > 0);
     assert.ok(second.usage!.prompt_tokens > first.usage!.prompt_tokens, "the call and its result are in the prompt");
 });
+
+test("responses.stream with zodTextFormat: the final response's parsed output validates", async () => {
+    const {schema} = ZOD_CLIENT_CASES.find((entry) => entry.name === "z.iso.datetime()")!;
+    const stream = client.responses.stream({model: "m", input: "JSON please", max_output_tokens: 200, text: {format: zodTextFormat(schema, "answer")}});
+    let text = "";
+    for await (const event of stream)
+        if (event.type === "response.output_text.delta") text += event.delta;
+    const final = await stream.finalResponse();
+    assert.equal(final.output_text, text);
+    assert.deepEqual(final.output_parsed, schema.parse(JSON.parse(text)));
+});
