@@ -1,6 +1,6 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import {OpenAI} from "@llamaindex/openai";
+import {OpenAI, OpenAIResponses} from "@llamaindex/openai";
 import {FunctionTool} from "@llamaindex/core/tools";
 import type {ChatMessage, ToolCallLLMMessageOptions} from "@llamaindex/core/llms";
 import {z} from "zod";
@@ -109,4 +109,33 @@ test("tools over two steps, streamed: the call streams, runs, and its result in 
     const answer = await llm(6).chat({messages, tools: [getTime], additionalChatOptions: {seed: 1, tool_choice: "none"}});
     assert.ok((answer.message.content as string).length > 0);
     assert.equal(toolCalls(answer.message.options), undefined);
+});
+
+test("OpenAIResponses (the Responses API): chat, streamed chat, and a forced tool call; its `reasoning: {}` and nulls are accepted", async () => {
+    // `seed` (the worker's extension) is not in OpenAIResponsesChatOptions' type; LlamaIndex passes it on.
+    const seed = {seed: 1} as object;
+    const responses = (maxOutputTokens: number) => new OpenAIResponses({
+        model: "m", apiKey: "not-checked", baseURL: `${server.url}/v1`, maxRetries: 0, maxOutputTokens, temperature: 1, additionalChatOptions: seed
+    });
+    const answer = await responses(8).chat({messages: [user("Once upon a time")]});
+    assert.ok(typeof answer.message.content === "string" && answer.message.content.length > 0);
+    const raw = answer.raw as {status: string; usage: {output_tokens: number}};
+    assert.equal(raw.status, "incomplete");
+    assert.equal(raw.usage.output_tokens, 8);
+    let text = "";
+    // @llamaindex/openai 0.4.23 repeats the last delta on every later event (output_text.done,
+    // content_part.done, ...), whatever the server: only the text delta events carry new text.
+    for await (const chunk of await responses(8).chat({messages: [user("Once upon a time")], stream: true}))
+        if ((chunk.raw as {type?: string}).type === "response.output_text.delta") text += chunk.delta;
+    assert.equal(text, answer.message.content);
+
+    const schema = z.object({zone: z.enum(["UTC", "CET"]), at: z.iso.datetime()});
+    const called = await responses(120).chat({
+        messages: [user("What time is it?")], tools: [recordTool(schema)], additionalChatOptions: {...seed, tool_choice: "required"}
+    });
+    const calls = toolCalls(called.message.options);
+    assert.equal(calls?.length, 1, JSON.stringify(called.message));
+    const input = calls![0].input;
+    const parsed = typeof input === "string" ? JSON.parse(input) : input;
+    assert.deepEqual(parsed, schema.parse(parsed));
 });
