@@ -138,3 +138,22 @@ eachProvider("streamText with a tool: the call streams, and a JSON Schema tool (
     assert.ok(parts.includes("tool-input-delta"), parts.join(","));
     assert.equal(await streamed.finishReason, "tool-calls");
 });
+
+test("Responses API only: with store: false the next step replays the call items whole; previousResponseId continues a stored answer", async () => {
+    const openai = createOpenAI({baseURL: `${server.url}/v1`, apiKey: "not-checked", fetch: seededFetch});
+    const result = await generateText({
+        model: openai("m"), prompt: "What time is it?", maxOutputTokens: 60, providerOptions: {openai: {store: false}},
+        tools: {get_time: tool({inputSchema: z.object({zone: z.enum(["UTC", "CET"])}), execute: async ({zone}) => `12:00 ${zone}`})},
+        toolChoice: {type: "tool", toolName: "get_time"},
+        prepareStep: ({stepNumber}) => stepNumber > 0 ? {toolChoice: "none"} : {},
+        stopWhen: stepCountIs(2)
+    });
+    assert.deepEqual(result.steps.map((step) => step.finishReason), ["tool-calls", "length"]);
+
+    const first = await generateText({model: openai("m"), prompt: `A story: ${"once upon a time ".repeat(4)}`, maxOutputTokens: 4});
+    const responseId = first.providerMetadata?.openai?.responseId;
+    assert.match(String(responseId), /^resp_/);
+    const next = await generateText({model: openai("m"), prompt: "Go on", maxOutputTokens: 4, providerOptions: {openai: {previousResponseId: String(responseId)}}});
+    assert.ok((next.usage.inputTokens ?? 0) > (first.usage.inputTokens ?? 0), "the earlier turn is in the prompt");
+    assert.ok((next.usage.cachedInputTokens ?? 0) > 0, `resumed from the cache: ${JSON.stringify(next.usage)}`);
+});

@@ -101,7 +101,7 @@ test("tools over two steps: the AIMessage with its call and a ToolMessage replay
     assert.ok((answer.usage_metadata?.input_tokens ?? 0) > (call.usage_metadata?.input_tokens ?? 0), "the call and its result are in the prompt");
 });
 
-test("the Responses API (useResponsesApi): invoke, stream and withStructuredOutput(zod)", async () => {
+test("the Responses API (useResponsesApi): invoke, stream, withStructuredOutput(zod), tools over two steps", async () => {
     const model = chat({maxTokens: 8, useResponsesApi: true});
     const answer = await model.invoke("Once upon a time");
     assert.equal(answer.usage_metadata?.output_tokens, 8);
@@ -111,6 +111,19 @@ test("the Responses API (useResponsesApi): invoke, stream and withStructuredOutp
     const {schema} = ZOD_CLIENT_CASES.find((entry) => entry.name === "z.iso.datetime()")!;
     const value = await chat({maxTokens: 200, useResponsesApi: true}).withStructuredOutput(schema, {name: "answer"}).invoke("JSON please");
     assert.deepEqual(value, schema.parse(value));
+
+    // Tools over two steps: LangChain replays the AIMessage as function_call items, the ToolMessage as their output.
+    const getTime = tool(async ({zone}) => `12:00 ${zone}`, {
+        name: "get_time", description: "The time in a zone", schema: z.object({zone: z.enum(["UTC", "CET"])})
+    });
+    const withTools = chat({maxTokens: 120, useResponsesApi: true});
+    const messages = [new HumanMessage("What time is it?")];
+    const call = await withTools.bindTools([getTime], {tool_choice: "get_time"}).invoke(messages);
+    assert.equal(call.tool_calls?.length, 1);
+    const result = await getTime.invoke(call.tool_calls![0]);
+    const last = await withTools.bindTools([getTime], {tool_choice: "none"}).invoke([...messages, call, result]);
+    assert.equal(last.tool_calls?.length ?? 0, 0);
+    assert.ok(last.text.length > 0);
 });
 
 test("streamed tool calls (bindTools + stream) gather into one call; jsonMode structured output parses", async () => {
