@@ -1,9 +1,12 @@
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
+import {zodFunction, zodResponseFormat, zodTextFormat} from "openai/helpers/zod";
+import {z} from "zod";
 import {parseSse, startTestWorker, until, type TestWorker} from "../helpers/testWorker.js";
 import {postJson} from "../helpers/http.js";
 import {apiError, user} from "../helpers/openaiMessages.js";
+import {ZOD_CLIENT_CASES} from "../helpers/zodClientCases.js";
 
 // What real clients send and expect (issue 25): conversations replayed from OpenAI, the
 // fingerprint, how streams begin and end, through the official `openai` client (and raw SSE where
@@ -112,4 +115,102 @@ test("a stream cut by a forced unload: no finish_reason, the error in OpenAI's s
     assert.ok(raised instanceof OpenAI.APIError, String(raised));
     assert.equal(raised.code, "model_unloaded");
     assert.ok(seen.every((reason) => reason == null));
+});
+
+/** The JSON Schema the `openai` package sends for a case its strict helpers refuse (see ZodClientCase.openAiStrict). */
+const plainFormat = (schema: z.ZodObject) => ({name: "answer", schema: z.toJSONSchema(schema, {target: "draft-7"}), strict: false});
+
+test("structured output with zod: chat.completions.parse with zodResponseFormat, every construct of issue 25", async (t) => {
+    for (const [index, {name, schema, todo, openAiStrict}] of ZOD_CLIENT_CASES.entries())
+        await t.test(name, {todo}, async () => {
+            const body = {model: "m", messages: [user("JSON please")], seed: index, max_tokens: 500};
+            const completion = openAiStrict === false ?
+                await client.chat.completions.create({...body, response_format: {type: "json_schema", json_schema: plainFormat(schema)}}) :
+                await client.chat.completions.parse({...body, response_format: zodResponseFormat(schema, "answer")});
+            const message = completion.choices[0].message;
+            assert.equal(completion.choices[0].finish_reason, "stop", message.content ?? "");
+            const value = schema.parse(JSON.parse(message.content!));
+            if (openAiStrict !== false)
+                assert.deepEqual((message as {parsed?: unknown}).parsed, value);
+        });
+});
+
+test("structured output with zod, streamed: chat.completions.stream's final message is parsed", async () => {
+    const {schema} = ZOD_CLIENT_CASES.find((entry) => entry.name.startsWith("z.uuid"))!;
+    const stream = client.chat.completions.stream({model: "m", messages: [user("JSON please")], max_tokens: 200, response_format: zodResponseFormat(schema, "answer")});
+    let streamed = "";
+    for await (const chunk of stream) streamed += chunk.choices[0]?.delta.content ?? "";
+    const final = await stream.finalChatCompletion();
+    assert.equal(final.choices[0].message.content, streamed);
+    assert.deepEqual(final.choices[0].message.parsed, schema.parse(JSON.parse(streamed)));
+});
+
+test("structured output with zod through the Responses API: responses.parse with zodTextFormat, every construct", async (t) => {
+    for (const [index, {name, schema, todo, openAiStrict}] of ZOD_CLIENT_CASES.entries())
+        await t.test(name, {todo}, async () => {
+            const body = {model: "m", input: "JSON please", max_output_tokens: 500, seed: index};
+            const response = openAiStrict === false ?
+                await client.responses.create({...body, text: {format: {type: "json_schema", ...plainFormat(schema)}}} as OpenAI.Responses.ResponseCreateParamsNonStreaming) :
+                await client.responses.parse({...body, text: {format: zodTextFormat(schema, "answer")}} as Parameters<typeof client.responses.parse>[0]);
+            assert.equal(response.status, "completed", response.output_text);
+            const value = schema.parse(JSON.parse(response.output_text));
+            if (openAiStrict !== false)
+                assert.deepEqual((response as {output_parsed?: unknown}).output_parsed, value);
+        });
+});
+
+test("tools with zod parameters: zodFunction, every construct; a forced call's arguments parse", async (t) => {
+    for (const [index, {name, schema, todo, openAiStrict}] of ZOD_CLIENT_CASES.entries())
+        await t.test(name, {todo}, async () => {
+            const body = {model: "m", messages: [user("Call it")], seed: index, max_tokens: 500,
+                tool_choice: {type: "function" as const, function: {name: "record_value"}}};
+            const completion = openAiStrict === false ?
+                await client.chat.completions.create({...body, tools: [{type: "function", function: {name: "record_value", parameters: z.toJSONSchema(schema, {target: "draft-7"})}}]}) :
+                await client.chat.completions.parse({...body, tools: [zodFunction({name: "record_value", parameters: schema})]});
+            const choice = completion.choices[0];
+            assert.equal(choice.finish_reason, "tool_calls");
+            const call = choice.message.tool_calls?.[0];
+            assert.ok(call?.type === "function", JSON.stringify(choice.message));
+            const value = schema.parse(JSON.parse(call.function.arguments));
+            if (openAiStrict !== false)
+                assert.deepEqual((call.function as {parsed_arguments?: unknown}).parsed_arguments, value);
+        });
+});
+
+test("tools over two steps: runTools runs a zod tool; the assistant message pushed back as returned, with the tool's result, is answered", async () => {
+    const {schema} = ZOD_CLIENT_CASES.find((entry) => entry.name.startsWith("z.string().regex"))!;
+    const codes: string[] = [];
+    const lookUp = zodFunction({name: "look_up", parameters: schema, function: ({code}) => {
+        codes.push(String(code));
+        return {found: true};
+    }});
+    const runner = client.chat.completions.runTools({
+        model: "m", messages: [user("Look up the code")], max_tokens: 200, tools: [lookUp], tool_choice: {type: "function", function: {name: "look_up"}}
+    });
+    await runner.done();
+    assert.equal(codes.length, 1);
+    assert.match(codes[0], /^[A-Z]{3}-\d{4}$/);
+    assert.deepEqual(runner.messages.map((message) => message.role), ["user", "assistant", "tool"]);
+
+    // The hand-written loop of OpenAI's function-calling guide: the returned message is pushed as it is.
+    const tools: OpenAI.ChatCompletionTool[] = [{type: "function", function: {name: "look_up", parameters: z.toJSONSchema(schema)}}];
+    const messages: OpenAI.ChatCompletionMessageParam[] = [user("Look up the code")];
+    const first = await client.chat.completions.create({model: "m", messages, tools, tool_choice: "required", max_tokens: 200});
+    const call = first.choices[0].message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+    messages.push(first.choices[0].message, {role: "tool", tool_call_id: call.id, content: JSON.stringify({found: true})});
+    const second = await client.chat.completions.create({model: "m", messages, tools, tool_choice: "none", max_tokens: 6});
+    assert.equal(second.choices[0].finish_reason, "length");
+    assert.ok((second.choices[0].message.content ?? "").length > 0);
+    assert.ok(second.usage!.prompt_tokens > first.usage!.prompt_tokens, "the call and its result are in the prompt");
+});
+
+test("responses.stream with zodTextFormat: the final response's parsed output validates", async () => {
+    const {schema} = ZOD_CLIENT_CASES.find((entry) => entry.name === "z.iso.datetime()")!;
+    const stream = client.responses.stream({model: "m", input: "JSON please", max_output_tokens: 200, text: {format: zodTextFormat(schema, "answer")}});
+    let text = "";
+    for await (const event of stream)
+        if (event.type === "response.output_text.delta") text += event.delta;
+    const final = await stream.finalResponse();
+    assert.equal(final.output_text, text);
+    assert.deepEqual(final.output_parsed, schema.parse(JSON.parse(text)));
 });

@@ -181,6 +181,10 @@ test("what the worker cannot honour is a 400 naming the field; unknown fields as
     // Values of refused rows that ask for nothing new pass.
     const fine = await client.responses.create({model: "m", input: "x", max_output_tokens: 2, truncation: "auto", include: [], background: false});
     assert.equal(fine.status, "incomplete");
+    // As LlamaIndex's OpenAIResponses sends every request: an empty `reasoning` and nulls.
+    const empty = await client.responses.create({model: "m", input: "x", max_output_tokens: 2, reasoning: {}, include: null, truncation: null});
+    assert.equal(empty.status, "incomplete");
+    assert.equal((await client.responses.create({model: "m", input: "x", max_output_tokens: 2, reasoning: {effort: null}})).status, "incomplete");
 });
 
 test("a stream cut by a forced unload ends with an error event, never response.completed", async () => {

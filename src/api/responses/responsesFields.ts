@@ -71,6 +71,10 @@ export const RESPONSES_FIELDS = {
     max_tool_calls: {support: "refused", note: "only function tools run, by the client: the worker makes no built-in tool calls to count"},
     moderation: {support: "refused", note: "the worker runs no moderation"},
     prompt: {support: "refused", note: "stored prompt templates are not supported"},
-    reasoning: {support: "refused", note: "the worker's models have no reasoning-effort control"},
+    reasoning: {
+        support: "refused", note: "the worker's models have no reasoning-effort control",
+        // LlamaIndex's OpenAIResponses sends `reasoning: {}` on every request: an object that sets nothing asks for nothing.
+        accepts: (value) => typeof value === "object" && value != null && !Array.isArray(value) && Object.values(value).every((option) => option == null)
+    },
     top_logprobs: {support: "refused", note: "logprobs are not returned on /v1/responses (use /v1/chat/completions)"}
 } as const satisfies Record<string, FieldRow>;
