@@ -30,7 +30,7 @@ export const ENFORCED_KEYWORDS: Readonly<Record<string, string>> = {
     "maxLength": "lengths above 1000 (above 256 with a pattern or format) are lowered to that",
     "pattern": "anchors, literals, ., classes, \\d \\w \\s, groups, alternation, ? * + {m,n}",
     "format": "date-time, date, time, uuid, email, uri, ipv4, hostname (a conservative subset of each)",
-    "minimum": "exact for integers; for numbers the integer part is bounded, a non-integer bound rounded inwards",
+    "minimum": "exact: integers digit by digit; other numbers as decimals without an exponent, up to 6 fraction digits (more when a bound has more), exactly those a validator accepts",
     "maximum": "",
     "exclusiveMinimum": "the number (2019+) and the boolean (draft-04) forms",
     "exclusiveMaximum": "",
