@@ -8,6 +8,9 @@ import {jsonSchemaGrammar} from "../../src/engine/llama/jsonSchemaSupport.js";
 import {grammarWork, MAX_GRAMMAR_WORK, parseGbnf} from "../../src/service/grammarComplexity.js";
 import {WorkerError} from "../../src/errors.js";
 import {ZOD_CASES} from "../helpers/zodSchemas.js";
+import fc from "fast-check";
+import {intersect, type Dfa} from "../../src/engine/llama/jsonSchemaGrammar/automaton.js";
+import {patternParts} from "../../src/engine/llama/jsonSchemaGrammar/stringGrammar.js";
 
 test("every zod case compiles to a grammar that parses and stays within MAX_GRAMMAR_WORK", () => {
     for (const {name, schema} of ZOD_CASES) {
@@ -34,7 +37,10 @@ test("what a grammar cannot express is refused by name, with the reason, as a 40
         [{if: {type: "string"}, then: {maxLength: 2}}, /\.if: .*if\/then\/else/],
         [{type: "object", dependentRequired: {a: ["b"]}}, /\.dependentRequired: /],
         [{type: "string", format: "ipv6"}, /\.format: only the formats date-time, date, time/],
-        [{type: "string", pattern: "^(?=a)b$"}, /\.pattern: a lookaround group/],
+        [{type: "string", pattern: "^a(?=b)b$"}, /\.pattern: a lookaround group/],
+        [{type: "string", pattern: "(?=a)b"}, /\.pattern: a lookaround group/],
+        [{type: "string", pattern: "^(?!(?=a)b)c$"}, /\.pattern: a lookahead inside a negative lookahead/],
+        [{type: "string", format: "cuid"}, /\.format: only the formats .* together with the pattern that defines them/],
         [{type: "string", pattern: "(a)\\1"}, /\.pattern: the escape \\1/],
         [{$ref: "https://example.com/s.json"}, /\.\$ref: only local references/],
         [{type: "object", properties: {a: {type: "string"}}, minProperties: 1}, /minProperties above the number of required/],
@@ -75,4 +81,56 @@ test("docs/openai-api.md lists exactly the keywords the compiler enforces, reads
     assert.deepEqual(tableKeys("| Refused keyword |"), Object.keys(REFUSED_KEYWORDS));
     const annotations = /Annotations, accepted and without effect: (.*)\./.exec(section)?.[1] ?? "";
     assert.deepEqual([...annotations.matchAll(/`([^`]+)`/g)].map((m) => m[1]), ANNOTATION_KEYWORDS);
+});
+
+function accepts(dfa: Dfa, text: string): boolean {
+    let state = 0;
+    for (const char of text) {
+        const code = char.codePointAt(0) as number;
+        const edge = dfa.edges[state].find((e) => e.ranges.some(([from, to]) => from <= code && code <= to));
+        if (edge == null) return false;
+        state = edge.to;
+    }
+    return dfa.accepting[state];
+}
+
+/** A random string the automaton accepts (a random walk that stops at accepting states now and then). */
+function walk(dfa: Dfa, random: () => number): string {
+    let state = 0;
+    let text = "";
+    for (;;) {
+        const edges = dfa.edges[state];
+        if (dfa.accepting[state] && (edges.length === 0 || random() < 0.15)) return text;
+        const edge = edges[Math.floor(random() * edges.length)];
+        const [from, to] = edge.ranges[Math.floor(random() * edge.ranges.length)];
+        const code = from + Math.floor(random() * Math.min(to - from + 1, 128));
+        text += String.fromCodePoint(code);
+        state = edge.to;
+    }
+}
+
+test("leading lookaheads: every string the grammar's automaton writes matches the real RegExp; exact ones accept exactly its strings", () => {
+    const zodHostname = "^(?=.{1,253}\\.?$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\\.[a-zA-Z0-9](?:[-0-9a-zA-Z]{0,61}[0-9a-zA-Z])?)*\\.?$";
+    const cases: Array<{pattern: string; exact: boolean; maxLength?: number}> = [
+        {pattern: zodHostname, exact: false, maxLength: 40},
+        {pattern: "^(?!admin)[a-z]{1,8}$", exact: true},
+        {pattern: "^(?=.*[0-9])(?=[a-z])[a-z0-9]{3,6}$", exact: true},
+        {pattern: "^(?!.*--)[a-z-]{2,7}$", exact: true}
+    ];
+    for (const {pattern, exact, maxLength} of cases) {
+        const {parts, minLength, maxLength: patternMax} = patternParts(pattern, ".pattern");
+        const dfa = intersect(parts.map((p) => p.dfa), ".pattern", {negate: parts.map((p) => p.negate), minLength, maxLength: Math.min(patternMax, maxLength ?? Infinity)});
+        const regex = new RegExp(pattern, "u");
+        fc.assert(fc.property(fc.integer(), (seed) => {
+            let x = seed >>> 0 || 1;
+            const random = (): number => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
+            const text = walk(dfa, random);
+            assert.ok(regex.test(text), `${pattern}: wrote ${JSON.stringify(text)}`);
+        }), {numRuns: 300, seed: 3});
+        if (!exact) continue;
+        fc.assert(fc.property(fc.string({unit: fc.constantFrom(..."admin0123-xz"), maxLength: 9}), (text) => {
+            assert.equal(accepts(dfa, text), regex.test(text), `${pattern}: ${JSON.stringify(text)}`);
+        }), {numRuns: 2000, seed: 3});
+    }
+    assert.ok(accepts(intersect([patternParts("^(?!admin)[a-z]{1,8}$", "").parts[0].dfa], ""), "admin"), "the main pattern alone allows admin: the lookahead removes it");
 });

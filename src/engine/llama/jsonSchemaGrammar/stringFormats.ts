@@ -24,3 +24,10 @@ export const STRING_FORMATS: Readonly<Record<string, string>> = {
     "ipv4": `^(?:${OCTET}\\.){3}${OCTET}$`,
     "hostname": `^${HOSTNAME}$`
 };
+
+/**
+ * Formats no JSON Schema vocabulary defines, which zod 4 emits together with the pattern that is
+ * its whole definition of them (z.cuid(): format "cuid", pattern "^[cC][0-9a-z]{6,}$"). With their
+ * pattern they are enforced through it; alone they are refused, as their meaning is unknown.
+ */
+export const PATTERN_FORMATS: readonly string[] = ["cuid", "cuid2", "ulid", "nanoid", "e164", "starts_with", "ends_with", "includes", "lowercase", "uppercase"];
