@@ -105,6 +105,8 @@ const schemaArbitrary = fc.letrec<{node: Record<string, unknown>}>((tie) => ({
         fc.tuple(tie("node"), fc.integer({min: 0, max: 1}), fc.integer({min: 0, max: 1})).map(([items, min, more]) => ({type: "array", items, minItems: min, maxItems: min + more})),
         fc.record({type: fc.constant("array"), prefixItems: fc.array(tie("node"), {minLength: 1, maxLength: 2})}),
         fc.record({type: fc.constant("object"), additionalProperties: tie("node"), propertyNames: fc.record({pattern: fc.constant("^[a-z]{1,3}$")}), maxProperties: fc.integer({min: 0, max: 2})}),
+        fc.record({type: fc.constant("object"), patternProperties: fc.dictionary(fc.constantFrom("^a", "^[ab]$", "b+", "^c\\d?$"), tie("node"), {minKeys: 1, maxKeys: 2}),
+            additionalProperties: fc.oneof(fc.constant(false), tie("node")), maxProperties: fc.integer({min: 0, max: 2})}),
         fc.dictionary(fc.constantFrom("a", "b", "c"), tie("node"), {minKeys: 1, maxKeys: 3}).chain((properties) =>
             fc.subarray(Object.keys(properties)).map((required) => ({type: "object", properties, required, additionalProperties: false}))),
         fc.array(tie("node"), {minLength: 1, maxLength: 3}).map((anyOf) => ({anyOf})))

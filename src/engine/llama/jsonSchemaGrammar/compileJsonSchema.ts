@@ -4,7 +4,7 @@ import {ANY_INTEGER, integerBounds, numberRange, type Bounds} from "./numberRang
 import {integerRange} from "./integerRange.js";
 import {isObject, mergeSchemas, type Schema} from "./schemaMerge.js";
 import {refuse} from "./schemaRefusal.js";
-import {JSON_CHAR_RULE, jsonLiteral, repeat, stringExpression} from "./stringGrammar.js";
+import {JSON_CHAR_RULE, jsonLiteral, repeat, stringExpression, type KeyPatterns} from "./stringGrammar.js";
 
 /** Item counts above this are lowered to it (fewer items still validate); a minItems above it is refused. */
 export const MAX_ITEMS = 1000;
@@ -263,7 +263,27 @@ class Compiler {
             if (!(name in properties)) refuse(`${path}.required`, `names "${name}", which is not in properties`);
         const names = Object.keys(properties);
         const additional = schema.additionalProperties;
-        const open = isObject(additional) || (names.length === 0 && additional !== false);
+        const patterns = schema.patternProperties ?? {};
+        if (!isObject(patterns)) refuse(`${path}.patternProperties`, "must be an object");
+        const regexes = Object.keys(patterns).map((pattern) => {
+            try {
+                return new RegExp(pattern, "u");
+            } catch {
+                return refuse(`${path}.patternProperties`, `${JSON.stringify(pattern)} is not a regular expression`);
+            }
+        });
+        // A declared property whose name a pattern matches must satisfy that pattern's schema too.
+        const declared = (name: string): unknown => {
+            const matching = Object.keys(patterns).filter((_, index) => regexes[index].test(name)).map((pattern) => patterns[pattern]);
+            return matching.length === 0 ? properties[name] : {allOf: [properties[name], ...matching]};
+        };
+        // Other keys: those of one pattern each (a key two patterns match is not written), then, with
+        // an additionalProperties schema, keys no pattern matches; with neither, no other key.
+        const kinds: Array<{require: string[]; value: unknown; path: string}> = Object.keys(patterns).map((pattern) =>
+            ({require: [pattern], value: patterns[pattern], path: `${path}.patternProperties[${JSON.stringify(pattern)}]`}));
+        if (isObject(additional) || (names.length === 0 && kinds.length === 0 && additional !== false))
+            kinds.push({require: [], value: additional ?? true, path: `${path}.additionalProperties`});
+        const open = kinds.length > 0;
         const optional = names.filter((name) => !required.includes(name)).length;
         const minProperties = this.count(schema, "minProperties", path);
         const maxProperties = this.count(schema, "maxProperties", path);
@@ -274,13 +294,17 @@ class Compiler {
         const extraMax = maxProperties == null ? Infinity : maxProperties - names.length;
         if (open && maxProperties != null && optional > 0) refuse(`${path}.maxProperties`, "together with optional properties and additional keys is not supported");
         const pairs = names.map((name) => this.rule(`${hint}-${name}-kv`,
-            `${jsonLiteral(name)} space ":" space ${this.value(properties[name], `${path}.properties.${name}`, `${hint}-${name}`, depth + 1)} space`));
+            `${jsonLiteral(name)} space ":" space ${this.value(declared(name), `${path}.properties.${name}`, `${hint}-${name}`, depth + 1)} space`));
         let extra = "";
         if (open && extraMax > 0) {
             const keySchema = schema.propertyNames ?? {};
             if (!isObject(keySchema)) refuse(`${path}.propertyNames`, "must be an object");
-            const key = this.propertyName(keySchema, `${path}.propertyNames`, `${hint}-key`, names);
-            extra = this.rule(`${hint}-extra-kv`, `${key} space ":" space ${this.value(additional ?? true, `${path}.additionalProperties`, `${hint}-value`, depth + 1)} space`);
+            const all = Object.keys(patterns);
+            extra = this.rule(`${hint}-extra-kv`, kinds.map((kind, index) => {
+                const key = this.propertyName(keySchema, `${path}.propertyNames`, `${hint}-key`, names,
+                    {require: kind.require, exclude: all.filter((pattern) => !kind.require.includes(pattern))});
+                return `${key} space ":" space ${this.value(kind.value, kind.path, `${hint}-value-${index}`, depth + 1)} space`;
+            }).join(" | "));
         }
         // Built from the end: `rest` follows a written member (a comma first), `first` begins the object.
         let rest = extra === "" ? "" : repeat(`("," space ${extra})`, 0, extraMax);
@@ -295,23 +319,25 @@ class Compiler {
     }
 
     /** A key for the other properties of an object: a string propertyNames allows that is none of `declared`. */
-    private propertyName(schema: Schema, path: string, hint: string, declared: string[]): string {
+    private propertyName(schema: Schema, path: string, hint: string, declared: string[], patterns: KeyPatterns): string {
         for (const key of Object.keys(schema))
             if (!["type", "pattern", "format", "minLength", "maxLength", "enum", "const", ...ANNOTATION_KEYWORDS].includes(key))
                 refuse(`${path}.${key}`, "propertyNames supports only type, pattern, format, minLength, maxLength, enum and const");
         if (schema.type != null && schema.type !== "string") refuse(`${path}.type`, "property names are strings");
         const listed = schema.const !== undefined ? [schema.const] : Array.isArray(schema.enum) ? schema.enum : null;
         if (listed != null) {
-            const keys = listed.filter((name) => typeof name === "string" && !declared.includes(name));
+            const fits = (name: string): boolean => patterns.require.every((p) => new RegExp(p, "u").test(name)) &&
+                !patterns.exclude.some((p) => new RegExp(p, "u").test(name));
+            const keys = listed.filter((name) => typeof name === "string" && !declared.includes(name) && fits(name));
             if (keys.length === 0) refuse(path, "allows no name besides the declared properties");
             return `(${keys.map(jsonLiteral).join(" | ")})`;
         }
-        return stringExpression(schema, path, this.ruleName(hint), (rules) => this.rules.push(...rules), declared);
+        return stringExpression(schema, path, this.ruleName(hint), (rules) => this.rules.push(...rules), declared, patterns);
     }
 }
 
 function inferType(schema: Schema): string | null {
-    if (["properties", "additionalProperties", "required", "propertyNames", "minProperties", "maxProperties"].some((key) => key in schema)) return "object";
+    if (["properties", "patternProperties", "additionalProperties", "required", "propertyNames", "minProperties", "maxProperties"].some((key) => key in schema)) return "object";
     if (["items", "prefixItems", "minItems", "maxItems", "additionalItems"].some((key) => key in schema)) return "array";
     if (["minLength", "maxLength", "pattern", "format"].some((key) => key in schema)) return "string";
     if (["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"].some((key) => key in schema)) return "number";

@@ -17,6 +17,7 @@ export const ENFORCED_KEYWORDS: Readonly<Record<string, string>> = {
     "properties": "required ones always written, optional ones may be left out, in schema order",
     "required": "",
     "additionalProperties": "false, or a schema for the other keys (records); with declared properties, true or absent writes no other key",
+    "patternProperties": "keys matching one pattern each, valued by its schema; a declared property a pattern matches meets both schemas; without an additionalProperties schema, no key that no pattern matches",
     "propertyNames": "string constraints, enum or const; the declared properties' names are excluded",
     "minProperties": "only up to the number of required properties",
     "maxProperties": "not together with optional properties and additional keys",
@@ -55,7 +56,6 @@ export const REFUSED_KEYWORDS: Readonly<Record<string, string>> = {
     "maxContains": "a grammar cannot count the items that match a schema among items of any kind",
     "unevaluatedProperties": "depends on what the other subschemas evaluated, which a grammar does not track",
     "unevaluatedItems": "depends on what the other subschemas evaluated, which a grammar does not track",
-    "patternProperties": "not supported yet: use additionalProperties with propertyNames",
     "$dynamicRef": "dynamic references are resolved at validation time",
     "$recursiveRef": "dynamic references are resolved at validation time"
 };

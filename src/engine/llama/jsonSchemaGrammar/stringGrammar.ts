@@ -93,7 +93,14 @@ export function patternParts(pattern: unknown, path: string): PatternParts {
  * bound), written as rules named after `name` through `addRules`. `exclude`: names the string may
  * not be (an object's declared properties, for its other keys).
  */
-export function stringExpression(schema: Schema, path: string, name: string, addRules: (rules: string[]) => void, exclude: string[] = []): string {
+/** Patterns an object's other key must match (`require`) and must not match (`exclude`): its patternProperties. */
+export interface KeyPatterns {
+    require: string[];
+    exclude: string[];
+}
+
+export function stringExpression(schema: Schema, path: string, name: string, addRules: (rules: string[]) => void,
+    exclude: string[] = [], keyPatterns: KeyPatterns = {require: [], exclude: []}): string {
     const parts: Dfa[] = [];
     const negate: boolean[] = [];
     let min = length(schema, "minLength", path) ?? 0;
@@ -116,6 +123,21 @@ export function stringExpression(schema: Schema, path: string, name: string, add
         [min, max] = [Math.max(min, pattern.minLength), Math.min(max, pattern.maxLength)];
         if (max < min) refuse(`${path}.pattern`, "no string satisfies its length and the pattern's together");
     }
+    for (const pattern of keyPatterns.require) {
+        const required = patternParts(pattern, path.replace(/\.propertyNames$/, ".patternProperties"));
+        parts.push(...required.parts.map((part) => part.dfa));
+        negate.push(...required.parts.map((part) => part.negate));
+        [min, max] = [Math.max(min, required.minLength), Math.min(max, required.maxLength)];
+    }
+    for (const pattern of keyPatterns.exclude) {
+        const excluded = patternParts(pattern, path.replace(/\.propertyNames$/, ".patternProperties"));
+        // Not matching a pattern with lookaheads is not matching one of several automata: not one automaton to negate.
+        if (excluded.parts.length > 1 || excluded.minLength > 0 || excluded.maxLength !== Infinity)
+            refuse(path.replace(/\.propertyNames$/, ".patternProperties"), "a pattern with lookaheads next to other patterns is not supported");
+        parts.push(excluded.parts[0].dfa);
+        negate.push(!excluded.parts[0].negate);
+    }
+    if (max < min) refuse(path, "no key satisfies its length and the patterns' together");
     if (exclude.length > 0) {
         const names = exclude.map((text): RegexNode => ({kind: "seq", items: [...text].map((char) =>
             ({kind: "chars", ranges: [[char.codePointAt(0) as number, char.codePointAt(0) as number]]}) as RegexNode)}));
