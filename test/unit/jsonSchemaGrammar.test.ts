@@ -134,3 +134,25 @@ test("leading lookaheads: every string the grammar's automaton writes matches th
     }
     assert.ok(accepts(intersect([patternParts("^(?!admin)[a-z]{1,8}$", "").parts[0].dfa], ""), "admin"), "the main pattern alone allows admin: the lookahead removes it");
 });
+
+test("a schema that compiles to an enormous grammar is a 400 naming the field, decided quickly, not a stall", () => {
+    const leaf = (i: number): Record<string, unknown> => ({type: "integer", minimum: i, maximum: 100000 + i});
+    const branches = (make: (i: number) => Record<string, unknown>): Record<string, unknown> => ({anyOf: Array.from({length: 21}, (_, i) => make(i))});
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+        // 9,261 alternatives three anyOf levels deep: compiles (1.4 MB), but is past the complexity bounds.
+        ["grammar_too_complex", branches((a) => branches((b) => branches((c) => leaf(a * 441 + b * 21 + c)))), /^tools\[0\]\.function\.parameters: compiles to a grammar that has more than 4096 rules/],
+        ["grammar_too_complex", {type: "array", prefixItems: Array.from({length: 300}, (_, i) => ({type: "number", minimum: -i - 0.5, maximum: i * 1000 + 0.25}))}, /compiles to a grammar that has more than/],
+        // One subschema reused three times a level, 12 levels: 3^12 copies; the compiler stops early.
+        ["unsupported_schema", (() => {
+            let node: Record<string, unknown> = leaf(1);
+            for (let i = 0; i < 12; i++) node = {type: "object", properties: {a: node, b: node, c: node}};
+            return node;
+        })(), /compiles to a grammar of more than 4096 rules/]
+    ];
+    for (const [code, schema, message] of cases) {
+        const started = performance.now();
+        assert.throws(() => jsonSchemaGrammar(schema, "tools[0].function.parameters"), (err: WorkerError) =>
+            err.kind === "invalid_request" && err.code === code && err.details.param === "tools[0].function.parameters" && message.test(err.message));
+        assert.ok(performance.now() - started < 5000, `${code}: took ${performance.now() - started} ms`);
+    }
+});

@@ -1,6 +1,9 @@
 import {WorkerError} from "../../errors.js";
 import {compileJsonSchema} from "./jsonSchemaGrammar/compileJsonSchema.js";
 import {SchemaRefusal} from "./jsonSchemaGrammar/schemaRefusal.js";
+// The one model of llama.cpp's per-token grammar work, shared with the check on raw grammars (an
+// engine-to-service import, the only one: the module is pure and imports nothing but errors).
+import {checkGrammarComplexity} from "../../service/grammarComplexity.js";
 
 /**
  * A response_format or a forced tool call promises output that validates against the schema, so
@@ -24,10 +27,20 @@ const RESPONSE_FORMAT: SchemaSource = {field: "response_format.json_schema.schem
  */
 export function jsonSchemaGrammar(schema: Record<string, unknown>, field?: string): string {
     const source = field != null ? {field, param: field} : RESPONSE_FORMAT;
+    let grammar: string;
     try {
-        return compileJsonSchema(schema);
+        grammar = compileJsonSchema(schema);
     } catch (err) {
         if (!(err instanceof SchemaRefusal)) throw err;
         throw new WorkerError("invalid_request", "unsupported_schema", `${source.field}${err.path}: ${err.message}`, {param: source.param});
     }
+    // A schema can compile to a grammar that would stall llama.cpp as a raw one can (many nested
+    // alternatives): the same bound, refused before the grammar reaches llama.cpp, naming the schema.
+    try {
+        checkGrammarComplexity(grammar, source.param);
+    } catch (err) {
+        if (!(err instanceof WorkerError)) throw err;
+        throw new WorkerError("invalid_request", err.code, `${source.field}: compiles to a grammar that ${err.message.slice(source.param.length + 2)}`, {param: source.param});
+    }
+    return grammar;
 }

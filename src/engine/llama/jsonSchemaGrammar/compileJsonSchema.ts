@@ -10,6 +10,16 @@ import {JSON_CHAR_RULE, jsonLiteral, repeat, stringExpression, type KeyPatterns}
 export const MAX_ITEMS = 1000;
 /** Enumerated multiples for multipleOf (integers only). */
 const MAX_MULTIPLES = 1000;
+/**
+ * Most rules, and characters, a compiled grammar may have: a schema that reuses one subschema in
+ * several places is written out once per place, so 12 levels of three properties made 205 MB of
+ * grammar in 14 s. Past these the compiler stops at once; the grammar-complexity check (MAX_GRAMMAR_RULES
+ * and MAX_GRAMMAR_ELEMENTS there) would refuse such a grammar anyway.
+ */
+const MAX_RULES = 4096;
+const MAX_CHARACTERS = 2_000_000;
+/** Most subschemas compiled: anyOf branches are written inline, so nested reuse grows without making rules. */
+const MAX_SUBSCHEMAS = 20_000;
 /** Schemas nested deeper than this (properties, items, allOf, $ref chains) are refused, as before this compiler. */
 const MAX_INDIRECTION = 64;
 
@@ -39,6 +49,8 @@ export function compileJsonSchema(schema: unknown): string {
 
 class Compiler {
     readonly rules: string[] = [];
+    private characters = 0;
+    private subschemas = 0;
     private readonly names = new Set<string>(["root"]);
     private readonly refs = new Map<string, string>();
 
@@ -56,8 +68,13 @@ class Compiler {
 
     private rule(hint: string, body: string): string {
         const name = this.ruleName(hint);
-        this.rules.push(`${name} ::= ${body}`);
+        this.add([`${name} ::= ${body}`]);
         return name;
+    }
+
+    private add(rules: string[]): void {
+        this.rules.push(...rules);
+        for (const rule of rules) this.characters += rule.length;
     }
 
     /** The target of a local reference. */
@@ -77,6 +94,8 @@ class Compiler {
     /** A GBNF expression for the values `schema` allows. */
     value(schema: unknown, path: string, hint: string, depth: number): string {
         if (depth > MAX_INDIRECTION) refuse(path, `nesting deeper than ${MAX_INDIRECTION} levels is not supported`);
+        if (this.rules.length > MAX_RULES || this.characters > MAX_CHARACTERS || ++this.subschemas > MAX_SUBSCHEMAS)
+            refuse(path, `the schema compiles to a grammar of more than ${MAX_RULES} rules, ${MAX_CHARACTERS} characters or ${MAX_SUBSCHEMAS} subschemas (a subschema used in several places is written out in each)`);
         if (schema === true) return "json-value";
         if (schema === false) refuse(path, "the schema false allows no value");
         if (!isObject(schema)) refuse(path, "must be an object");
@@ -146,7 +165,7 @@ class Compiler {
         switch (type) {
             case "null": return "\"null\"";
             case "boolean": return "(\"true\" | \"false\")";
-            case "string": return stringExpression(schema, path, this.ruleName(hint), (rules) => this.rules.push(...rules));
+            case "string": return stringExpression(schema, path, this.ruleName(hint), (rules) => this.add(rules));
             case "integer": return this.integer(schema, path);
             case "number": return this.number(schema, path);
             case "array": return this.array(schema, path, hint, depth);
@@ -163,6 +182,7 @@ class Compiler {
             const index = this.rules.length;
             this.rules.push("");
             this.rules[index] = `${name} ::= ${this.value(this.resolve(ref, path), path, name, 0)}`;
+            this.characters += this.rules[index].length;
         }
         return name;
     }
@@ -332,7 +352,7 @@ class Compiler {
             if (keys.length === 0) refuse(path, "allows no name besides the declared properties");
             return `(${keys.map(jsonLiteral).join(" | ")})`;
         }
-        return stringExpression(schema, path, this.ruleName(hint), (rules) => this.rules.push(...rules), declared, patterns);
+        return stringExpression(schema, path, this.ruleName(hint), (rules) => this.add(rules), declared, patterns);
     }
 }
 
