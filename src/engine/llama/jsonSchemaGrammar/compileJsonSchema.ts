@@ -4,7 +4,8 @@ import {ANY_INTEGER, integerBounds, numberRange, type Bounds} from "./numberRang
 import {integerRange} from "./integerRange.js";
 import {isObject, mergeSchemas, type Schema} from "./schemaMerge.js";
 import {refuse} from "./schemaRefusal.js";
-import {JSON_CHAR_RULE, jsonLiteral, repeat, stringExpression, type KeyPatterns} from "./stringGrammar.js";
+import {JSON_CHAR_RULE, jsonLiteral, repeat, stringExpression} from "./stringGrammar.js";
+import {keyAllowed, propertyKey} from "./propertyKey.js";
 
 /** Item counts above this are lowered to it (fewer items still validate); a minItems above it is refused. */
 export const MAX_ITEMS = 1000;
@@ -275,13 +276,10 @@ class Compiler {
     }
 
     private object(schema: Schema, path: string, hint: string, depth: number): string {
-        const properties = schema.properties ?? {};
-        if (!isObject(properties)) refuse(`${path}.properties`, "must be an object");
+        if (!isObject(schema.properties ?? {})) refuse(`${path}.properties`, "must be an object");
+        const properties: Schema = {...(schema.properties as Schema | undefined)};
         const required = schema.required ?? [];
         if (!Array.isArray(required) || required.some((name) => typeof name !== "string")) refuse(`${path}.required`, "must be an array of property names");
-        for (const name of required as string[])
-            if (!(name in properties)) refuse(`${path}.required`, `names "${name}", which is not in properties`);
-        const names = Object.keys(properties);
         const additional = schema.additionalProperties;
         const patterns = schema.patternProperties ?? {};
         if (!isObject(patterns)) refuse(`${path}.patternProperties`, "must be an object");
@@ -292,6 +290,17 @@ class Compiler {
                 return refuse(`${path}.patternProperties`, `${JSON.stringify(pattern)} is not a regular expression`);
             }
         });
+        // A required name without a declared schema (zod 4's z.record over an enum) is written as a
+        // declared property: its value is what patternProperties or additionalProperties give its key.
+        for (const name of required as string[]) {
+            if (name in properties) continue;
+            const matched = regexes.some((regex) => regex.test(name));
+            if (!matched && additional === false) refuse(`${path}.required`, `names "${name}", which neither properties nor patternProperties allow`);
+            if (schema.propertyNames != null && !keyAllowed(schema.propertyNames, name))
+                refuse(`${path}.required`, `names "${name}", which propertyNames does not allow`);
+            properties[name] = matched || additional == null ? true : additional;
+        }
+        const names = Object.keys(properties);
         // A declared property whose name a pattern matches must satisfy that pattern's schema too.
         const declared = (name: string): unknown => {
             const matching = Object.keys(patterns).filter((_, index) => regexes[index].test(name)).map((pattern) => patterns[pattern]);
@@ -320,11 +329,12 @@ class Compiler {
             const keySchema = schema.propertyNames ?? {};
             if (!isObject(keySchema)) refuse(`${path}.propertyNames`, "must be an object");
             const all = Object.keys(patterns);
-            extra = this.rule(`${hint}-extra-kv`, kinds.map((kind, index) => {
-                const key = this.propertyName(keySchema, `${path}.propertyNames`, `${hint}-key`, names,
+            const pairs = kinds.flatMap((kind, index) => {
+                const key = propertyKey(keySchema, `${path}.propertyNames`, () => this.ruleName(`${hint}-key`), (rules) => this.add(rules), names,
                     {require: kind.require, exclude: all.filter((pattern) => !kind.require.includes(pattern))});
-                return `${key} space ":" space ${this.value(kind.value, kind.path, `${hint}-value-${index}`, depth + 1)} space`;
-            }).join(" | "));
+                return key == null ? [] : [`${key} space ":" space ${this.value(kind.value, kind.path, `${hint}-value-${index}`, depth + 1)} space`];
+            });
+            if (pairs.length > 0) extra = this.rule(`${hint}-extra-kv`, pairs.join(" | "));
         }
         // Built from the end: `rest` follows a written member (a comma first), `first` begins the object.
         let rest = extra === "" ? "" : repeat(`("," space ${extra})`, 0, extraMax);
@@ -338,22 +348,6 @@ class Compiler {
         return `"{" space ${first} "}"`.replace(/ +/g, " ");
     }
 
-    /** A key for the other properties of an object: a string propertyNames allows that is none of `declared`. */
-    private propertyName(schema: Schema, path: string, hint: string, declared: string[], patterns: KeyPatterns): string {
-        for (const key of Object.keys(schema))
-            if (!["type", "pattern", "format", "minLength", "maxLength", "enum", "const", ...ANNOTATION_KEYWORDS].includes(key))
-                refuse(`${path}.${key}`, "propertyNames supports only type, pattern, format, minLength, maxLength, enum and const");
-        if (schema.type != null && schema.type !== "string") refuse(`${path}.type`, "property names are strings");
-        const listed = schema.const !== undefined ? [schema.const] : Array.isArray(schema.enum) ? schema.enum : null;
-        if (listed != null) {
-            const fits = (name: string): boolean => patterns.require.every((p) => new RegExp(p, "u").test(name)) &&
-                !patterns.exclude.some((p) => new RegExp(p, "u").test(name));
-            const keys = listed.filter((name) => typeof name === "string" && !declared.includes(name) && fits(name));
-            if (keys.length === 0) refuse(path, "allows no name besides the declared properties");
-            return `(${keys.map(jsonLiteral).join(" | ")})`;
-        }
-        return stringExpression(schema, path, this.ruleName(hint), (rules) => this.add(rules), declared, patterns);
-    }
 }
 
 function inferType(schema: Schema): string | null {
