@@ -6,6 +6,8 @@ import {getLlama, LlamaGrammarEvaluationState, type Llama, type LlamaContext, ty
 import {testModelPath} from "../helpers/testWorker.js";
 import {requireStoriesModel} from "../helpers/storiesModel.js";
 import {ZOD_CASES} from "../helpers/zodSchemas.js";
+import {ZOD4_CONSTRUCTS, zodJsonSchema} from "../helpers/zod4Constructs.js";
+import {PATTERN_FORMATS} from "../../src/engine/llama/jsonSchemaGrammar/stringFormats.js";
 import {compileJsonSchema} from "../../src/engine/llama/jsonSchemaGrammar/compileJsonSchema.js";
 
 /*
@@ -24,6 +26,8 @@ function validator(schema: Record<string, unknown>): (value: unknown) => boolean
     const draft7 = typeof schema.$schema === "string" && schema.$schema.includes("draft-07") || "definitions" in schema || Array.isArray(schema.items);
     const ajv = draft7 ? new AjvDraft7({strict: false}) : new Ajv2020({strict: false});
     addFormats(ajv);
+    // zod's own formats have no meaning beyond the pattern zod writes with them, which ajv checks.
+    for (const format of PATTERN_FORMATS) ajv.addFormat(format, true);
     const {$schema: _, ...rest} = schema;
     return ajv.compile(rest);
 }
@@ -64,7 +68,8 @@ async function sample(which: (typeof models)[number], grammarText: string, seed:
     }
 }
 
-async function checkOutputs(schema: Record<string, unknown>, label: string, seeds: number[], maxTokens: number): Promise<number> {
+async function checkOutputs(schema: Record<string, unknown>, label: string, seeds: number[], maxTokens: number,
+    parses: (value: unknown) => boolean = () => true): Promise<number> {
     const grammar = compileJsonSchema(schema);
     const valid = validator(schema);
     let complete = 0;
@@ -76,6 +81,7 @@ async function checkOutputs(schema: Record<string, unknown>, label: string, seed
             let value: unknown;
             assert.doesNotThrow(() => value = JSON.parse(text), `${label} (${which.name}, seed ${seed}): not JSON: ${text}`);
             assert.ok(valid(value), `${label} (${which.name}, seed ${seed}): ${text} does not validate`);
+            assert.ok(parses(value), `${label} (${which.name}, seed ${seed}): ${text} does not parse with the zod schema`);
         }
     return complete;
 }
@@ -85,6 +91,15 @@ test("every zod construct of issue 25: outputs sampled under the grammar validat
         const complete = await checkOutputs(schema, name, [1, 2, 3], 160);
         assert.ok(complete >= 1, `${name}: no sample completed within 160 tokens`);
     }
+});
+
+test("every zod 4 construct, z.toJSONSchema for draft-2020-12 and draft-7: sampled outputs validate with ajv and parse with zod", async () => {
+    for (const target of ["draft-2020-12", "draft-7"] as const)
+        for (const {name, schema} of ZOD4_CONSTRUCTS) {
+            const label = `${name} (${target})`;
+            const complete = await checkOutputs(zodJsonSchema(schema, target), label, [1, 2, 3, 4], 300, (value) => schema.safeParse(value).success);
+            assert.ok(complete >= 1, `${label}: no sample completed within 300 tokens`);
+        }
 });
 
 /** Random schemas from the supported keywords, kept small enough that a sample completes. */

@@ -53,7 +53,7 @@ export const ZOD4_CONSTRUCTS: Zod4Construct[] = [
     {name: "z.e164()", schema: z.e164()},
     {name: "z.string().startsWith(\"ab\").max(5)", schema: z.string().startsWith("ab").max(5)},
     {name: "z.string().min(2).max(5)", schema: z.string().min(2).max(5)},
-    {name: "z.record(z.string(), z.number()) (max 3)", schema: z.record(z.string().max(4), z.number()).refine(() => true)},
+    {name: "z.record(z.string().max(2), z.int().min(0).max(9))", schema: z.record(z.string().max(2), z.int().min(0).max(9))},
     {name: "z.record(z.string().regex(/^[a-z]+$/), z.boolean())", schema: z.record(z.string().regex(/^[a-z]+$/).max(6), z.boolean())},
     {name: "z.record(z.enum([\"a\", \"b\"]), z.string())", schema: z.record(z.enum(["a", "b"]), z.string().max(4))},
     {name: "z.tuple([z.string(), z.number()])", schema: z.tuple([z.string().max(5), z.number()])},

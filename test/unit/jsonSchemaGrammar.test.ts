@@ -8,6 +8,7 @@ import {jsonSchemaGrammar} from "../../src/engine/llama/jsonSchemaSupport.js";
 import {grammarWork, MAX_GRAMMAR_WORK, parseGbnf} from "../../src/service/grammarComplexity.js";
 import {WorkerError} from "../../src/errors.js";
 import {ZOD_CASES} from "../helpers/zodSchemas.js";
+import {ZOD4_CONSTRUCTS, zodJsonSchema} from "../helpers/zod4Constructs.js";
 import fc from "fast-check";
 import {intersect, type Dfa} from "../../src/engine/llama/jsonSchemaGrammar/automaton.js";
 import {patternParts} from "../../src/engine/llama/jsonSchemaGrammar/stringGrammar.js";
@@ -18,6 +19,15 @@ test("every zod case compiles to a grammar that parses and stays within MAX_GRAM
         const work = grammarWork(rules);
         assert.ok(work <= MAX_GRAMMAR_WORK, `${name}: work ${work}`);
     }
+});
+
+test("every zod 4 construct, as z.toJSONSchema writes it for draft-2020-12 and draft-7, compiles within the complexity bounds", () => {
+    for (const target of ["draft-2020-12", "draft-7"] as const)
+        for (const {name, schema} of ZOD4_CONSTRUCTS) {
+            const json = zodJsonSchema(schema, target);
+            assert.equal(json.$schema, target === "draft-7" ? "http://json-schema.org/draft-07/schema#" : "https://json-schema.org/draft/2020-12/schema");
+            assert.doesNotThrow(() => jsonSchemaGrammar(json), `${name} (${target}): ${JSON.stringify(json)}`);
+        }
 });
 
 test("integer ranges are written digit by digit: exactly the integers in the range", () => {
@@ -140,8 +150,11 @@ test("a schema that compiles to an enormous grammar is a 400 naming the field, d
     const branches = (make: (i: number) => Record<string, unknown>): Record<string, unknown> => ({anyOf: Array.from({length: 21}, (_, i) => make(i))});
     const cases: Array<[string, Record<string, unknown>, RegExp]> = [
         // 9,261 alternatives three anyOf levels deep: compiles (1.4 MB), but is past the complexity bounds.
-        ["grammar_too_complex", branches((a) => branches((b) => branches((c) => leaf(a * 441 + b * 21 + c)))), /^tools\[0\]\.function\.parameters: compiles to a grammar that has more than 4096 rules/],
-        ["grammar_too_complex", {type: "array", prefixItems: Array.from({length: 300}, (_, i) => ({type: "number", minimum: -i - 0.5, maximum: i * 1000 + 0.25}))}, /compiles to a grammar that has more than/],
+        ["grammar_too_complex", branches((a) => branches((b) => branches((c) => leaf(a * 441 + b * 21 + c)))),
+            /^tools\[0\]\.function\.parameters: compiles to a grammar that is larger than 100000 elements/],
+        // 500 optional properties: each may start the object, so one character needs too many parse stacks.
+        ["grammar_too_complex", {type: "object", properties: Object.fromEntries(Array.from({length: 500}, (_, i) => [`p${i}`, leaf(i)]))},
+            /compiles to a grammar that is too ambiguous/],
         // One subschema reused three times a level, 12 levels: 3^12 copies; the compiler stops early.
         ["unsupported_schema", (() => {
             let node: Record<string, unknown> = leaf(1);
@@ -149,6 +162,10 @@ test("a schema that compiles to an enormous grammar is a 400 naming the field, d
             return node;
         })(), /compiles to a grammar of more than 4096 rules/]
     ];
+    // Large but harmless schemas still compile: 500 required bounded properties, 300 decimal ranges.
+    assert.doesNotThrow(() => jsonSchemaGrammar({type: "object", required: Array.from({length: 500}, (_, i) => `p${i}`),
+        properties: Object.fromEntries(Array.from({length: 500}, (_, i) => [`p${i}`, leaf(i)]))}));
+    assert.doesNotThrow(() => jsonSchemaGrammar({type: "array", prefixItems: Array.from({length: 300}, (_, i) => ({type: "number", minimum: -i - 0.5, maximum: i * 1000 + 0.25}))}));
     for (const [code, schema, message] of cases) {
         const started = performance.now();
         assert.throws(() => jsonSchemaGrammar(schema, "tools[0].function.parameters"), (err: WorkerError) =>

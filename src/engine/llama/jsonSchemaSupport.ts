@@ -18,6 +18,14 @@ interface SchemaSource {
     param: string;
 }
 
+/**
+ * Rules (llama.cpp's count: groups and repetitions included) a compiled schema's grammar may have.
+ * More than a raw grammar's MAX_GRAMMAR_RULES: each bounded number or property makes a few groups
+ * (500 bounded integer properties: 3,326; 300 decimal ranges: 29,272), and what costs per token is
+ * the work and the elements, which keep their bounds.
+ */
+const MAX_SCHEMA_GRAMMAR_RULES = 65_536;
+
 const RESPONSE_FORMAT: SchemaSource = {field: "response_format.json_schema.schema", param: "response_format"};
 
 /**
@@ -37,7 +45,7 @@ export function jsonSchemaGrammar(schema: Record<string, unknown>, field?: strin
     // A schema can compile to a grammar that would stall llama.cpp as a raw one can (many nested
     // alternatives): the same bound, refused before the grammar reaches llama.cpp, naming the schema.
     try {
-        checkGrammarComplexity(grammar, source.param);
+        checkGrammarComplexity(grammar, source.param, MAX_SCHEMA_GRAMMAR_RULES);
     } catch (err) {
         if (!(err instanceof WorkerError)) throw err;
         throw new WorkerError("invalid_request", err.code, `${source.field}: compiles to a grammar that ${err.message.slice(source.param.length + 2)}`, {param: source.param});

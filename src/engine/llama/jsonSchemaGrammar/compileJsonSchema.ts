@@ -310,7 +310,9 @@ class Compiler {
         // an additionalProperties schema, keys no pattern matches; with neither, no other key.
         const kinds: Array<{require: string[]; value: unknown; path: string}> = Object.keys(patterns).map((pattern) =>
             ({require: [pattern], value: patterns[pattern], path: `${path}.patternProperties[${JSON.stringify(pattern)}]`}));
-        if (isObject(additional) || (names.length === 0 && kinds.length === 0 && additional !== false))
+        // {} allows what true allows (zod's looseObject): with declared properties, no other key is written.
+        const constraining = isObject(additional) && Object.keys(additional).length > 0;
+        if (constraining || (names.length === 0 && kinds.length === 0 && additional !== false))
             kinds.push({require: [], value: additional ?? true, path: `${path}.additionalProperties`});
         const open = kinds.length > 0;
         const optional = names.filter((name) => !required.includes(name)).length;

@@ -16,7 +16,7 @@ export const ENFORCED_KEYWORDS: Readonly<Record<string, string>> = {
     "definitions": "",
     "properties": "required ones always written, optional ones may be left out, in schema order",
     "required": "",
-    "additionalProperties": "false, or a schema for the other keys (records); with declared properties, true or absent writes no other key",
+    "additionalProperties": "false, or a schema for the other keys (records); with declared properties, true, {} or absent writes no other key",
     "patternProperties": "keys matching one pattern each, valued by its schema; a declared property a pattern matches meets both schemas; without an additionalProperties schema, no key that no pattern matches",
     "propertyNames": "string constraints, enum or const; the declared properties' names are excluded",
     "minProperties": "only up to the number of required properties",
