@@ -107,6 +107,10 @@ const leaf = fc.oneof(
     fc.record({type: fc.constant("integer"), minimum: fc.integer({min: -300, max: 50}), maximum: fc.integer({min: 51, max: 4000})}),
     fc.record({type: fc.constant("integer")}),
     fc.record({type: fc.constant("number"), exclusiveMinimum: fc.integer({min: -20, max: 5}), maximum: fc.double({min: 6, max: 99, noNaN: true})}, {requiredKeys: ["type"]}),
+    // Bounds between non-integers, inclusive or exclusive.
+    fc.tuple(fc.integer({min: -500, max: 500}), fc.integer({min: 1, max: 500}), fc.integer({min: 0, max: 3}), fc.boolean(), fc.boolean())
+        .map(([low, span, digits, openLow, openHigh]) => ({type: "number", [openLow ? "exclusiveMinimum" : "minimum"]: low / 10 ** digits,
+            [openHigh ? "exclusiveMaximum" : "maximum"]: (low + span) / 10 ** digits})),
     fc.tuple(fc.integer({min: 0, max: 2}), fc.integer({min: 0, max: 4})).map(([min, more]) => ({type: "string", minLength: min, maxLength: min + more})),
     fc.record({type: fc.constant("string"), format: fc.constantFrom("date-time", "date", "time", "uuid", "email", "uri", "ipv4", "hostname")}),
     fc.record({type: fc.constant("string"), pattern: fc.constantFrom("^[a-c]{1,3}$", "^\\d+-x?$", "^(ab|c)+$", "^[^\"\\\\]{2}$", "^\\w\\s?\\d$")}),

@@ -1,7 +1,7 @@
 /**
- * JSON schemas as zod 3 (zod-to-json-schema, draft-07) and zod 4 (z.toJSONSchema) emit them for
- * the constructs issue 25 lists, written out by hand (zod is not a dependency). Each comes with a
- * value that must validate, so a test can check that the grammar accepts what the schema allows.
+ * JSON schemas as zod 3 (zod-to-json-schema, draft-07), earlier zod 4 releases and Pydantic emit
+ * them for the constructs issue 25 lists, written out by hand (the installed zod 4's own output is
+ * in zod4Constructs.ts).
  */
 export interface ZodCase {
     name: string;
