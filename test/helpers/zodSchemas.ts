@@ -24,6 +24,8 @@ export const ZOD_CASES: ZodCase[] = [
     {name: "z.number().multipleOf(5).int().max(100).min(0)", schema: {type: "integer", multipleOf: 5, minimum: 0, maximum: 100}},
     {name: "z.string().email() (zod 3)", schema: {$schema: DRAFT7, type: "string", format: "email"}},
     {name: "z.email() (zod 4)", schema: {$schema: DRAFT2020, type: "string", format: "email", pattern: "^[A-Za-z0-9_'+\\-\\.]*[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$"}},
+    {name: "z.email() (zod 4.0: leading negative lookaheads)", schema: {type: "string", format: "email", pattern: "^(?!\\.)(?!.*\\.\\.)([A-Za-z0-9_'+\\-\\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$"}},
+    {name: "a pattern with only leading lookaheads constraining it", schema: {type: "string", pattern: "^(?!\\.)(?!.*\\.\\.)[a-z.]{1,8}$"}},
     {name: "z.string().url()", schema: {type: "string", format: "uri"}},
     {name: "z.string().uuid() (zod 3)", schema: {type: "string", format: "uuid"}},
     {name: "z.uuid() (zod 4)", schema: {type: "string", format: "uuid", pattern: ZOD4_UUID}},
