@@ -51,6 +51,8 @@ export const ZOD4_CONSTRUCTS: Zod4Construct[] = [
     {name: "z.ulid()", schema: z.ulid()},
     {name: "z.nanoid()", schema: z.nanoid()},
     {name: "z.e164()", schema: z.e164()},
+    {name: "z.ipv6()", schema: z.ipv6()},
+    {name: "z.base64().max(12) (^$|^...$)", schema: z.base64().max(12)},
     {name: "z.string().startsWith(\"ab\").max(5)", schema: z.string().startsWith("ab").max(5)},
     {name: "z.string().min(2).max(5)", schema: z.string().min(2).max(5)},
     {name: "z.record(z.string().max(2), z.int().min(0).max(9))", schema: z.record(z.string().max(2), z.int().min(0).max(9))},

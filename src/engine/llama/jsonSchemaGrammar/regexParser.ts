@@ -60,6 +60,27 @@ export interface ParsedPattern {
     lookaheads: Array<{pattern: ParsedPattern; negative: boolean}>;
 }
 
+/** The branches of a top-level alternation (one, when there is none), skipping escapes, classes and groups. */
+function splitTopLevel(source: string): string[] {
+    const out: string[] = [];
+    let from = 0;
+    for (let at = 0; at < source.length; at++) {
+        const c = source[at];
+        if (c === "\\") at++;
+        else if (c === "[") {
+            for (at++; at < source.length && source[at] !== "]"; at++) if (source[at] === "\\") at++;
+        } else if (c === "(") {
+            const close = groupEnd(source, at);
+            if (close < 0) break;
+            at = close;
+        } else if (c === "|") {
+            out.push(source.slice(from, at));
+            from = at + 1;
+        }
+    }
+    return [...out, source.slice(from)];
+}
+
 /** The index of the `)` that closes the group opened at `open`, skipping escapes and classes; -1 when unclosed. */
 function groupEnd(source: string, open: number): number {
     let depth = 0;
@@ -85,6 +106,10 @@ function groupEnd(source: string, open: number): number {
  * refused.
  */
 export function parsePattern(source: string, path: string, anchored = false): ParsedPattern {
+    // `^a$|^b$` (zod's base64: `^$|^(?:...)$`) means `^(?:a|b)$`.
+    const branches = splitTopLevel(source);
+    if (branches.length > 1 && branches.every((branch) => branch.startsWith("^") && /(^|[^\\])\$$/.test(branch)))
+        source = `^(?:${branches.map((branch) => branch.slice(1, -1)).join("|")})$`;
     let at = 0;
     const fail = (what: string): never => refuse(path, `${what} at character ${at} of the pattern is not supported by the grammar`);
     let start = false;
