@@ -6,6 +6,8 @@ import {getLlama, LlamaGrammarEvaluationState, type Llama, type LlamaContext, ty
 import {testModelPath} from "../helpers/testWorker.js";
 import {requireStoriesModel} from "../helpers/storiesModel.js";
 import {ZOD_CASES} from "../helpers/zodSchemas.js";
+import {ZOD4_CONSTRUCTS, zodJsonSchema} from "../helpers/zod4Constructs.js";
+import {PATTERN_FORMATS} from "../../src/engine/llama/jsonSchemaGrammar/stringFormats.js";
 import {compileJsonSchema} from "../../src/engine/llama/jsonSchemaGrammar/compileJsonSchema.js";
 
 /*
@@ -24,6 +26,8 @@ function validator(schema: Record<string, unknown>): (value: unknown) => boolean
     const draft7 = typeof schema.$schema === "string" && schema.$schema.includes("draft-07") || "definitions" in schema || Array.isArray(schema.items);
     const ajv = draft7 ? new AjvDraft7({strict: false}) : new Ajv2020({strict: false});
     addFormats(ajv);
+    // zod's own formats have no meaning beyond the pattern zod writes with them, which ajv checks.
+    for (const format of PATTERN_FORMATS) ajv.addFormat(format, true);
     const {$schema: _, ...rest} = schema;
     return ajv.compile(rest);
 }
@@ -64,7 +68,8 @@ async function sample(which: (typeof models)[number], grammarText: string, seed:
     }
 }
 
-async function checkOutputs(schema: Record<string, unknown>, label: string, seeds: number[], maxTokens: number): Promise<number> {
+async function checkOutputs(schema: Record<string, unknown>, label: string, seeds: number[], maxTokens: number,
+    parses: (value: unknown) => boolean = () => true): Promise<number> {
     const grammar = compileJsonSchema(schema);
     const valid = validator(schema);
     let complete = 0;
@@ -76,6 +81,7 @@ async function checkOutputs(schema: Record<string, unknown>, label: string, seed
             let value: unknown;
             assert.doesNotThrow(() => value = JSON.parse(text), `${label} (${which.name}, seed ${seed}): not JSON: ${text}`);
             assert.ok(valid(value), `${label} (${which.name}, seed ${seed}): ${text} does not validate`);
+            assert.ok(parses(value), `${label} (${which.name}, seed ${seed}): ${text} does not parse with the zod schema`);
         }
     return complete;
 }
@@ -87,11 +93,24 @@ test("every zod construct of issue 25: outputs sampled under the grammar validat
     }
 });
 
+test("every zod 4 construct, z.toJSONSchema for draft-2020-12 and draft-7: sampled outputs validate with ajv and parse with zod", async () => {
+    for (const target of ["draft-2020-12", "draft-7"] as const)
+        for (const {name, schema} of ZOD4_CONSTRUCTS) {
+            const label = `${name} (${target})`;
+            const complete = await checkOutputs(zodJsonSchema(schema, target), label, [1, 2, 3, 4], 300, (value) => schema.safeParse(value).success);
+            assert.ok(complete >= 1, `${label}: no sample completed within 300 tokens`);
+        }
+});
+
 /** Random schemas from the supported keywords, kept small enough that a sample completes. */
 const leaf = fc.oneof(
     fc.record({type: fc.constant("integer"), minimum: fc.integer({min: -300, max: 50}), maximum: fc.integer({min: 51, max: 4000})}),
     fc.record({type: fc.constant("integer")}),
     fc.record({type: fc.constant("number"), exclusiveMinimum: fc.integer({min: -20, max: 5}), maximum: fc.double({min: 6, max: 99, noNaN: true})}, {requiredKeys: ["type"]}),
+    // Bounds between non-integers, inclusive or exclusive.
+    fc.tuple(fc.integer({min: -500, max: 500}), fc.integer({min: 1, max: 500}), fc.integer({min: 0, max: 3}), fc.boolean(), fc.boolean())
+        .map(([low, span, digits, openLow, openHigh]) => ({type: "number", [openLow ? "exclusiveMinimum" : "minimum"]: low / 10 ** digits,
+            [openHigh ? "exclusiveMaximum" : "maximum"]: (low + span) / 10 ** digits})),
     fc.tuple(fc.integer({min: 0, max: 2}), fc.integer({min: 0, max: 4})).map(([min, more]) => ({type: "string", minLength: min, maxLength: min + more})),
     fc.record({type: fc.constant("string"), format: fc.constantFrom("date-time", "date", "time", "uuid", "email", "uri", "ipv4", "hostname")}),
     fc.record({type: fc.constant("string"), pattern: fc.constantFrom("^[a-c]{1,3}$", "^\\d+-x?$", "^(ab|c)+$", "^[^\"\\\\]{2}$", "^\\w\\s?\\d$")}),
@@ -105,6 +124,8 @@ const schemaArbitrary = fc.letrec<{node: Record<string, unknown>}>((tie) => ({
         fc.tuple(tie("node"), fc.integer({min: 0, max: 1}), fc.integer({min: 0, max: 1})).map(([items, min, more]) => ({type: "array", items, minItems: min, maxItems: min + more})),
         fc.record({type: fc.constant("array"), prefixItems: fc.array(tie("node"), {minLength: 1, maxLength: 2})}),
         fc.record({type: fc.constant("object"), additionalProperties: tie("node"), propertyNames: fc.record({pattern: fc.constant("^[a-z]{1,3}$")}), maxProperties: fc.integer({min: 0, max: 2})}),
+        fc.record({type: fc.constant("object"), patternProperties: fc.dictionary(fc.constantFrom("^a", "^[ab]$", "b+", "^c\\d?$"), tie("node"), {minKeys: 1, maxKeys: 2}),
+            additionalProperties: fc.oneof(fc.constant(false), tie("node")), maxProperties: fc.integer({min: 0, max: 2})}),
         fc.dictionary(fc.constantFrom("a", "b", "c"), tie("node"), {minKeys: 1, maxKeys: 3}).chain((properties) =>
             fc.subarray(Object.keys(properties)).map((required) => ({type: "object", properties, required, additionalProperties: false}))),
         fc.array(tie("node"), {minLength: 1, maxLength: 3}).map((anyOf) => ({anyOf})))

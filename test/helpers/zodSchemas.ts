@@ -1,7 +1,7 @@
 /**
- * JSON schemas as zod 3 (zod-to-json-schema, draft-07) and zod 4 (z.toJSONSchema) emit them for
- * the constructs issue 25 lists, written out by hand (zod is not a dependency). Each comes with a
- * value that must validate, so a test can check that the grammar accepts what the schema allows.
+ * JSON schemas as zod 3 (zod-to-json-schema, draft-07), earlier zod 4 releases and Pydantic emit
+ * them for the constructs issue 25 lists, written out by hand (the installed zod 4's own output is
+ * in zod4Constructs.ts).
  */
 export interface ZodCase {
     name: string;
@@ -24,6 +24,8 @@ export const ZOD_CASES: ZodCase[] = [
     {name: "z.number().multipleOf(5).int().max(100).min(0)", schema: {type: "integer", multipleOf: 5, minimum: 0, maximum: 100}},
     {name: "z.string().email() (zod 3)", schema: {$schema: DRAFT7, type: "string", format: "email"}},
     {name: "z.email() (zod 4)", schema: {$schema: DRAFT2020, type: "string", format: "email", pattern: "^[A-Za-z0-9_'+\\-\\.]*[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$"}},
+    {name: "z.email() (zod 4.0: leading negative lookaheads)", schema: {type: "string", format: "email", pattern: "^(?!\\.)(?!.*\\.\\.)([A-Za-z0-9_'+\\-\\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\\-]*\\.)+[A-Za-z]{2,}$"}},
+    {name: "a pattern with only leading lookaheads constraining it", schema: {type: "string", pattern: "^(?!\\.)(?!.*\\.\\.)[a-z.]{1,8}$"}},
     {name: "z.string().url()", schema: {type: "string", format: "uri"}},
     {name: "z.string().uuid() (zod 3)", schema: {type: "string", format: "uuid"}},
     {name: "z.uuid() (zod 4)", schema: {type: "string", format: "uuid", pattern: ZOD4_UUID}},
@@ -46,5 +48,7 @@ export const ZOD_CASES: ZodCase[] = [
     {name: "z.intersection / .and() (allOf of objects)", schema: {allOf: [{type: "object", properties: {a: {type: "string", maxLength: 3}}, required: ["a"]}, {type: "object", properties: {b: {type: "boolean"}}, required: ["b"]}]}},
     {name: "z.discriminatedUnion (oneOf of objects)", schema: {oneOf: [{type: "object", properties: {type: {const: "circle"}, r: {type: "number", minimum: 0, maximum: 10}}, required: ["type", "r"], additionalProperties: false}, {type: "object", properties: {type: {const: "square"}, side: {type: "integer", minimum: 1, maximum: 5}}, required: ["type", "side"], additionalProperties: false}]}},
     {name: "OpenAI strict mode (all required, nullable via anyOf, $defs)", schema: {type: "object", properties: {step: {$ref: "#/$defs/step"}, note: {anyOf: [{type: "string", maxLength: 6}, {type: "null"}]}}, required: ["step", "note"], additionalProperties: false, $defs: {step: {type: "object", properties: {n: {type: "integer", minimum: 1, maximum: 99}}, required: ["n"], additionalProperties: false}}}},
+    {name: "Pydantic dict[constr(pattern), int] with declared properties (patternProperties)", schema: {type: "object", properties: {id: {type: "integer", minimum: 0, maximum: 9}, x_a: {type: "string"}}, required: ["id", "x_a"], patternProperties: {"^x_": {type: "string", maxLength: 3}, "^n_[a-z]$": {type: "number", minimum: -1, maximum: 1}}, additionalProperties: false, propertyNames: {maxLength: 4}, maxProperties: 4}},
+    {name: "patternProperties with an additionalProperties schema", schema: {type: "object", patternProperties: {"^[a-c]$": {type: "boolean"}}, additionalProperties: {type: "integer", minimum: 0, maximum: 3}, propertyNames: {maxLength: 2}, maxProperties: 3}},
     {name: "Pydantic (title, description, default, optional with default)", schema: {title: "Item", type: "object", properties: {price: {title: "Price", type: "number", exclusiveMinimum: 0, maximum: 1000}, qty: {title: "Qty", type: "integer", default: 1, minimum: 0, maximum: 50}}, required: ["price"]}}
 ];

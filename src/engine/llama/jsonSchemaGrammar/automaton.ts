@@ -218,3 +218,34 @@ function prune(dfa: Dfa, path: string): Dfa {
         accepting: order.map((state) => dfa.accepting[state])
     };
 }
+
+/** The shortest and longest strings `dfa` accepts (Infinity when it loops); every state must be live, as intersect leaves them. */
+export function lengthRange(dfa: Dfa): [number, number] {
+    // Breadth first for the shortest; the longest by depth-first search, which meets a loop as a state on the path.
+    let shortest = Infinity;
+    const distance = new Map<number, number>([[0, 0]]);
+    for (const queue = [0]; queue.length > 0;) {
+        const state = queue.shift() as number;
+        const d = distance.get(state) as number;
+        if (dfa.accepting[state]) shortest = Math.min(shortest, d);
+        for (const edge of dfa.edges[state])
+            if (!distance.has(edge.to)) {
+                distance.set(edge.to, d + 1);
+                queue.push(edge.to);
+            }
+    }
+    const longest = new Map<number, number>();
+    const onPath = new Set<number>();
+    const visit = (state: number): number => {
+        if (onPath.has(state)) return Infinity;
+        const known = longest.get(state);
+        if (known != null) return known;
+        onPath.add(state);
+        let best = dfa.accepting[state] ? 0 : -Infinity;
+        for (const edge of dfa.edges[state]) best = Math.max(best, 1 + visit(edge.to));
+        onPath.delete(state);
+        longest.set(state, best);
+        return best;
+    };
+    return [shortest, visit(0)];
+}

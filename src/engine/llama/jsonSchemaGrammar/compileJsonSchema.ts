@@ -5,11 +5,22 @@ import {integerRange} from "./integerRange.js";
 import {isObject, mergeSchemas, type Schema} from "./schemaMerge.js";
 import {refuse} from "./schemaRefusal.js";
 import {JSON_CHAR_RULE, jsonLiteral, repeat, stringExpression} from "./stringGrammar.js";
+import {keyAllowed, propertyKey} from "./propertyKey.js";
 
 /** Item counts above this are lowered to it (fewer items still validate); a minItems above it is refused. */
 export const MAX_ITEMS = 1000;
 /** Enumerated multiples for multipleOf (integers only). */
 const MAX_MULTIPLES = 1000;
+/**
+ * Most rules, and characters, a compiled grammar may have: a schema that reuses one subschema in
+ * several places is written out once per place, so 12 levels of three properties made 205 MB of
+ * grammar in 14 s. Past these the compiler stops at once; the grammar-complexity check (MAX_GRAMMAR_RULES
+ * and MAX_GRAMMAR_ELEMENTS there) would refuse such a grammar anyway.
+ */
+const MAX_RULES = 4096;
+const MAX_CHARACTERS = 2_000_000;
+/** Most subschemas compiled: anyOf branches are written inline, so nested reuse grows without making rules. */
+const MAX_SUBSCHEMAS = 20_000;
 /** Schemas nested deeper than this (properties, items, allOf, $ref chains) are refused, as before this compiler. */
 const MAX_INDIRECTION = 64;
 
@@ -39,6 +50,8 @@ export function compileJsonSchema(schema: unknown): string {
 
 class Compiler {
     readonly rules: string[] = [];
+    private characters = 0;
+    private subschemas = 0;
     private readonly names = new Set<string>(["root"]);
     private readonly refs = new Map<string, string>();
 
@@ -56,8 +69,13 @@ class Compiler {
 
     private rule(hint: string, body: string): string {
         const name = this.ruleName(hint);
-        this.rules.push(`${name} ::= ${body}`);
+        this.add([`${name} ::= ${body}`]);
         return name;
+    }
+
+    private add(rules: string[]): void {
+        this.rules.push(...rules);
+        for (const rule of rules) this.characters += rule.length;
     }
 
     /** The target of a local reference. */
@@ -77,6 +95,8 @@ class Compiler {
     /** A GBNF expression for the values `schema` allows. */
     value(schema: unknown, path: string, hint: string, depth: number): string {
         if (depth > MAX_INDIRECTION) refuse(path, `nesting deeper than ${MAX_INDIRECTION} levels is not supported`);
+        if (this.rules.length > MAX_RULES || this.characters > MAX_CHARACTERS || ++this.subschemas > MAX_SUBSCHEMAS)
+            refuse(path, `the schema compiles to a grammar of more than ${MAX_RULES} rules, ${MAX_CHARACTERS} characters or ${MAX_SUBSCHEMAS} subschemas (a subschema used in several places is written out in each)`);
         if (schema === true) return "json-value";
         if (schema === false) refuse(path, "the schema false allows no value");
         if (!isObject(schema)) refuse(path, "must be an object");
@@ -146,7 +166,7 @@ class Compiler {
         switch (type) {
             case "null": return "\"null\"";
             case "boolean": return "(\"true\" | \"false\")";
-            case "string": return stringExpression(schema, path, this.ruleName(hint), (rules) => this.rules.push(...rules));
+            case "string": return stringExpression(schema, path, this.ruleName(hint), (rules) => this.add(rules));
             case "integer": return this.integer(schema, path);
             case "number": return this.number(schema, path);
             case "array": return this.array(schema, path, hint, depth);
@@ -163,6 +183,7 @@ class Compiler {
             const index = this.rules.length;
             this.rules.push("");
             this.rules[index] = `${name} ::= ${this.value(this.resolve(ref, path), path, name, 0)}`;
+            this.characters += this.rules[index].length;
         }
         return name;
     }
@@ -255,15 +276,45 @@ class Compiler {
     }
 
     private object(schema: Schema, path: string, hint: string, depth: number): string {
-        const properties = schema.properties ?? {};
-        if (!isObject(properties)) refuse(`${path}.properties`, "must be an object");
+        if (!isObject(schema.properties ?? {})) refuse(`${path}.properties`, "must be an object");
+        const properties: Schema = {...(schema.properties as Schema | undefined)};
         const required = schema.required ?? [];
         if (!Array.isArray(required) || required.some((name) => typeof name !== "string")) refuse(`${path}.required`, "must be an array of property names");
-        for (const name of required as string[])
-            if (!(name in properties)) refuse(`${path}.required`, `names "${name}", which is not in properties`);
-        const names = Object.keys(properties);
         const additional = schema.additionalProperties;
-        const open = isObject(additional) || (names.length === 0 && additional !== false);
+        const patterns = schema.patternProperties ?? {};
+        if (!isObject(patterns)) refuse(`${path}.patternProperties`, "must be an object");
+        const regexes = Object.keys(patterns).map((pattern) => {
+            try {
+                return new RegExp(pattern, "u");
+            } catch {
+                return refuse(`${path}.patternProperties`, `${JSON.stringify(pattern)} is not a regular expression`);
+            }
+        });
+        // A required name without a declared schema (zod 4's z.record over an enum) is written as a
+        // declared property: its value is what patternProperties or additionalProperties give its key.
+        for (const name of required as string[]) {
+            if (name in properties) continue;
+            const matched = regexes.some((regex) => regex.test(name));
+            if (!matched && additional === false) refuse(`${path}.required`, `names "${name}", which neither properties nor patternProperties allow`);
+            if (schema.propertyNames != null && !keyAllowed(schema.propertyNames, name))
+                refuse(`${path}.required`, `names "${name}", which propertyNames does not allow`);
+            properties[name] = matched || additional == null ? true : additional;
+        }
+        const names = Object.keys(properties);
+        // A declared property whose name a pattern matches must satisfy that pattern's schema too.
+        const declared = (name: string): unknown => {
+            const matching = Object.keys(patterns).filter((_, index) => regexes[index].test(name)).map((pattern) => patterns[pattern]);
+            return matching.length === 0 ? properties[name] : {allOf: [properties[name], ...matching]};
+        };
+        // Other keys: those of one pattern each (a key two patterns match is not written), then, with
+        // an additionalProperties schema, keys no pattern matches; with neither, no other key.
+        const kinds: Array<{require: string[]; value: unknown; path: string}> = Object.keys(patterns).map((pattern) =>
+            ({require: [pattern], value: patterns[pattern], path: `${path}.patternProperties[${JSON.stringify(pattern)}]`}));
+        // {} allows what true allows (zod's looseObject): with declared properties, no other key is written.
+        const constraining = isObject(additional) && Object.keys(additional).length > 0;
+        if (constraining || (names.length === 0 && kinds.length === 0 && additional !== false))
+            kinds.push({require: [], value: additional ?? true, path: `${path}.additionalProperties`});
+        const open = kinds.length > 0;
         const optional = names.filter((name) => !required.includes(name)).length;
         const minProperties = this.count(schema, "minProperties", path);
         const maxProperties = this.count(schema, "maxProperties", path);
@@ -274,13 +325,18 @@ class Compiler {
         const extraMax = maxProperties == null ? Infinity : maxProperties - names.length;
         if (open && maxProperties != null && optional > 0) refuse(`${path}.maxProperties`, "together with optional properties and additional keys is not supported");
         const pairs = names.map((name) => this.rule(`${hint}-${name}-kv`,
-            `${jsonLiteral(name)} space ":" space ${this.value(properties[name], `${path}.properties.${name}`, `${hint}-${name}`, depth + 1)} space`));
+            `${jsonLiteral(name)} space ":" space ${this.value(declared(name), `${path}.properties.${name}`, `${hint}-${name}`, depth + 1)} space`));
         let extra = "";
         if (open && extraMax > 0) {
             const keySchema = schema.propertyNames ?? {};
             if (!isObject(keySchema)) refuse(`${path}.propertyNames`, "must be an object");
-            const key = this.propertyName(keySchema, `${path}.propertyNames`, `${hint}-key`, names);
-            extra = this.rule(`${hint}-extra-kv`, `${key} space ":" space ${this.value(additional ?? true, `${path}.additionalProperties`, `${hint}-value`, depth + 1)} space`);
+            const all = Object.keys(patterns);
+            const pairs = kinds.flatMap((kind, index) => {
+                const key = propertyKey(keySchema, `${path}.propertyNames`, () => this.ruleName(`${hint}-key`), (rules) => this.add(rules), names,
+                    {require: kind.require, exclude: all.filter((pattern) => !kind.require.includes(pattern))});
+                return key == null ? [] : [`${key} space ":" space ${this.value(kind.value, kind.path, `${hint}-value-${index}`, depth + 1)} space`];
+            });
+            if (pairs.length > 0) extra = this.rule(`${hint}-extra-kv`, pairs.join(" | "));
         }
         // Built from the end: `rest` follows a written member (a comma first), `first` begins the object.
         let rest = extra === "" ? "" : repeat(`("," space ${extra})`, 0, extraMax);
@@ -294,24 +350,10 @@ class Compiler {
         return `"{" space ${first} "}"`.replace(/ +/g, " ");
     }
 
-    /** A key for the other properties of an object: a string propertyNames allows that is none of `declared`. */
-    private propertyName(schema: Schema, path: string, hint: string, declared: string[]): string {
-        for (const key of Object.keys(schema))
-            if (!["type", "pattern", "format", "minLength", "maxLength", "enum", "const", ...ANNOTATION_KEYWORDS].includes(key))
-                refuse(`${path}.${key}`, "propertyNames supports only type, pattern, format, minLength, maxLength, enum and const");
-        if (schema.type != null && schema.type !== "string") refuse(`${path}.type`, "property names are strings");
-        const listed = schema.const !== undefined ? [schema.const] : Array.isArray(schema.enum) ? schema.enum : null;
-        if (listed != null) {
-            const keys = listed.filter((name) => typeof name === "string" && !declared.includes(name));
-            if (keys.length === 0) refuse(path, "allows no name besides the declared properties");
-            return `(${keys.map(jsonLiteral).join(" | ")})`;
-        }
-        return stringExpression(schema, path, this.ruleName(hint), (rules) => this.rules.push(...rules), declared);
-    }
 }
 
 function inferType(schema: Schema): string | null {
-    if (["properties", "additionalProperties", "required", "propertyNames", "minProperties", "maxProperties"].some((key) => key in schema)) return "object";
+    if (["properties", "patternProperties", "additionalProperties", "required", "propertyNames", "minProperties", "maxProperties"].some((key) => key in schema)) return "object";
     if (["items", "prefixItems", "minItems", "maxItems", "additionalItems"].some((key) => key in schema)) return "array";
     if (["minLength", "maxLength", "pattern", "format"].some((key) => key in schema)) return "string";
     if (["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"].some((key) => key in schema)) return "number";

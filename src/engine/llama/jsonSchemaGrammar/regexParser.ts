@@ -56,6 +56,43 @@ export interface ParsedPattern {
     node: RegexNode;
     start: boolean;
     end: boolean;
+    /** Lookaheads right after a leading `^`: the string must (or, negative, must not) begin with a match of each. */
+    lookaheads: Array<{pattern: ParsedPattern; negative: boolean}>;
+}
+
+/** The branches of a top-level alternation (one, when there is none), skipping escapes, classes and groups. */
+function splitTopLevel(source: string): string[] {
+    const out: string[] = [];
+    let from = 0;
+    for (let at = 0; at < source.length; at++) {
+        const c = source[at];
+        if (c === "\\") at++;
+        else if (c === "[") {
+            for (at++; at < source.length && source[at] !== "]"; at++) if (source[at] === "\\") at++;
+        } else if (c === "(") {
+            const close = groupEnd(source, at);
+            if (close < 0) break;
+            at = close;
+        } else if (c === "|") {
+            out.push(source.slice(from, at));
+            from = at + 1;
+        }
+    }
+    return [...out, source.slice(from)];
+}
+
+/** The index of the `)` that closes the group opened at `open`, skipping escapes and classes; -1 when unclosed. */
+function groupEnd(source: string, open: number): number {
+    let depth = 0;
+    for (let at = open; at < source.length; at++) {
+        const c = source[at];
+        if (c === "\\") at++;
+        else if (c === "[") {
+            for (at++; at < source.length && source[at] !== "]"; at++) if (source[at] === "\\") at++;
+        } else if (c === "(") depth++;
+        else if (c === ")" && --depth === 0) return at;
+    }
+    return -1;
 }
 
 /**
@@ -63,17 +100,32 @@ export interface ParsedPattern {
  * `^` and `$` at the ends, literals, `.`, classes with ranges and negation, the escapes \d \w \s
  * (and their negations), \t \n \r \f \v \0 \xHH \uHHHH and escaped punctuation, groups (capturing,
  * `(?:`, named), alternation and the quantifiers ? * + {m} {m,} {m,n} (lazy forms match the same
- * strings). Lookaround, backreferences and word boundaries depend on more than the characters
- * matched so far; they are refused.
+ * strings). Lookaheads right after a leading `^` (zod's hostname starts with one) are read as
+ * patterns the string must, or must not, begin with; the caller intersects them. Other lookaround,
+ * backreferences and word boundaries depend on more than the characters matched so far; they are
+ * refused.
  */
-export function parsePattern(source: string, path: string): ParsedPattern {
+export function parsePattern(source: string, path: string, anchored = false): ParsedPattern {
+    // `^a$|^b$` (zod's base64: `^$|^(?:...)$`) means `^(?:a|b)$`.
+    const branches = splitTopLevel(source);
+    if (branches.length > 1 && branches.every((branch) => branch.startsWith("^") && /(^|[^\\])\$$/.test(branch)))
+        source = `^(?:${branches.map((branch) => branch.slice(1, -1)).join("|")})$`;
     let at = 0;
     const fail = (what: string): never => refuse(path, `${what} at character ${at} of the pattern is not supported by the grammar`);
     let start = false;
     let end = false;
-    if (source[0] === "^") {
+    const lookaheads: ParsedPattern["lookaheads"] = [];
+    if (source[0] === "^" || anchored) {
         start = true;
-        at = 1;
+        at = source[0] === "^" ? 1 : 0;
+        while (source.startsWith("(?=", at) || source.startsWith("(?!", at)) {
+            const close = groupEnd(source, at);
+            if (close < 0) fail("an unclosed group");
+            // A lookahead at the start is anchored there.
+            const inner = parsePattern(source.slice(at + 3, close), path, true);
+            lookaheads.push({pattern: inner, negative: source[at + 2] === "!"});
+            at = close + 1;
+        }
     }
     let topLevelBranches = false;
     const alternation = (): RegexNode => {
@@ -213,5 +265,5 @@ export function parsePattern(source: string, path: string): ParsedPattern {
     const node = alternation();
     if (topLevelBranches && (start || end)) refuse(path, "anchors on the branches of a top-level alternation are not supported; group the alternation: ^(a|b)$");
     if (at < source.length) fail(source[at] === ")" ? "an unmatched )" : "an unexpected character");
-    return {node, start, end};
+    return {node, start, end, lookaheads};
 }

@@ -25,7 +25,7 @@ export function mergeSchemas(a: Schema, b: Schema, path: string): Schema {
         if (LOWER.has(key) && typeof mine === "number" && typeof value === "number") out[key] = Math.max(mine, value);
         else if (UPPER.has(key) && typeof mine === "number" && typeof value === "number") out[key] = Math.min(mine, value);
         else if (key === "required" && Array.isArray(mine) && Array.isArray(value)) out[key] = [...new Set([...mine, ...value])];
-        else if (key === "properties" && isObject(mine) && isObject(value)) {
+        else if ((key === "properties" || key === "patternProperties") && isObject(mine) && isObject(value)) {
             const merged: Schema = {...mine};
             for (const [name, sub] of Object.entries(value))
                 merged[name] = name in merged ? {allOf: [merged[name], sub]} : sub;

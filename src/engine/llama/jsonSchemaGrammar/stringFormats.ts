@@ -22,5 +22,14 @@ export const STRING_FORMATS: Readonly<Record<string, string>> = {
     "email": `^[a-zA-Z0-9_+-]{1,32}(?:\\.[a-zA-Z0-9_+-]{1,32}){0,3}@${LABEL}(?:\\.${LABEL}){0,3}\\.[a-z]{2,6}$`,
     "uri": `^https?://${HOSTNAME}(?:/[a-zA-Z0-9._~-]*){0,8}(?:\\?[a-zA-Z0-9._~=&-]*)?$`,
     "ipv4": `^(?:${OCTET}\\.){3}${OCTET}$`,
+    // The full form of eight groups only: no "::" shortening, no embedded IPv4, no zone.
+    "ipv6": "^[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){7}$",
     "hostname": `^${HOSTNAME}$`
 };
+
+/**
+ * Formats no JSON Schema vocabulary defines, which zod 4 emits together with the pattern that is
+ * its whole definition of them (z.cuid(): format "cuid", pattern "^[cC][0-9a-z]{6,}$"). With their
+ * pattern they are enforced through it; alone they are refused, as their meaning is unknown.
+ */
+export const PATTERN_FORMATS: readonly string[] = ["cuid", "cuid2", "ulid", "nanoid", "e164", "base64", "base64url", "starts_with", "ends_with", "includes", "lowercase", "uppercase"];
