@@ -65,7 +65,7 @@ eachProvider("streamText: the streamed pieces make the text generateText gives",
 });
 
 eachProvider("generateObject with zod: every construct of issue 25 validates", async (model, t) => {
-    for (const {name, schema, todo} of ZOD_CLIENT_CASES) await t.test(name, {todo}, async () => {
+    for (const {name, schema} of ZOD_CLIENT_CASES) await t.test(name, async () => {
         const result = await generateObject({model: model(), schema, prompt: "JSON please", maxOutputTokens: 500});
         assert.equal(result.finishReason, "stop", name);
         assert.deepEqual(result.object, schema.parse(result.object), name);
@@ -87,7 +87,7 @@ eachProvider("generateText with Output.object, and streamObject: the object vali
 });
 
 eachProvider("tools with zod input schemas: every construct; a forced call's input validates", async (model, t) => {
-    for (const {name, schema, todo} of ZOD_CLIENT_CASES) await t.test(name, {todo}, async () => {
+    for (const {name, schema} of ZOD_CLIENT_CASES) await t.test(name, async () => {
         const result = await generateText({
             model: model(), prompt: "Call it", maxOutputTokens: 500,
             tools: {record_value: tool({description: "Records a value", inputSchema: schema})}, toolChoice: {type: "tool", toolName: "record_value"}

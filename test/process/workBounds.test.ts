@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import {startTestWorker, type TestWorker} from "../helpers/testWorker.js";
 import {postJson} from "../helpers/http.js";
-import {checkGrammarComplexity, grammarWork, MAX_GRAMMAR_WORK, parseGbnf} from "../../src/service/grammarComplexity.js";
+import {checkGrammarComplexity, grammarWork, MAX_GRAMMAR_WORK, parseGbnf} from "../../src/engine/grammarComplexity.js";
 import {checkSchemaBounds, MAX_SCHEMA_ALTERNATIVES, MAX_SCHEMA_DEPTH} from "../../src/service/schemaBounds.js";
 
 /**

@@ -5,7 +5,7 @@ import {compileJsonSchema} from "../../src/engine/llama/jsonSchemaGrammar/compil
 import {ANNOTATION_KEYWORDS, ENFORCED_KEYWORDS, REFUSED_KEYWORDS} from "../../src/engine/llama/jsonSchemaGrammar/keywords.js";
 import {integerRange} from "../../src/engine/llama/jsonSchemaGrammar/integerRange.js";
 import {jsonSchemaGrammar} from "../../src/engine/llama/jsonSchemaSupport.js";
-import {grammarWork, MAX_GRAMMAR_WORK, parseGbnf} from "../../src/service/grammarComplexity.js";
+import {grammarWork, MAX_GRAMMAR_WORK, parseGbnf} from "../../src/engine/grammarComplexity.js";
 import {WorkerError} from "../../src/errors.js";
 import {ZOD_CASES} from "../helpers/zodSchemas.js";
 import {ZOD4_CONSTRUCTS, zodJsonSchema} from "../helpers/zod4Constructs.js";

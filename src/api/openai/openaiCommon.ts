@@ -2,7 +2,7 @@ import {randomUUID} from "node:crypto";
 import type {Static, TObject} from "@sinclair/typebox";
 import {WorkerError} from "../../errors.js";
 import type {ChatResult, SamplingParams} from "../../service/chatService.js";
-import {checkGrammarComplexity} from "../../service/grammarComplexity.js";
+import {checkGrammarComplexity} from "../../engine/grammarComplexity.js";
 import {OPENAI_SAMPLING_DEFAULTS, samplingParams} from "../../service/requestShaping.js";
 import {refuse, refusedField, type FieldTable} from "../../http/fieldTable.js";
 import type {CompletionUsage, sharedRequestFields} from "./openaiSchemas.js";

@@ -3,7 +3,7 @@ import {compileJsonSchema} from "./jsonSchemaGrammar/compileJsonSchema.js";
 import {SchemaRefusal} from "./jsonSchemaGrammar/schemaRefusal.js";
 // The one model of llama.cpp's per-token grammar work, shared with the check on raw grammars (an
 // engine-to-service import, the only one: the module is pure and imports nothing but errors).
-import {checkGrammarComplexity} from "../../service/grammarComplexity.js";
+import {checkGrammarComplexity} from "../grammarComplexity.js";
 
 /**
  * A response_format or a forced tool call promises output that validates against the schema, so
