@@ -2,7 +2,7 @@ import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import fc from "fast-check";
-import {startTestWorker, until, type TestWorker} from "../helpers/testWorker.js";
+import {startTestWorker, testModelPath, until, type TestWorker} from "../helpers/testWorker.js";
 import {postJson, speaksOpenAi} from "../helpers/http.js";
 import {ONE_THREAD} from "../helpers/opsHelpers.js";
 import {registeredRoutes} from "../../src/http/app.js";
@@ -19,8 +19,10 @@ let postRoutes: string[] = [];
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2500);
 
 before(async () => {
+    // A chat model and an embedding model, so that /v1/embeddings is fuzzed past its model check.
+    const model = await testModelPath();
     server = await startTestWorker({
-        ...ONE_THREAD, PARALLEL: "2", MAX_QUEUE: "1000", MAX_TOKENS_LIMIT: "4", DEFAULT_MAX_TOKENS: "2",
+        ...ONE_THREAD, MODELS: `chat=${model},embed=${model}?kind=embedding`, PARALLEL: "2", MAX_QUEUE: "1000", MAX_TOKENS_LIMIT: "4", DEFAULT_MAX_TOKENS: "2",
         CONTEXT_SIZE: "512", REQUEST_TIMEOUT_SECONDS: "5"
     });
     postRoutes = [...new Set(registeredRoutes(server.worker.app).filter((route) => route.method === "POST").map((route) => route.url))].sort();
@@ -36,6 +38,7 @@ const VALID: Record<string, Record<string, unknown>> = {
     "/enhance/legacy": {prompt: "a cat", job_type: "image"},
     "/v1/chat/completions": {messages: [{role: "system", content: "s"}, {role: "user", content: "hi"}], max_tokens: 2},
     "/v1/completions": {prompt: "hi", max_tokens: 2},
+    "/v1/embeddings": {input: ["hi", "there"], encoding_format: "float"},
     "/v1/responses": {input: [{role: "system", content: "s"}, {role: "user", content: "hi"}], max_output_tokens: 2},
     "/apply-template": {messages: [{role: "user", content: "hi"}]},
     "/memory/load": {},
