@@ -20,9 +20,10 @@ export interface BenchOptions {
 export const BENCH_USAGE = `Usage: npm run bench -- [--model bench|0.5b|all] [--reps N] [--tokens N] [--out NAME] [--write-docs]
 
 Runs chat-worker and llama-server (built from node-llama-cpp's llama.cpp source, on node-llama-cpp's
-own CPU kernels) side by side, alternating within each rep, and reports min / median / max per row:
-throughput at 1, 2, 4 and 8 streams; turn-10 time to first token warm, restored and cold; resident
-memory at 8 busy streams.
+own CPU kernels) side by side, alternating within each rep, each measurement starting once both are
+idle, and reports min / median / max per row: throughput at 1, 2, 4 and 8 streams; turn-10 time to
+first token warm (sent at once), warm after a reading pause, restored and cold; resident memory at 8
+busy streams.
 
 Options:
   --model <name>  bench (synthetic, 25M parameters), 0.5b (Qwen2.5-0.5B's shapes, 670 MB) or all (default all)

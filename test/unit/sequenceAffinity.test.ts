@@ -1,6 +1,6 @@
 import {test} from "node:test";
 import assert from "node:assert/strict";
-import {commonPrefixLength, pickSequence, prefixDigest, sharedPrefix, type SequenceView} from "../../src/engine/llama/sequenceAffinity.js";
+import {commonPrefixLength, consecutiveRuns, pickSequence, prefixDigest, sharedPrefix, SPLIT_COST_TOKENS, type SequenceView} from "../../src/engine/llama/sequenceAffinity.js";
 
 // Digests at every token, so these small cases are decided token by token.
 const digest = (tokens: number[]) => prefixDigest(tokens, 1);
@@ -54,4 +54,25 @@ test("with 16-token blocks the sequence holding the conversation's prefix still 
     const held = {sequence: 1, held: prefixDigest([...prompt.slice(0, 150), 9, 9, 9]), conversationId: null, lastUsed: 5};
     const other = {sequence: 0, held: prefixDigest(prompt.slice(0, 20)), conversationId: null, lastUsed: 0};
     assert.equal(pickSequence([other, held], prefixDigest(prompt), null), 1);
+});
+
+test("consecutiveRuns counts the sub-batches llama.cpp cuts a multi-sequence batch into", () => {
+    assert.equal(consecutiveRuns([]), 0);
+    assert.equal(consecutiveRuns([3]), 1);
+    assert.equal(consecutiveRuns([6, 5, 2, 1]), 2);
+    assert.equal(consecutiveRuns([0, 1, 2, 3]), 1);
+    assert.equal(consecutiveRuns([0, 2, 4]), 3);
+});
+
+test("next to the busy sequences beats a free one apart, unless a long shared prefix pays for the extra pass", () => {
+    // Sequences 1 and 2 are busy (not free); 0 and 3 touch them, 5 does not.
+    const free = [view(0, [], null, 5), view(3, [], null, 5), view(4, [], null, 1), view(5, [], null, 1), view(6, [], null, 1), view(7, [], null, 1)];
+    assert.equal(pickSequence(free, digest([1, 2, 3]), null, 8), 0, "adjacent, though 4 to 7 were used less recently");
+    // Sequences 0-3 and 5 busy: 4 joins the two runs into one.
+    assert.equal(pickSequence([view(4, [], null, 9), view(6, [], null, 9), view(7, [], null, 1)], null, null, 8), 4);
+    // A prefix worth more than a pass per step wins anyway.
+    const long = Array.from({length: SPLIT_COST_TOKENS}, (_, i) => i + 1);
+    assert.equal(pickSequence([view(0, []), view(5, long)], digest([...long, 7]), null, 8), 5);
+    // Nothing busy: no sequence splits anything, the least recently used wins as before.
+    assert.equal(pickSequence([view(0, [], null, 5), view(4, [], null, 1)], null, null, 8), 4);
 });

@@ -322,7 +322,7 @@ export class LlamaEngine implements Engine {
             return free[0];
         const views = this.sequenceViews();
         const digest = prompt == null ? null : prompt.prefix ?? prefixDigest(this.tokensOf(loaded, prompt));
-        return pickSequence(free.map((sequence) => views[sequence]), digest, conversationId);
+        return pickSequence(free.map((sequence) => views[sequence]), digest, conversationId, views.length);
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {

@@ -46,18 +46,38 @@ export interface SequenceView {
 }
 
 /**
- * Picks the free sequence where the request costs least: each reused prompt token saves a token of
- * evaluation, and each held token the request would overwrite is work another conversation may
- * have to redo (not so in the conversation's own sequence). Ties go to the conversation's own sequence,
- * then to the least recently used one.
+ * What a sequence that breaks up the busy ones costs, in prompt tokens. llama.cpp cuts a batch of
+ * several sequences into sub-batches of consecutive sequence numbers (`split_equal`, sequential,
+ * with a KV cache per sequence), and each sub-batch reads every weight again: streams on sequences
+ * 1, 2, 5 and 6 take two passes a step, on 1 to 4 one. A generation pays that on every step, so
+ * it outweighs a short shared prefix (a system prompt) but not a conversation's own history.
  */
-export function pickSequence(free: readonly SequenceView[], prompt: PrefixDigest | null, conversationId: string | null): number {
+export const SPLIT_COST_TOKENS = 128;
+
+/** How many runs of consecutive numbers `sequences` form ({1, 2, 5, 6}: 2). */
+export function consecutiveRuns(sequences: Iterable<number>): number {
+    const sorted = [...new Set(sequences)].sort((a, b) => a - b);
+    return sorted.filter((sequence, i) => i === 0 || sorted[i - 1] !== sequence - 1).length;
+}
+
+/**
+ * Picks the free sequence where the request costs least: each reused prompt token saves a token of
+ * evaluation, each held token the request would overwrite is work another conversation may have to
+ * redo (not so in the conversation's own sequence), and a sequence apart from the busy ones costs a
+ * weight pass per step (SPLIT_COST_TOKENS). `count` is the context's number of sequences; those not
+ * free are busy. Ties go to the conversation's own sequence, then to the least recently used one.
+ */
+export function pickSequence(free: readonly SequenceView[], prompt: PrefixDigest | null, conversationId: string | null, count = 0): number {
     const own = (candidate: SequenceView) => conversationId != null && candidate.conversationId === conversationId;
+    const freeSet = new Set(free.map((view) => view.sequence));
+    const busy = Array.from({length: count}, (_, sequence) => sequence).filter((sequence) => !freeSet.has(sequence));
+    const runsBefore = consecutiveRuns(busy);
     const score = (view: SequenceView) => {
         const reuse = prompt != null ? sharedPrefix(view.held, prompt) : 0;
+        const split = busy.length === 0 ? 0 : consecutiveRuns([...busy, view.sequence]) - runsBefore;
         // A conversation's own sequence holds nothing worth keeping past the shared prefix: its last reply
         // as sampled, which the next turn re-tokenizes (often differently) as history.
-        return 2 * reuse - (own(view) ? 0 : view.held.length - reuse);
+        return 2 * reuse - (own(view) ? 0 : view.held.length - reuse) - SPLIT_COST_TOKENS * split;
     };
     let best = free[0];
     let bestScore = score(best);

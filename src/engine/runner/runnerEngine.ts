@@ -334,7 +334,7 @@ export class RunnerEngine implements Engine {
 
     pickSequence(free: readonly number[], {prompt, conversationId}: SequenceHint): number {
         const views = free.map((sequence): SequenceView => this.sequenceViews[sequence] ?? {sequence, held: prefixDigest([]), conversationId: null, lastUsed: 0});
-        return pickSequence(views, prompt?.prefix ?? null, conversationId);
+        return pickSequence(views, prompt?.prefix ?? null, conversationId, this.sequences);
     }
 
     async *generate(request: GenerateRequest): AsyncGenerator<GenerationEvent> {
