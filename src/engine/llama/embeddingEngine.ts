@@ -1,9 +1,9 @@
 import {getModuleVersion, type Llama, type LlamaEmbeddingContext, type LlamaModel, type Token} from "node-llama-cpp";
 import type {Config, ModelSource} from "../../config/config.js";
-import {describeModelSource, modelDisplayName} from "../../config/modelSource.js";
+import {modelDisplayName} from "../../config/modelSource.js";
 import {LoadFailure, ModelNotReadyError} from "../../errors.js";
 import {unloadedStatus, type EmbeddingInput, type EmbeddingOutcome, type EngineLogger, type EngineStatus, type MemoryReport, type ModelInfo} from "../types.js";
-import {classifyLoadError, filesSize, readModelFacts, type ModelFacts} from "./modelFile.js";
+import {failedStatus, filesSize, modelSetting, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {ModelFilesFinder} from "./modelFiles.js";
 import {checkMemory} from "./memoryCheck.js";
 import {memoryReport} from "./memoryReport.js";
@@ -68,10 +68,7 @@ export class LlamaEmbeddingEngine {
     }
 
     private fail(err: unknown): void {
-        const setting = this.settings.model.kind === "file" ? "MODEL_PATH" : "MODEL";
-        const failure = classifyLoadError(err, this.modelFiles.files?.entrypoint ?? null, setting);
-        this.state = {state: "failed", reason: failure.message, loadProgress: null, code: failure.code};
-        this.logger.error({model: describeModelSource(this.settings.model), code: failure.code, reason: failure.message}, "model failed to load");
+        this.state = failedStatus(err, this.settings.model, this.modelFiles.files?.entrypoint ?? null, this.logger);
     }
 
     private async doLoad(): Promise<void> {
@@ -83,7 +80,7 @@ export class LlamaEmbeddingEngine {
             this.llama ??= await startBackend(this.settings, this.logger);
             const llama = this.llama;
             this.nodeLlamaCppVersion ??= await getModuleVersion().catch(() => null);
-            const facts = await readModelFacts(llama, files.files, this.settings.model.kind === "file" ? "MODEL_PATH" : "MODEL");
+            const facts = await readModelFacts(llama, files.files, modelSetting(this.settings.model));
             this.facts = facts;
             const contextSize = Math.min(this.settings.contextSize, facts.trainContextSize ?? this.settings.contextSize);
             if (this.settings.memoryCheck) {

@@ -1,7 +1,7 @@
 import path from "node:path";
 import {getModuleVersion, type Llama, type LlamaModel, type Token} from "node-llama-cpp";
 import type {Config, ModelSource} from "../../config/config.js";
-import {describeModelSource, modelDisplayName} from "../../config/modelSource.js";
+import {modelDisplayName} from "../../config/modelSource.js";
 import {ContextOverflowError, LoadFailure, ModelNotReadyError, WorkerError} from "../../errors.js";
 import {
     unloadedStatus, type CacheEvent, type ChatInput, type ChatMessage, type Engine, type EngineLogger, type EngineStatus,
@@ -23,7 +23,7 @@ import type {SequenceRecord} from "./prefixReuse.js";
 import {endSettling, settleReply} from "./replySettle.js";
 import {modelIdentity} from "./modelIdentity.js";
 import {systemFingerprint} from "./fingerprint.js";
-import {classifyLoadError, filesSize, readModelFacts, type ModelFacts} from "./modelFile.js";
+import {failedStatus, filesSize, modelSetting, readModelFacts, type ModelFacts} from "./modelFile.js";
 import {ModelFilesFinder} from "./modelFiles.js";
 import {checkMemory} from "./memoryCheck.js";
 import {memoryReport} from "./memoryReport.js";
@@ -126,10 +126,7 @@ export class LlamaEngine implements Engine {
     }
 
     private fail(err: unknown): void {
-        const setting = this.settings.model.kind === "file" ? "MODEL_PATH" : "MODEL";
-        const failure = classifyLoadError(err, this.modelFiles.files?.entrypoint ?? null, setting);
-        this.state = {state: "failed", reason: failure.message, loadProgress: null, code: failure.code};
-        this.logger.error({model: describeModelSource(this.settings.model), code: failure.code, reason: failure.message}, "model failed to load");
+        this.state = failedStatus(err, this.settings.model, this.modelFiles.files?.entrypoint ?? null, this.logger);
     }
 
     private async doLoad(): Promise<void> {
@@ -142,7 +139,7 @@ export class LlamaEngine implements Engine {
             // node-llama-cpp's own version (its package.json is not importable through its exports
             // map); read before the conversation cache identity, which depends on it.
             this.nodeLlamaCppVersion ??= await getModuleVersion().catch(() => null);
-            const facts = await readModelFacts(llama, files.files, this.settings.model.kind === "file" ? "MODEL_PATH" : "MODEL");
+            const facts = await readModelFacts(llama, files.files, modelSetting(this.settings.model));
             this.facts = facts;
             if (this.settings.memoryCheck) {
                 const verdict = await checkMemory(llama, facts.insights, this.settings);

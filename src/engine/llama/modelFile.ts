@@ -2,6 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import {readGgufFileInfo, GgufInsights, GgufFileType, GgmlType, InsufficientMemoryError, type Llama} from "node-llama-cpp";
 import {LoadFailure} from "../../errors.js";
+import type {ModelSource} from "../../config/config.js";
+import {describeModelSource} from "../../config/modelSource.js";
+import type {EngineLogger, EngineStatus} from "../types.js";
 
 /** What the GGUF header says about the model, known before (and after) it is loaded. */
 export interface ModelFacts {
@@ -165,4 +168,16 @@ export function withoutPath(text: string, modelPath: string | null, setting: Mod
         for (const form of [path.resolve(modelPath), modelPath])
             if (form.length > 1) result = result.split(form).join(setting);
     return result.replace(/(?<![\w.])\/(?:[^\s/:'"]+\/)+[^\s/:'",;)]*/g, "<path>");
+}
+
+/** The setting that names a model in messages: MODEL_PATH for a file, MODEL for a reference to download. */
+export function modelSetting(model: ModelSource): ModelSetting {
+    return model.kind === "file" ? "MODEL_PATH" : "MODEL";
+}
+
+/** What an engine reports after a failed load (the message without the model's path), logged once. */
+export function failedStatus(err: unknown, model: ModelSource, entrypoint: string | null, logger: EngineLogger): EngineStatus {
+    const failure = classifyLoadError(err, entrypoint, modelSetting(model));
+    logger.error({model: describeModelSource(model), code: failure.code, reason: failure.message}, "model failed to load");
+    return {state: "failed", reason: failure.message, loadProgress: null, code: failure.code};
 }
